@@ -1,0 +1,108 @@
+"""Every setting a company may want to change, read once from environment variables.
+
+One typed object so that the action server, the command line, the web page and the
+tests agree on where data lives and which ports and thresholds are used. Each field
+documents its variable; defaults run the whole assistant on one machine with embedded
+files under ``var/`` in the checkout.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env_str(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _env_float_or_none(name: str) -> float | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where data lives, how services reach each other, and the knowledge-base knobs."""
+
+    # SPORTELLO_DATA_DIR: every file the assistant writes (SQLite, FAISS index, logs).
+    data_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "var")
+    # SPORTELLO_DEFAULT_LANG: language assumed when a message gives no clue ("ok", "👍").
+    default_lang: str = "it"
+    # SPORTELLO_KB_THRESHOLD: confidence below which the bot abstains; None means the
+    # calibrated default shipped in knowledge/calibration.json.
+    kb_threshold: float | None = None
+    # SPORTELLO_MAX_MESSAGE_CHARS: longer customer messages are cut before search.
+    max_message_chars: int = 2000
+    # Ports and addresses of the services started by `sportello run`.
+    host: str = "127.0.0.1"
+    rasa_port: int = 5005
+    action_port: int = 5055
+    web_port: int = 8000
+    # SPORTELLO_RASA_TOKEN: protects Rasa's HTTP API; never exposed to browsers.
+    rasa_token: str = "change-me-sportello"
+
+    @property
+    def db_path(self) -> Path:
+        """The SQLite database: the single source of truth for articles and logs."""
+        return self.data_dir / "sportello.db"
+
+    @property
+    def tracker_db_path(self) -> Path:
+        """Rasa's SQL tracker store (SQLite), kept beside the other data."""
+        return self.data_dir / "tracker.db"
+
+    @property
+    def index_dir(self) -> Path:
+        """Derived FAISS index files; safe to delete, rebuilt from SQLite."""
+        return self.data_dir / "index"
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://{self.host}:{self.rasa_port}"
+
+    @property
+    def action_url(self) -> str:
+        return f"http://{self.host}:{self.action_port}/webhook"
+
+
+def load_settings() -> Settings:
+    """Read the environment now (tests call this after changing variables)."""
+    data_dir = os.environ.get("SPORTELLO_DATA_DIR", "").strip()
+    return Settings(
+        data_dir=Path(data_dir).expanduser().resolve() if data_dir else PROJECT_ROOT / "var",
+        default_lang=_env_str("SPORTELLO_DEFAULT_LANG", "it"),
+        kb_threshold=_env_float_or_none("SPORTELLO_KB_THRESHOLD"),
+        max_message_chars=_env_int("SPORTELLO_MAX_MESSAGE_CHARS", 2000),
+        host=_env_str("SPORTELLO_HOST", "127.0.0.1"),
+        rasa_port=_env_int("SPORTELLO_RASA_PORT", 5005),
+        action_port=_env_int("SPORTELLO_ACTION_PORT", 5055),
+        web_port=_env_int("SPORTELLO_WEB_PORT", 8000),
+        rasa_token=_env_str("SPORTELLO_RASA_TOKEN", "change-me-sportello"),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()
