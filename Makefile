@@ -1,0 +1,42 @@
+# Sportello: the two commands of the README are `make run` and `make test`.
+# Everything else here is a step those two take, or a convenience for developers.
+SHELL := /bin/bash
+VENV := .venv/bin
+RASA := .venv-rasa/bin/rasa
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: run test setup setup-test train lint bench bench-quick rasa-test clean-data
+
+## make run: set up, load the demo knowledge base, train if stale, start everything
+run: setup
+	$(VENV)/sportello run
+
+## make test: set up (with Chromium for browser tests) and run the whole test suite
+test: setup-test
+	$(VENV)/ruff check .
+	$(VENV)/ruff format --check .
+	$(VENV)/python -m pytest
+
+setup:
+	bash scripts/setup.sh
+
+setup-test:
+	bash scripts/setup.sh --browser
+
+train: setup
+	$(RASA) train --config config.yml --domain bot/domain.yml --data bot/data --out models
+
+rasa-test: train
+	$(RASA) test --stories bot/tests --out results
+
+lint: setup
+	$(VENV)/ruff check .
+	$(VENV)/ruff format --check .
+
+## make bench: answer quality on ../shared/eval and the demo questions -> BENCHMARKS.md
+bench: setup
+	$(VENV)/python -m bench.quality
+
+bench-quick: setup
+	$(VENV)/python -m bench.quality --quick

@@ -1,0 +1,60 @@
+"""The real assistant on loopback ports: Rasa server, action server and chat page.
+
+Started once per test session through the same code as ``sportello run``
+(:mod:`sportello.services`), on free ports and an empty data directory loaded with the
+demo knowledge base. Nothing is mocked: messages go over HTTP to Rasa, which calls the
+action server, which searches the real FAISS/SQLite knowledge base.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sportello.services import app_env, running_stack, train_model
+from sportello.settings import PROJECT_ROOT, Settings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        data_dir=tmp_path_factory.mktemp("sportello-data"),
+        rasa_port=free_port(),
+        action_port=free_port(),
+        web_port=free_port(),
+        rasa_token="integration-token",
+    )
+
+
+@pytest.fixture(scope="session")
+def stack(stack_settings: Settings) -> Iterator[Settings]:
+    """The running assistant; yields its settings (ports, data directory)."""
+    subprocess.run(
+        [sys.executable, "-m", "sportello.cli", "kb", "seed-demo"],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **app_env(stack_settings)},
+        check=True,
+    )
+    model = train_model()
+    with running_stack(stack_settings, model):
+        yield stack_settings
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    path = PROJECT_ROOT / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    return path
+
