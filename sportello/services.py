@@ -225,3 +225,29 @@ def wait_model_loaded(settings: Settings, timeout: float) -> None:
             pass
         time.sleep(0.5)
     raise ServiceError("the Rasa server did not load its model in time")
+
+
+def serve(settings: Settings) -> None:
+    """Everything ``make run`` promises: train if stale, start, print the addresses, wait.
+
+    The demo knowledge base is loaded beforehand by ``sportello kb seed-demo``; the
+    action server builds the index from SQLite when it warms up.
+    """
+    model = train_model()
+    with running_stack(settings, model) as services:
+        print(
+            "\nSportello is running / Sportello è attivo:\n"
+            f"  chat page / pagina chat:      http://{settings.host}:{settings.web_port}/\n"
+            f"  Rasa server (REST, socket.io): {settings.rasa_url}/\n"
+            f"  action server:                 http://{settings.host}:{settings.action_port}/\n"
+            f"  logs / log:                    {run_dir(settings)}\n"
+            "Ctrl-C stops everything / Ctrl-C ferma tutto.",
+            flush=True,
+        )
+        try:
+            while all(s.process is not None and s.process.poll() is None for s in services):
+                time.sleep(1)
+        except KeyboardInterrupt:
+            return
+        stopped = [s.name for s in services if s.process is not None and s.process.poll() is not None]
+        raise ServiceError(f"stopped unexpectedly: {', '.join(stopped)}; see {run_dir(settings)}")
