@@ -1,0 +1,1 @@
+"""The customer-facing chat page (FastAPI app serving the rasa-webchat widget)."""

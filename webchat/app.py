@@ -1,0 +1,302 @@
+"""The customer-facing chat page: one bilingual HTML page hosting the rasa-webchat widget.
+
+Run it with::
+
+    .venv/bin/python -m uvicorn webchat.app:app --port 8000
+
+``app`` is built at import time from :func:`sportello.settings.get_settings` (environment
+variables ``SPORTELLO_HOST``, ``SPORTELLO_RASA_PORT``, ...); tests and other callers build
+their own with :func:`create_app`.
+
+Why a small server instead of a static file: the page must point the widget at the Rasa
+server named in the settings, pick the customer's language (``?lang=en`` or the browser's
+``Accept-Language``, Italian by default), serve the widget from our own origin rather than a
+CDN, and send a Content-Security-Policy that lets the widget open its socket to Rasa and
+nothing else. The page never carries the Rasa API token: the browser talks only to Rasa's
+socket.io channel, which needs none.
+
+Routes: ``/`` the page, ``/widget.js`` rasa-webchat's bundle from ``webchat/node_modules``
+(installed by ``scripts/setup.sh``, 503 with an explanation until it is), ``/chat.css`` the
+page's styles, ``/healthz`` liveness (200 while the process runs; ``widget`` tells whether the
+bundle is installed).
+
+Known and intended: rasa-webchat 1.0.1 ``@import``s the Inter font from Google Fonts. The
+policy blocks it (the browser console shows the refusal) so that customers' browsers make no
+third-party requests; the page falls back to system fonts. Rasa needs ``--cors`` because the
+widget's socket is cross-origin (another port). Images in bot messages load only from this
+origin or ``data:`` URLs.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from sportello.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+STATIC_DIR = HERE / "static"
+WIDGET_JS = HERE / "node_modules" / "rasa-webchat" / "lib" / "index.js"
+
+SUPPORTED_LANGS = ("it", "en")
+# Payload the widget sends when a conversation starts: the bot's greeting intent.
+INIT_PAYLOAD = "/greet"
+SOCKET_PATH = "/socket.io/"
+# Addresses a server binds to but a browser cannot connect to; the page then uses the host
+# name the browser itself used to reach the page.
+WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
+HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})")
+HOST_IPV6 = re.compile(r"[0-9A-Fa-f:.]{2,45}")
+
+# Everything the customer reads on the page, per language. The company name lives here
+# because this page is the demo company's storefront chat.
+PAGE_TEXT: dict[str, dict[str, str]] = {
+    "it": {
+        "page_title": "Caffè Aurora · Assistenza clienti",
+        "brand": "Caffè Aurora",
+        "heading": "Come possiamo aiutarti?",
+        "intro": (
+            "Sono l'assistente virtuale di Caffè Aurora: chiedimi di spedizioni, resi, "
+            "pagamenti, abbonamento, capsule e macchine da caffè. Se non so rispondere, "
+            "passo la conversazione a una persona del servizio clienti."
+        ),
+        "privacy_note": "Non scrivere in chat password o dati della carta di pagamento.",
+        "other_lang_label": "English",
+        "other_lang_hint": "Read this page in English",
+        "chat_label": "Chat con l'assistente di Caffè Aurora",
+        "widget_title": "Caffè Aurora",
+        "widget_subtitle": "Assistente virtuale",
+        "input_hint": "Scrivi la tua domanda…",
+        "connecting": "Connessione in corso…",
+        "unavailable": ("La chat non è disponibile in questo momento. Riprova tra qualche minuto."),
+        "noscript": "Per usare la chat attiva JavaScript nel browser.",
+    },
+    "en": {
+        "page_title": "Caffè Aurora · Customer support",
+        "brand": "Caffè Aurora",
+        "heading": "How can we help?",
+        "intro": (
+            "I'm Caffè Aurora's virtual assistant: ask me about shipping, returns, payments, "
+            "the subscription, capsules and coffee machines. If I can't answer, I'll hand the "
+            "conversation to someone from our customer service team."
+        ),
+        "privacy_note": "Please don't type passwords or payment card details in the chat.",
+        "other_lang_label": "Italiano",
+        "other_lang_hint": "Leggi questa pagina in italiano",
+        "chat_label": "Chat with Caffè Aurora's assistant",
+        "widget_title": "Caffè Aurora",
+        "widget_subtitle": "Virtual assistant",
+        "input_hint": "Type your question…",
+        "connecting": "Connecting…",
+        "unavailable": "The chat is not available right now. Please try again in a few minutes.",
+        "noscript": "Please enable JavaScript to use the chat.",
+    },
+}
+
+WIDGET_MISSING_MESSAGE = (
+    "Il widget della chat non è installato: esegui scripts/setup.sh "
+    "(installa rasa-webchat con `npm ci` in webchat/).\n"
+    "The chat widget is not installed: run scripts/setup.sh "
+    "(it installs rasa-webchat with `npm ci` in webchat/).\n"
+)
+
+
+def choose_language(query_lang: str | None, accept_language: str | None, default: str) -> str:
+    """The page language: an explicit ``?lang=`` wins, then the browser's preference order.
+
+    ``accept_language`` is the raw header (``"en-GB,en;q=0.9,it;q=0.8"``); tags are ranked
+    by their ``q`` weight, only the primary subtag counts, ``q=0`` means "not this one".
+    Anything unsupported or malformed falls back to ``default`` (itself forced to a
+    supported language, Italian if the setting is odd).
+    """
+    fallback = default if default in SUPPORTED_LANGS else SUPPORTED_LANGS[0]
+    if query_lang and query_lang.strip().lower() in SUPPORTED_LANGS:
+        return query_lang.strip().lower()
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        primary = tag.strip().lower().split("-")[0]
+        weight = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        if primary in SUPPORTED_LANGS and weight > 0:
+            ranked.append((-weight, position, primary))
+    return min(ranked)[2] if ranked else fallback
+
+
+def socket_url(settings: Settings, page_host: str | None) -> str:
+    """The Rasa server URL as the browser must reach it.
+
+    Normally ``settings.rasa_url``. When Rasa binds to a wildcard address (``0.0.0.0``),
+    the browser cannot connect to that, so the host name it used for this page is used
+    with Rasa's port instead.
+    """
+    if settings.host not in WILDCARD_HOSTS or not page_host:
+        return settings.rasa_url
+    if ":" in page_host and HOST_IPV6.fullmatch(page_host):
+        return f"http://[{page_host}]:{settings.rasa_port}"
+    if HOST_NAME.fullmatch(page_host):
+        return f"http://{page_host}:{settings.rasa_port}"
+    # The Host header is client-controlled: anything odd does not reach the page or its CSP.
+    return settings.rasa_url
+
+
+def content_security_policy(rasa_origin: str, nonce: str) -> str:
+    """Scripts only from this origin (plus the page's one nonce-tagged init script);
+    network connections only to this origin and the Rasa socket (HTTP polling and
+    WebSocket). Styles allow inline because the widget injects its own ``<style>`` tags.
+    """
+    parts = urlsplit(rasa_origin)
+    ws_scheme = "wss" if parts.scheme == "https" else "ws"
+    ws_origin = urlunsplit((ws_scheme, parts.netloc, "", "", ""))
+    http_origin = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+    return "; ".join(
+        [
+            "default-src 'none'",
+            f"script-src 'self' 'nonce-{nonce}'",
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data:",
+            "font-src 'self' data:",
+            f"connect-src 'self' {http_origin} {ws_origin}",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+        ]
+    )
+
+
+# Sent with every response; the page adds its own Content-Security-Policy.
+BASE_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+# Non-HTML responses never need to load anything.
+DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+def widget_config(lang: str, rasa_url: str) -> dict[str, Any]:
+    """Props for ``WebChat.default``: embedded (always open), greeting on start.
+
+    ``withRules`` is off: with it on (the default) rasa-webchat 1.0.1 stays invisible until
+    the server sends Botfront-style "rules" in ``session_confirm``, which Rasa never does, so
+    a slow or absent server would leave an empty box instead of "Connecting…".
+    ``params.storage = "session"`` keeps the conversation for the tab only, so a shared
+    computer does not show the next person someone else's chat.
+    """
+    text = PAGE_TEXT[lang]
+    return {
+        "initPayload": INIT_PAYLOAD,
+        "socketUrl": rasa_url,
+        "socketPath": SOCKET_PATH,
+        "customData": {"language": lang},
+        "embedded": True,
+        "hideWhenNotConnected": False,
+        "withRules": False,
+        "title": text["widget_title"],
+        "subtitle": text["widget_subtitle"],
+        "inputTextFieldHint": text["input_hint"],
+        "connectingText": text["connecting"],
+        "params": {"storage": "session"},
+    }
+
+
+def create_app(settings: Settings, widget_path: Path = WIDGET_JS) -> FastAPI:
+    """The chat page application for ``settings``.
+
+    ``widget_path`` is the rasa-webchat bundle to serve (tests point it elsewhere to check
+    the "not installed" answer).
+    """
+    app = FastAPI(
+        title="Sportello chat page",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    templates = Environment(
+        loader=FileSystemLoader(STATIC_DIR),
+        autoescape=select_autoescape(["html"]),
+    )
+    page_template = templates.get_template("index.html")
+    if not widget_path.is_file():
+        logger.warning("chat widget bundle missing at %s: run scripts/setup.sh", widget_path)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        for name, value in BASE_HEADERS.items():
+            response.headers.setdefault(name, value)
+        response.headers.setdefault("Content-Security-Policy", DEFAULT_CSP)
+        return response
+
+    @app.get("/", response_class=HTMLResponse)
+    def page(request: Request, lang: str | None = None) -> HTMLResponse:
+        chosen = choose_language(
+            lang, request.headers.get("accept-language"), settings.default_lang
+        )
+        other = next(code for code in SUPPORTED_LANGS if code != chosen)
+        rasa_url = socket_url(settings, request.url.hostname)
+        nonce = secrets.token_urlsafe(16)
+        html = page_template.render(
+            lang=chosen,
+            other_lang=other,
+            text=PAGE_TEXT[chosen],
+            nonce=nonce,
+            config={
+                "widget": widget_config(chosen, rasa_url),
+                "unavailableText": PAGE_TEXT[chosen]["unavailable"],
+            },
+        )
+        return HTMLResponse(
+            html,
+            headers={
+                "Content-Security-Policy": content_security_policy(rasa_url, nonce),
+                # A fresh nonce per response: a cached copy would carry a stale one.
+                "Cache-Control": "no-store",
+                "Vary": "Accept-Language",
+                "Content-Language": chosen,
+            },
+        )
+
+    @app.get("/widget.js")
+    def widget() -> Response:
+        if not widget_path.is_file():
+            return PlainTextResponse(WIDGET_MISSING_MESSAGE, status_code=503)
+        return FileResponse(
+            widget_path,
+            media_type="text/javascript",
+            headers={"Cache-Control": "public, max-age=3600"},
+        )
+
+    @app.get("/chat.css")
+    def stylesheet() -> FileResponse:
+        return FileResponse(
+            STATIC_DIR / "chat.css",
+            media_type="text/css",
+            headers={"Cache-Control": "public, max-age=3600"},
+        )
+
+    @app.get("/healthz")
+    def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok", "widget": widget_path.is_file()})
+
+    return app
+
+
+app = create_app(get_settings())
