@@ -10,13 +10,14 @@ export TRANSFORMERS_OFFLINE := 1
 
 ## make run: set up, load the demo knowledge base, train if stale, start everything
 run: setup
+	$(VENV)/sportello kb seed-demo
 	$(VENV)/sportello run
 
 ## make test: set up (with Chromium for browser tests) and run the whole test suite
 test: setup-test
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
-	$(VENV)/python -m pytest
+	SPORTELLO_REQUIRE_BROWSER=1 $(VENV)/python -m pytest
 
 setup:
 	bash scripts/setup.sh
