@@ -60,14 +60,21 @@ install_app() {
   # torch first, alone, so that pip takes the CPU wheel on local disk.
   "$1/bin/pip" install -q "torch==2.13.0" 2>&1 | quiet_pip
   "$1/bin/pip" install -q -r requirements/app.txt -c requirements/app.lock 2>&1 | quiet_pip
-  "$1/bin/pip" install -q --no-deps -e . 2>&1 | quiet_pip
 }
 
 PY310=$(find_python 3.10)
 PY311=$(find_python 3.11)
 
 make_env .venv-rasa "$PY310" "$(stamp_of requirements/rasa.txt requirements/rasa.lock)" install_rasa
-make_env .venv "$PY311" "$(stamp_of requirements/app.txt requirements/app.lock pyproject.toml)" install_app
+make_env .venv "$PY311" "$(stamp_of requirements/app.txt requirements/app.lock)" install_app
+
+# The project itself, editable, so `sportello` runs the checkout's code.
+project_stamp=$(stamp_of pyproject.toml)
+if [ ! -f .venv/.sportello-project ] || [ "$(cat .venv/.sportello-project)" != "$project_stamp" ]; then
+  log "installing the sportello package (editable)"
+  .venv/bin/pip install -q --no-deps -e . 2>&1 | quiet_pip
+  echo "$project_stamp" > .venv/.sportello-project
+fi
 
 # The chat widget: rasa-webchat from npm, pinned by webchat/package-lock.json.
 if [ -f webchat/package.json ]; then
