@@ -1,0 +1,1 @@
+"""The operator desk: conversations the bot hands over to people."""

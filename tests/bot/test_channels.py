@@ -1,0 +1,116 @@
+"""Sportello's customer channels, run inside the Rasa environment (see conftest.py).
+
+REST: malformed requests get a 400 saying what is wrong (Rasa's own channel answers
+some with 500 or with an empty 200). socket.io: each browser socket joins its
+conversation's room (Rasa 3.6 forgets to await ``enter_room``, RasaHQ/rasa#13027).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+SOCKETIO_SCRIPT = """
+import asyncio, json, warnings
+warnings.simplefilter("ignore")
+from bot.channels import SocketIOInput
+from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
+
+async def rooms_after_session_request(channel_class, data):
+    channel = channel_class(session_persistence=True)
+
+    async def on_new_message(message):
+        pass
+
+    channel.blueprint(on_new_message)
+    sio = channel.sio
+    sid = await sio.manager.connect("engine-io-1", "/")  # as if a browser had connected
+    await sio.handlers["/"]["session_request"](sid, data)
+    return sorted(room for room in sio.manager.get_rooms(sid, "/") if room != sid)
+
+print(json.dumps({
+    "sportello": asyncio.run(rooms_after_session_request(SocketIOInput, {"session_id": "conv-42"})),
+    "rasa": asyncio.run(rooms_after_session_request(RasaSocketIOInput, {"session_id": "conv-42"})),
+    "new_session": len(asyncio.run(rooms_after_session_request(SocketIOInput, None))),
+    "name": SocketIOInput.name(),
+}))
+"""
+
+
+def test_session_request_joins_the_conversation_room(run_in_rasa: Callable[[str], object]) -> None:
+    result = run_in_rasa(SOCKETIO_SCRIPT)
+    assert result["sportello"] == ["conv-42"]
+    assert result["rasa"] == [], "Rasa's own channel was fixed: this subclass may be dropped"
+    assert result["new_session"] == 1  # a fresh session id is made and joined
+    assert result["name"] == "socketio"
+
+
+REST_SCRIPT = r"""
+import asyncio, json, socket, warnings
+warnings.simplefilter("ignore")
+import aiohttp
+from sanic import Sanic
+from bot.channels import RestInput
+
+BODIES = {
+    "ok": b'{"sender": "c1", "message": "ciao", "metadata": {"customer_id": "x"}}',
+    "numeric sender": b'{"sender": 7, "message": "ciao"}',
+    "empty message": b'{"sender": "c1", "message": ""}',
+    "not json": b"{not json",
+    "empty body": b"",
+    "array": b"[]",
+    "message object": b'{"sender": 5, "message": {"a": 1}}',
+    "message null": b'{"sender": "c1", "message": null}',
+    "no message": b'{"sender": "c1"}',
+    "no sender": b'{"message": "ciao"}',
+    "blank sender": b'{"sender": "  ", "message": "ciao"}',
+    "boolean sender": b'{"sender": true, "message": "ciao"}',
+    "metadata string": b'{"sender": "c1", "message": "ciao", "metadata": "x"}',
+}
+
+async def main():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = Sanic("rest_check")
+
+    async def echo(message):
+        await message.output_channel.send_text_message(
+            message.sender_id, f"{message.sender_id}|{message.text}|{json.dumps(message.metadata)}"
+        )
+
+    channel = RestInput()
+    app.blueprint(channel.blueprint(echo), url_prefix="/webhooks/rest")
+    server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True)
+    await server.startup()
+    replies = {}
+    async with aiohttp.ClientSession() as session:
+        for name, body in BODIES.items():
+            async with session.post(
+                f"http://127.0.0.1:{port}/webhooks/rest/webhook",
+                data=body,
+                headers={"Content-Type": "application/json"},
+            ) as reply:
+                replies[name] = [reply.status, await reply.json(content_type=None)]
+    server.close()
+    await server.wait_closed()
+    print(json.dumps({"name": channel.name(), "replies": replies}))
+
+asyncio.run(main())
+"""
+
+
+def test_rest_channel_passes_good_requests_and_refuses_bad_ones(
+    run_in_rasa: Callable[[str], object],
+) -> None:
+    result = run_in_rasa(REST_SCRIPT)
+    assert result["name"] == "rest"
+    replies = result["replies"]
+    assert replies["ok"] == [200, [{"recipient_id": "c1", "text": 'c1|ciao|{"customer_id": "x"}'}]]
+    assert replies["numeric sender"] == [200, [{"recipient_id": "7", "text": "7|ciao|null"}]]
+    assert replies["empty message"][0] == 200  # the bot answers it (asks to rephrase)
+    refused = {name: body for name, (status, body) in replies.items() if status == 400}
+    assert set(refused) == set(replies) - {"ok", "numeric sender", "empty message"}
+    assert "JSON object" in refused["array"]["message"]
+    assert '"message" must be a string' in refused["message object"]["message"]
+    assert '"sender"' in refused["no sender"]["message"]
+    assert '"metadata"' in refused["metadata string"]["message"]
