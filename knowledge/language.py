@@ -42,8 +42,11 @@ _EN_WORDS = frozenset(
 )
 
 # Word endings that are frequent in one language and rare in the other.
-_IT_ENDINGS = ("zione", "zioni", "mente", "are", "ere", "ire", "ato", "ata", "ato", "ità", "ghi", "chi")
-_EN_ENDINGS = ("ing", "tion", "ed", "ly", "ness", "ship", "'s", "n't")
+_IT_ENDINGS = (
+    "zione", "zioni", "mente", "are", "ere", "ire", "ato", "ata", "ati", "ate", "ete", "ite",
+    "iamo", "ono", "ano", "ette", "etto", "elle", "ello", "ità", "ghi", "chi", "gli", "ssi",
+)  # fmt: skip
+_EN_ENDINGS = ("ing", "tion", "ed", "ly", "ness", "ship", "ful", "less", "ous", "ght")
 
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
 
@@ -72,9 +75,10 @@ def language_scores(text: str) -> dict[str, float]:
         elif in_en and not in_it:
             scores["en"] += 1.0
         elif not in_it and not in_en and len(word) > 4:
-            if word.endswith(_IT_ENDINGS) or word[-1] in "aeio" and not word.endswith("e"):
+            # Italian words end in a vowel; English ones mostly in a consonant.
+            if word.endswith(_IT_ENDINGS) or word[-1] in "aio":
                 scores["it"] += 0.4
-            if word.endswith(_EN_ENDINGS):
+            if word.endswith(_EN_ENDINGS) or word[-1] not in "aeiou":
                 scores["en"] += 0.4
         if any(ch in word for ch in "àèéìòù"):
             scores["it"] += 0.5
