@@ -48,6 +48,11 @@ _IT_ENDINGS = (
 )  # fmt: skip
 _EN_ENDINGS = ("ing", "tion", "ed", "ly", "ness", "ship", "ful", "less", "ous", "ght")
 
+# Words Italian shortens before a vowel: l'ordine, dov'è, un'altra, dell'ordine.
+_IT_ELISIONS = frozenset(
+    ["l", "d", "un", "dov", "c", "m", "t", "s", "all", "dell", "nell", "sull", "quest", "com"]
+)
+
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
 
 
@@ -66,7 +71,7 @@ def language_scores(text: str) -> dict[str, float]:
             head, _, tail = word.partition("'")
             if tail in {"s", "t", "re", "ve", "ll", "d", "m"}:
                 scores["en"] += 1.5
-            elif head in {"l", "d", "un", "dov", "c", "m", "t", "s", "all", "dell", "nell", "sull", "quest", "com"}:
+            elif head in _IT_ELISIONS:
                 scores["it"] += 1.5
             continue
         in_it, in_en = word in _IT_WORDS, word in _EN_WORDS
