@@ -125,6 +125,7 @@ def app_env(settings: Settings) -> dict[str, str]:
         "SPORTELLO_RASA_PORT": str(settings.rasa_port),
         "SPORTELLO_ACTION_PORT": str(settings.action_port),
         "SPORTELLO_WEB_PORT": str(settings.web_port),
+        "SPORTELLO_CONSOLE_PORT": str(settings.console_port),
         "SPORTELLO_RASA_TOKEN": settings.rasa_token,
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
@@ -168,15 +169,23 @@ def build_services(settings: Settings, model: Path) -> list[Service]:
         Service(
             name="Rasa server",
             argv=[
-                str(RASA_BIN), "run",
-                "--model", str(model),
-                "--endpoints", str(write_endpoints(settings)),
-                "--credentials", "credentials.yml",
-                "--interface", settings.host,
-                "--port", str(settings.rasa_port),
+                str(RASA_BIN),
+                "run",
+                "--model",
+                str(model),
+                "--endpoints",
+                str(write_endpoints(settings)),
+                "--credentials",
+                "credentials.yml",
+                "--interface",
+                settings.host,
+                "--port",
+                str(settings.rasa_port),
                 "--enable-api",
-                "--auth-token", settings.rasa_token,
-                "--cors", "*",
+                "--auth-token",
+                settings.rasa_token,
+                "--cors",
+                "*",
             ],  # fmt: skip
             health_url=f"{base}:{settings.rasa_port}/",
             log_path=logs / "rasa.log",
@@ -185,9 +194,14 @@ def build_services(settings: Settings, model: Path) -> list[Service]:
         Service(
             name="chat page",
             argv=[
-                str(APP_PYTHON), "-m", "uvicorn", "webchat.app:app",
-                "--host", settings.host,
-                "--port", str(settings.web_port),
+                str(APP_PYTHON),
+                "-m",
+                "uvicorn",
+                "webchat.app:app",
+                "--host",
+                settings.host,
+                "--port",
+                str(settings.web_port),
             ],  # fmt: skip
             health_url=f"{base}:{settings.web_port}/healthz",
             log_path=logs / "web.log",
@@ -249,5 +263,7 @@ def serve(settings: Settings) -> None:
                 time.sleep(1)
         except KeyboardInterrupt:
             return
-        stopped = [s.name for s in services if s.process is not None and s.process.poll() is not None]
+        stopped = [
+            s.name for s in services if s.process is not None and s.process.poll() is not None
+        ]
         raise ServiceError(f"stopped unexpectedly: {', '.join(stopped)}; see {run_dir(settings)}")

@@ -59,6 +59,13 @@ class Settings:
     rasa_port: int = 5005
     action_port: int = 5055
     web_port: int = 8000
+    console_port: int = 8001
+    # SPORTELLO_SLA_FILE: the SLA policy (targets, business hours, holidays); None means
+    # the defaults in desk/sla.py (Europe/Rome, Mon-Fri 9-13 and 14-18, Italian holidays).
+    sla_file: Path | None = None
+    # SPORTELLO_SECRET_KEY: signs console sessions; None means a random key kept in
+    # data_dir/secret_key (created on first use), so sessions survive restarts.
+    secret_key: str | None = None
     # SPORTELLO_RASA_TOKEN: protects Rasa's HTTP API; never exposed to browsers.
     rasa_token: str = "change-me-sportello"
 
@@ -98,6 +105,11 @@ def load_settings() -> Settings:
         rasa_port=_env_int("SPORTELLO_RASA_PORT", 5005),
         action_port=_env_int("SPORTELLO_ACTION_PORT", 5055),
         web_port=_env_int("SPORTELLO_WEB_PORT", 8000),
+        console_port=_env_int("SPORTELLO_CONSOLE_PORT", 8001),
+        sla_file=Path(os.environ["SPORTELLO_SLA_FILE"])
+        if os.environ.get("SPORTELLO_SLA_FILE")
+        else None,
+        secret_key=os.environ.get("SPORTELLO_SECRET_KEY") or None,
         rasa_token=_env_str("SPORTELLO_RASA_TOKEN", "change-me-sportello"),
     )
 
