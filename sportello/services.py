@@ -186,7 +186,7 @@ def build_services(settings: Settings, model: Path) -> list[Service]:
                 settings.rasa_token,
                 "--cors",
                 "*",
-            ],  # fmt: skip
+            ],
             health_url=f"{base}:{settings.rasa_port}/",
             log_path=logs / "rasa.log",
             env=rasa_env(),
@@ -202,7 +202,7 @@ def build_services(settings: Settings, model: Path) -> list[Service]:
                 settings.host,
                 "--port",
                 str(settings.web_port),
-            ],  # fmt: skip
+            ],
             health_url=f"{base}:{settings.web_port}/healthz",
             log_path=logs / "web.log",
             env=app_env(settings),

@@ -1,0 +1,167 @@
+"""The ``sportello`` command: a thin layer over the library.
+
+Each subcommand parses its arguments, calls one library function and prints the
+outcome; behaviour lives in the packages. Commands are grouped (``sportello kb ...``);
+a new group is one ``_add_<group>_commands(subparsers)`` function registered in
+:func:`build_parser`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+from sportello.db import open_db
+
+
+class CommandError(Exception):
+    """A failure to report to the operator in one line (exit status 1), not a traceback."""
+
+
+# ---- kb ------------------------------------------------------------------------------------
+def _kb_import(args: argparse.Namespace) -> int:
+    from knowledge.importer import ImportFormatError, import_file
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise CommandError(f"file not found / file non trovato: {path}")
+    try:
+        report = import_file(open_db(), path, fmt=args.format)
+    except ImportFormatError as exc:
+        raise CommandError(str(exc)) from exc
+    for error in report.errors:
+        print(f"{path.name}: {error}", file=sys.stderr)
+    print(
+        f"imported {report.imported}, skipped {report.skipped} / "
+        f"importati {report.imported}, scartati {report.skipped}"
+    )
+    return 0
+
+
+def _print_result(result, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result.to_json(), ensure_ascii=False), flush=True)
+        return
+    if not result.results:
+        print("no answer / nessuna risposta")
+        return
+    verdict = "abstain / non risponde" if result.abstain else "answer / risponde"
+    print(f"{verdict}")
+    for hit in result.results:
+        print(f"  {hit.score:.3f}  [{hit.id} {hit.lang}] {hit.question}")
+
+
+def _kb_search(args: argparse.Namespace) -> int:
+    from knowledge.search import get_searcher
+
+    searcher = get_searcher()
+    if args.jsonl:
+        # One question per line; the models load once for the whole stream.
+        for line in sys.stdin.buffer:
+            text = line.rstrip(b"\r\n").decode("utf-8", errors="replace")
+            _print_result(searcher.search(text, lang=args.lang, k=args.k), as_json=True)
+        return 0
+    if args.question is None:
+        raise CommandError("give a question, or --jsonl to read questions from stdin")
+    _print_result(searcher.search(args.question, lang=args.lang, k=args.k), as_json=args.json)
+    return 0
+
+
+def _kb_rebuild(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from knowledge.search import Searcher
+    from knowledge.store import list_articles
+
+    db = open_db()
+    total = sum(len(a.phrasings()) for a in list_articles(db))
+    searcher = Searcher()
+    with tqdm(total=total, unit="phrasing", desc="indexing", disable=args.quiet) as bar:
+        count = searcher.rebuild(progress=bar.update)
+    print(f"indexed {count} phrasings / frasi indicizzate: {count}")
+    return 0
+
+
+def _kb_seed_demo(args: argparse.Namespace) -> int:
+    from knowledge.importer import import_file
+    from knowledge.store import list_articles
+
+    db = open_db()
+    if list_articles(db, status=None) and not args.force:
+        print(
+            "knowledge base not empty, nothing done / base di conoscenza non vuota, nulla da fare"
+        )
+        return 0
+    demo = resources.files("knowledge") / "demo" / "articles.jsonl"
+    with resources.as_file(demo) as path:
+        if not path.is_file():
+            raise CommandError(f"demo articles missing / articoli demo mancanti: {path}")
+        report = import_file(db, path)
+    print(f"imported {report.imported} demo articles / articoli demo importati: {report.imported}")
+    return 1 if report.errors else 0
+
+
+def _kb_stats(args: argparse.Namespace) -> int:
+    from knowledge.store import count_articles
+
+    counts = count_articles(open_db())
+    print(json.dumps(counts, indent=2, sort_keys=True))
+    return 0
+
+
+def _add_kb_commands(subparsers: argparse._SubParsersAction) -> None:
+    kb = subparsers.add_parser("kb", help="knowledge base: import, search, rebuild the index")
+    kb_sub = kb.add_subparsers(dest="kb_command", required=True)
+
+    p = kb_sub.add_parser("import", help="import articles from a .jsonl, .csv or .md file")
+    p.add_argument("file")
+    p.add_argument("--format", choices=("jsonl", "csv", "md"), help="default: from the file name")
+    p.set_defaults(handler=_kb_import)
+
+    p = kb_sub.add_parser("search", help="search the knowledge base")
+    p.add_argument("question", nargs="?")
+    p.add_argument("--lang", choices=("it", "en"), help="default: detected from the question")
+    p.add_argument("-k", type=int, default=5, help="results to show (default 5)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    mode.add_argument(
+        "--jsonl", action="store_true", help="read questions from stdin, one per line"
+    )
+    p.set_defaults(handler=_kb_search)
+
+    p = kb_sub.add_parser("rebuild", help="rebuild the search index from the database")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_kb_rebuild)
+
+    p = kb_sub.add_parser("seed-demo", help="import the demo articles when the base is empty")
+    p.add_argument("--force", action="store_true", help="import even if articles exist")
+    p.set_defaults(handler=_kb_seed_demo)
+
+    p = kb_sub.add_parser("stats", help="count articles by status and language")
+    p.set_defaults(handler=_kb_stats)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sportello", description="Sportello: first-level customer support assistant."
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    _add_kb_commands(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except CommandError as exc:
+        print(f"error / errore: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
