@@ -101,6 +101,8 @@ def _kb_seed_demo(args: argparse.Namespace) -> int:
         if not path.is_file():
             raise CommandError(f"demo articles missing / articoli demo mancanti: {path}")
         report = import_file(db, path)
+    for error in report.errors:
+        print(f"demo articles: {error}", file=sys.stderr)
     print(f"imported {report.imported} demo articles / articoli demo importati: {report.imported}")
     return 1 if report.errors else 0
 

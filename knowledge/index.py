@@ -1,0 +1,203 @@
+"""The FAISS vector index: every phrasing of every published article, one index per encoder.
+
+Derived from SQLite and safe to delete. Each phrasing gets a stable integer id: an
+article's question and each alternative question (kind ``q``), and each sentence of its
+answer (kind ``a``: customers often ask about a detail that only the answer mentions,
+"I live on Elba", "do you ship to Belgium"), per language version; the FAISS
+indexes are ``IndexIDMap2`` over exact inner-product search, so a changed article
+costs removing its old phrasings (``remove_ids``) and embedding only the new ones
+(``add_with_ids``) instead of a rebuild.
+
+Files under ``settings.index_dir``: ``<encoder>.faiss`` and ``manifest.json`` (which
+id is which phrasing). Each is written to a temporary file and renamed into place, so a
+reader never sees half a file; a manifest that disagrees with the FAISS files (a crash
+between two renames, another process writing) is detected on load and the index is
+rebuilt from SQLite.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from knowledge.encoders import Encoder
+from knowledge.store import Article
+
+MANIFEST = "manifest.json"
+FORMAT_VERSION = 2
+QUESTION, ANSWER = "q", "a"
+MAX_ANSWER_SENTENCES = 8
+_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
+_WORDS = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Phrasing:
+    """One indexed text and the article version it belongs to."""
+
+    vid: int
+    article_id: str
+    lang: str
+    kind: str
+    text: str
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.article_id, self.lang, self.kind, self.text)
+
+
+def answer_sentences(answer: str) -> list[str]:
+    """The answer's sentences worth embedding (at most a few, each with real words)."""
+    sentences: dict[str, None] = {}
+    for part in _SENTENCE_END.split(answer):
+        clean = " ".join(part.split())
+        if len(_WORDS.findall(clean)) >= 3:
+            sentences[clean] = None
+    return list(sentences)[:MAX_ANSWER_SENTENCES]
+
+
+def wanted_phrasings(articles: Iterable[Article]) -> set[tuple[str, str, str, str]]:
+    """The (id, lang, kind, text) keys that the given articles should have in the index."""
+    wanted = set()
+    for a in articles:
+        wanted.update((a.id, a.lang, QUESTION, text) for text in a.phrasings())
+        wanted.update((a.id, a.lang, ANSWER, text) for text in answer_sentences(a.answer))
+    return wanted
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; other local services read the index
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _new_faiss(dim: int) -> faiss.IndexIDMap2:
+    return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+
+
+class VectorIndex:
+    """Phrasing vectors for each encoder, with the id → phrasing catalogue."""
+
+    def __init__(self, encoders: list[Encoder], index_dir: Path) -> None:
+        self.encoders = {encoder.name: encoder for encoder in encoders}
+        self.index_dir = Path(index_dir)
+        self.phrasings: dict[int, Phrasing] = {}
+        self._by_key: dict[tuple[str, str, str], int] = {}
+        self._next_vid = 1
+        self.faiss = {name: _new_faiss(e.dim) for name, e in self.encoders.items()}
+
+    def __len__(self) -> int:
+        return len(self.phrasings)
+
+    # ---- persistence -------------------------------------------------------------
+    def load(self) -> bool:
+        """Read the files if present and consistent; False (and empty) otherwise."""
+        manifest_path = self.index_dir / MANIFEST
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            if manifest.get("format") != FORMAT_VERSION:
+                return False
+            if manifest.get("encoders") != {n: e.dim for n, e in self.encoders.items()}:
+                return False
+            phrasings = {
+                int(vid): Phrasing(int(vid), aid, lang, kind, text)
+                for vid, aid, lang, kind, text in manifest["phrasings"]
+            }
+            indexes = {}
+            for name in self.encoders:
+                index = faiss.read_index(str(self.index_dir / f"{name}.faiss"))
+                ids = set(faiss.vector_to_array(index.id_map).tolist())
+                if ids != set(phrasings):
+                    return False
+                indexes[name] = index
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError):
+            return False
+        self.phrasings = phrasings
+        self._by_key = {p.key: p.vid for p in phrasings.values()}
+        self._next_vid = max(int(manifest.get("next_vid", 1)), max(phrasings, default=0) + 1)
+        self.faiss = indexes
+        return True
+
+    def save(self) -> None:
+        """Write every FAISS file, then the manifest that names their contents."""
+        for name, index in self.faiss.items():
+            data = faiss.serialize_index(index).tobytes()
+            _atomic_write_bytes(self.index_dir / f"{name}.faiss", data)
+        manifest = {
+            "format": FORMAT_VERSION,
+            "encoders": {n: e.dim for n, e in self.encoders.items()},
+            "next_vid": self._next_vid,
+            "phrasings": [
+                [p.vid, p.article_id, p.lang, p.kind, p.text] for p in self.phrasings.values()
+            ],
+        }
+        payload = json.dumps(manifest, ensure_ascii=False).encode("utf-8")
+        _atomic_write_bytes(self.index_dir / MANIFEST, payload)
+
+    # ---- updates -----------------------------------------------------------------
+    def sync(
+        self,
+        articles: Iterable[Article],
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[list[Phrasing], list[Phrasing]]:
+        """Make the index hold exactly the phrasings of ``articles``.
+
+        Embeds only phrasings that are new. Returns ``(added, removed)`` so that the
+        lexical index can follow. ``progress`` is called with the number of phrasings
+        embedded after each batch (for a progress bar).
+        """
+        wanted = wanted_phrasings(articles)
+        removed = [self.phrasings[vid] for key, vid in self._by_key.items() if key not in wanted]
+        if removed:
+            ids = np.array([p.vid for p in removed], dtype=np.int64)
+            for index in self.faiss.values():
+                index.remove_ids(ids)
+            for phrasing in removed:
+                del self.phrasings[phrasing.vid]
+                del self._by_key[phrasing.key]
+        new_keys = sorted(wanted - set(self._by_key))
+        added = []
+        for key in new_keys:
+            phrasing = Phrasing(self._next_vid, *key)
+            self._next_vid += 1
+            added.append(phrasing)
+        batch = 256
+        for start in range(0, len(added), batch):
+            chunk = added[start : start + batch]
+            texts = [p.text for p in chunk]
+            ids = np.array([p.vid for p in chunk], dtype=np.int64)
+            for name, encoder in self.encoders.items():
+                self.faiss[name].add_with_ids(encoder.encode(texts), ids)
+            for phrasing in chunk:
+                self.phrasings[phrasing.vid] = phrasing
+                self._by_key[phrasing.key] = phrasing.vid
+            if progress is not None:
+                progress(len(chunk))
+        return added, removed
+
+    # ---- queries -----------------------------------------------------------------
+    def search(self, name: str, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Inner-product scores and phrasing ids (-1 = none) of the ``k`` nearest phrasings."""
+        index = self.faiss[name]
+        k = max(1, min(k, index.ntotal))
+        if index.ntotal == 0:
+            shape = (len(queries), 1)
+            return np.zeros(shape, dtype=np.float32), -np.ones(shape, dtype=np.int64)
+        return index.search(np.ascontiguousarray(queries, dtype=np.float32), k)

@@ -1,0 +1,401 @@
+"""A customer's question in, ranked article versions with a calibrated confidence out.
+
+The searcher keeps the derived indexes (FAISS vectors per encoder, stemmed FTS5) in
+step with SQLite: before every search it reads one counter that SQLite triggers bump on
+any article write, and when it moved it re-embeds only the phrasings that changed. A
+running bot therefore answers from a new article, and stops answering from a retired
+one, on the next message, without a restart.
+
+Retrieval is per phrasing and aggregated per article ``id`` across languages, so an
+English question can land on an article whose Italian phrasing matched; the answer is
+then given in the customer's language when that version exists, else in the other.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from knowledge.calibration import Calibration, load_calibration
+from knowledge.encoders import Encoder, default_encoders
+from knowledge.index import ANSWER, MANIFEST, QUESTION, VectorIndex
+from knowledge.language import detect_language
+from knowledge.lexical import LexicalIndex
+from knowledge.store import LANGS, Article, kb_version, list_articles
+from sportello.db import open_db
+from sportello.settings import get_settings
+
+# Phrasings fetched per retriever, and articles per retriever that become candidates.
+PHRASINGS_PER_RETRIEVER = 64
+CANDIDATES_PER_RETRIEVER = 10
+_HAS_CONTENT = re.compile(r"[^\W_]", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One article version; ``score`` is the calibrated probability (0..1) that it is right."""
+
+    id: str
+    lang: str
+    question: str
+    answer: str
+    score: float
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id,
+            "score": round(self.score, 4),
+            "question": self.question,
+            "answer": self.answer,
+            "lang": self.lang,
+        }
+
+
+@dataclass
+class SearchResult:
+    """What the bot needs: answer with ``results[0]`` unless ``abstain``."""
+
+    abstain: bool
+    lang: str
+    results: list[Hit] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"abstain": self.abstain, "results": [hit.to_json() for hit in self.results]}
+
+
+@dataclass
+class Candidate:
+    """An article id with the evidence for it; ranked by ``logit``."""
+
+    article_id: str
+    features: dict[str, float]
+    logit: float = 0.0
+    confidence: float = 0.0
+    conf_features: dict[str, float] = field(default_factory=dict)
+
+
+def clean_query(text: object, max_chars: int) -> str:
+    """The text worth searching for: decoded, control characters removed, truncated.
+
+    Returns "" when nothing searchable is left (empty, only emoji or punctuation), which
+    the searcher answers with an abstention and no results.
+    """
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    text = str(text or "")[: max_chars * 2]
+    text = text.encode("utf-8", errors="ignore").decode("utf-8")  # lone surrogates
+    text = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in text)
+    text = " ".join(text.split())[:max_chars].strip()
+    return text if _HAS_CONTENT.search(text) else ""
+
+
+class Searcher:
+    """Owns the loaded models and indexes for one knowledge base; safe to share between threads."""
+
+    def __init__(
+        self,
+        db_path: Path | None = None,
+        index_dir: Path | None = None,
+        encoders: list[Encoder] | None = None,
+        calibration: Calibration | None = None,
+        threshold: float | None = None,
+        max_message_chars: int | None = None,
+        default_lang: str | None = None,
+    ) -> None:
+        settings = get_settings()
+        self.db_path = Path(db_path) if db_path is not None else settings.db_path
+        self.index_dir = Path(index_dir) if index_dir is not None else settings.index_dir
+        self.encoders = list(encoders) if encoders is not None else default_encoders()
+        self.calibration = calibration or load_calibration()
+        if threshold is None:
+            threshold = settings.kb_threshold
+        self.threshold = self.calibration.threshold if threshold is None else float(threshold)
+        self.max_message_chars = max_message_chars or settings.max_message_chars
+        self.default_lang = default_lang or settings.default_lang
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        self._version: int | None = None
+        self._loaded = False
+        self._vectors = VectorIndex(self.encoders, self.index_dir)
+        self._lexical = {QUESTION: LexicalIndex(), ANSWER: LexicalIndex()}
+        self._articles: dict[tuple[str, str], Article] = {}
+        self._languages_by_id: dict[str, set[str]] = defaultdict(set)
+
+    # ---- keeping the indexes in step with SQLite -------------------------------------
+    def _db(self):
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = open_db(self.db_path)
+            self._local.db = db
+        return db
+
+    def warm_up(self) -> None:
+        """Load the models and the index now rather than on the first customer question."""
+        with self._lock:
+            for encoder in self.encoders:
+                encoder.encode(["warm up"])
+            self.refresh()
+
+    def refresh(self, progress: Callable[[int], None] | None = None) -> bool:
+        """Bring the indexes up to date with SQLite if any article changed; True if they did."""
+        with self._lock:
+            db = self._db()
+            version = kb_version(db)  # read before the articles: a later write re-triggers
+            if version == self._version:
+                return False
+            articles = list_articles(db, status="published")
+            if not self._loaded:
+                self._vectors.load()
+            added, removed = self._vectors.sync(articles, progress=progress)
+            if not self._loaded:
+                self._lexical = {QUESTION: LexicalIndex(), ANSWER: LexicalIndex()}
+                added = list(self._vectors.phrasings.values())
+                removed = []
+                self._loaded = True
+            for kind, lexical in self._lexical.items():
+                lexical.remove(p.vid for p in removed if p.kind == kind)
+                lexical.add((p.vid, p.text, p.lang) for p in added if p.kind == kind)
+            if added or removed or not (self.index_dir / MANIFEST).exists():
+                self._vectors.save()
+            self._articles = {(a.id, a.lang): a for a in articles}
+            self._languages_by_id = defaultdict(set)
+            for article in articles:
+                self._languages_by_id[article.id].add(article.lang)
+            self._version = version
+            return True
+
+    def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
+        """Throw the derived indexes away and rebuild them from SQLite; returns phrasings."""
+        with self._lock:
+            for path in self.index_dir.glob("*"):
+                if path.is_file() and (path.suffix == ".faiss" or path.name == MANIFEST):
+                    path.unlink()
+            self._vectors = VectorIndex(self.encoders, self.index_dir)
+            self._loaded = False
+            self._version = None
+            self.refresh(progress=progress)
+            return len(self._vectors)
+
+    def phrasing_count(self) -> int:
+        """How many phrasings are indexed (each question and alternative, per language)."""
+        with self._lock:
+            self.refresh()
+            return len(self._vectors)
+
+    # ---- searching ---------------------------------------------------------------------
+    def search(self, text: object, lang: str | None = None, k: int = 5) -> SearchResult:
+        """The best ``k`` articles for ``text``; ``lang`` None means detect it from the text."""
+        return self.search_many([text], [lang], k=k)[0]
+
+    def search_many(
+        self, texts: list[object], langs: list[str | None] | None = None, k: int = 5
+    ) -> list[SearchResult]:
+        """Like :meth:`search` for many questions at once (one batched encode per model)."""
+        langs = list(langs) if langs is not None else [None] * len(texts)
+        with self._lock:
+            self.refresh()
+            queries = [clean_query(text, self.max_message_chars) for text in texts]
+            query_langs = [
+                self.query_language(q, lang) for q, lang in zip(queries, langs, strict=True)
+            ]
+            ranked = self.rank_many(queries, query_langs)
+            return [
+                self._result(candidates, lang, k)
+                for candidates, lang in zip(ranked, query_langs, strict=True)
+            ]
+
+    def query_language(self, query: str, lang: str | None) -> str:
+        """The caller's language if it gave a supported one, else detected, else the default."""
+        if lang in LANGS:
+            return lang
+        return detect_language(query) or self.default_lang
+
+    def rank_many(self, queries: list[str], query_langs: list[str]) -> list[list[Candidate]]:
+        """Candidates per (already cleaned) query, best first, with ranker and confidence."""
+        features = self.candidate_features(queries, query_langs)
+        return [rank_candidates(candidates, self.calibration) for candidates in features]
+
+    def candidate_features(
+        self, queries: list[str], query_langs: list[str]
+    ) -> list[list[Candidate]]:
+        """The retrievers' evidence for each candidate article of each query (unranked)."""
+        with self._lock:
+            self.refresh()
+            out: list[list[Candidate]] = [[] for _ in queries]
+            live = [i for i, q in enumerate(queries) if q]
+            if not live or not len(self._vectors):
+                return out
+            texts = [queries[i] for i in live]
+            langs = [query_langs[i] for i in live]
+            # retriever name -> one {article id: best score} per query
+            evidence: dict[str, list[dict[str, float]]] = defaultdict(list)
+            for encoder in self.encoders:
+                vectors = encoder.encode(texts)
+                scores, ids = self._vectors.search(encoder.name, vectors, PHRASINGS_PER_RETRIEVER)
+                # MiniLM only understands English well: compare it only with phrasings
+                # in the customer's language, where its scores mean something.
+                same_lang_only = encoder.name == "minilm"
+                for row, lang in enumerate(langs):
+                    for kind in (QUESTION, ANSWER):
+                        evidence[f"{encoder.name}_{kind}"].append(
+                            self._aggregate(
+                                ids[row], scores[row], kind, lang if same_lang_only else None
+                            )
+                        )
+            for kind, lexical in self._lexical.items():
+                for text in texts:
+                    hits = lexical.search(text, PHRASINGS_PER_RETRIEVER)
+                    evidence[f"lex_{kind}"].append(
+                        self._aggregate([h.vid for h in hits], [h.score for h in hits], kind)
+                    )
+            for row, i in enumerate(live):
+                by_retriever = {name: per_query[row] for name, per_query in evidence.items()}
+                out[i] = _combine(by_retriever, self._languages_by_id, query_langs[i])
+            return out
+
+    def _aggregate(self, ids, scores, kind: str, lang: str | None = None) -> dict[str, float]:
+        """Best score per article id among phrasings of ``kind`` (and ``lang`` if given).
+
+        Both language versions of an article count for the same id: that is what lets a
+        question in one language find an article phrased in the other.
+        """
+        best: dict[str, float] = {}
+        for vid, score in zip(ids, scores, strict=True):
+            phrasing = self._vectors.phrasings.get(int(vid))
+            if phrasing is None or phrasing.kind != kind:
+                continue
+            if lang is not None and phrasing.lang != lang:
+                continue
+            if float(score) > best.get(phrasing.article_id, -np.inf):
+                best[phrasing.article_id] = float(score)
+        return best
+
+    def _result(self, candidates: list[Candidate], lang: str, k: int) -> SearchResult:
+        hits = []
+        for candidate in candidates[:k]:
+            version = self._version_for(candidate.article_id, lang)
+            if version is not None:
+                hits.append(
+                    Hit(
+                        version.id,
+                        version.lang,
+                        version.question,
+                        version.answer,
+                        candidate.confidence,
+                    )
+                )
+        if not hits:
+            return SearchResult(abstain=True, lang=lang, results=[])
+        return SearchResult(abstain=hits[0].score < self.threshold, lang=hits[0].lang, results=hits)
+
+    def _version_for(self, article_id: str, lang: str) -> Article | None:
+        """The customer's language version when it exists, else the other one."""
+        for candidate_lang in (lang, *[x for x in LANGS if x != lang]):
+            article = self._articles.get((article_id, candidate_lang))
+            if article is not None:
+                return article
+        return None
+
+
+# Features whose lead over the best other candidate the confidence model looks at.
+GAP_FEATURES = ("usem_q", "mini_q", "lex_q")
+
+
+def rank_candidates(candidates: list[Candidate], calibration: Calibration) -> list[Candidate]:
+    """Order candidates by the ranker (in place) and give each its calibrated confidence.
+
+    Besides a candidate's own scores, the confidence model sees, per retriever, how far
+    the candidate leads the best *other* candidate (``<feature>_gap``): the runner-up of
+    a clear winner gets a low probability, and so does a winner that barely stands out.
+    """
+    for candidate in candidates:
+        candidate.logit = calibration.rank_logit(candidate.features)
+    candidates.sort(key=lambda c: c.logit, reverse=True)
+    tops: dict[str, list[float]] = {}
+    for name in GAP_FEATURES:
+        values = sorted((c.features.get(name, 0.0) for c in candidates), reverse=True)
+        tops[name] = values[:2]
+    for i, candidate in enumerate(candidates):
+        conf_features = dict(candidate.features)
+        for name, best in tops.items():
+            own = candidate.features.get(name, 0.0)
+            # The best value among the others: the second best if this one is the best.
+            other = best[1] if own >= best[0] and len(best) > 1 else best[0]
+            conf_features[f"{name}_gap"] = own - other if len(candidates) > 1 else own
+        conf_features["logit"] = candidate.logit
+        conf_features["margin"] = (
+            candidate.logit - (candidates[1] if i == 0 else candidates[0]).logit
+            if len(candidates) > 1
+            else 5.0
+        )
+        candidate.conf_features = conf_features
+        candidate.confidence = calibration.confidence(conf_features)
+    return candidates
+
+
+def _combine(
+    by_retriever: dict[str, dict[str, float]],
+    languages_by_id: dict[str, set[str]],
+    query_lang: str,
+) -> list[Candidate]:
+    """Merge the retrievers' per-article scores into candidate feature dicts.
+
+    An article a dense retriever did not return gets that retriever's lowest returned
+    score (it is at most that similar); one the keyword index did not return gets 0.
+    """
+    ids: dict[str, None] = {}
+    for scores in by_retriever.values():
+        ordered = sorted(scores, key=scores.get, reverse=True)
+        for article_id in ordered[:CANDIDATES_PER_RETRIEVER]:
+            ids[article_id] = None
+    floors = {name: (min(s.values()) if s else 0.0) for name, s in by_retriever.items()}
+
+    def dense(name: str, article_id: str) -> float:
+        return by_retriever.get(name, {}).get(article_id, floors.get(name, 0.0))
+
+    def lexical(name: str, article_id: str) -> float:
+        return by_retriever.get(name, {}).get(article_id, 0.0)
+
+    lex_max = max(by_retriever.get("lex_q", {}).values(), default=0.0)
+    candidates = []
+    for article_id in ids:
+        lex_q = lexical("lex_q", article_id)
+        # MiniLM compares only same-language phrasings; without any, it has no opinion.
+        same_lang = query_lang in languages_by_id.get(article_id, ())
+        features = {
+            "usem_q": dense("usem_q", article_id),
+            "usem_a": dense("usem_a", article_id),
+            "mini_q": dense("minilm_q", article_id) if same_lang else 0.0,
+            "mini_a": dense("minilm_a", article_id) if same_lang else 0.0,
+            "lex_q": float(np.log1p(max(lex_q, 0.0))),
+            "lex_a": float(np.log1p(max(lexical("lex_a", article_id), 0.0))),
+            "lex_rel": lex_q / lex_max if lex_max > 0 else 0.0,
+            "same_lang": 1.0 if same_lang else 0.0,
+        }
+        candidates.append(Candidate(article_id=article_id, features=features))
+    return candidates
+
+
+_SEARCHERS: dict[tuple[Path, Path], Searcher] = {}
+_SEARCHERS_LOCK = threading.Lock()
+
+
+def get_searcher() -> Searcher:
+    """The process-wide searcher for the configured database (created on first call).
+
+    Keyed by database and index location, so tests that point ``SPORTELLO_DATA_DIR``
+    elsewhere get a searcher of their own while the models stay loaded once.
+    """
+    settings = get_settings()
+    key = (settings.db_path, settings.index_dir)
+    with _SEARCHERS_LOCK:
+        if key not in _SEARCHERS:
+            _SEARCHERS[key] = Searcher()
+        return _SEARCHERS[key]

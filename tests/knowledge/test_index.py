@@ -1,0 +1,64 @@
+"""The FAISS vector index: which texts it holds, incremental sync, safe files."""
+
+from __future__ import annotations
+
+import json
+
+from knowledge.encoders import default_encoders
+from knowledge.index import (
+    ANSWER,
+    MANIFEST,
+    QUESTION,
+    VectorIndex,
+    answer_sentences,
+    wanted_phrasings,
+)
+from knowledge.store import Article
+
+ARTICLE = Article(
+    id="resi",
+    lang="it",
+    question="Come faccio un reso?",
+    answer="Hai 14 giorni per il reso. Il rimborso arriva entro 5 giorni lavorativi. Ok.",
+    alt_questions=["voglio restituire un prodotto"],
+)
+
+
+def test_questions_and_answer_sentences_are_indexed():
+    kinds = {(kind, text) for _, _, kind, text in wanted_phrasings([ARTICLE])}
+    assert kinds == {
+        (QUESTION, "Come faccio un reso?"),
+        (QUESTION, "voglio restituire un prodotto"),
+        (ANSWER, "Hai 14 giorni per il reso."),
+        (ANSWER, "Il rimborso arriva entro 5 giorni lavorativi."),
+    }
+
+
+def test_answer_sentences_skip_fragments_without_words():
+    assert answer_sentences("Sì. -- 5,90 €. Costa poco davvero!") == ["Costa poco davvero!"]
+
+
+def test_sync_embeds_only_what_changed(tmp_path):
+    index = VectorIndex(default_encoders(), tmp_path)
+    added, removed = index.sync([ARTICLE])
+    assert (len(added), len(removed)) == (4, 0)
+    changed = Article(**{**ARTICLE.__dict__, "alt_questions": ["posso rimandarvi un pacco?"]})
+    added, removed = index.sync([changed])
+    assert [p.text for p in added] == ["posso rimandarvi un pacco?"]
+    assert [p.text for p in removed] == ["voglio restituire un prodotto"]
+    assert all(i.ntotal == 4 for i in index.faiss.values())
+
+
+def test_saved_files_load_back_and_a_mismatch_is_refused(tmp_path):
+    index = VectorIndex(default_encoders(), tmp_path)
+    index.sync([ARTICLE])
+    index.save()
+    again = VectorIndex(default_encoders(), tmp_path)
+    assert again.load()
+    assert {p.key for p in again.phrasings.values()} == {p.key for p in index.phrasings.values()}
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    manifest["phrasings"] = manifest["phrasings"][:-1]
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
+    stale = VectorIndex(default_encoders(), tmp_path)
+    assert not stale.load()
+    assert len(stale) == 0

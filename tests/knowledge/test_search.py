@@ -1,0 +1,223 @@
+"""Searching: the right article, in the customer's language, or an honest abstention."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from knowledge.index import wanted_phrasings
+from knowledge.search import Searcher, clean_query, get_searcher
+from knowledge.store import Article, set_status, upsert_article
+from sportello.db import open_db
+from tests.knowledge.conftest import FIXTURE_ARTICLES, build_kb
+
+
+@pytest.mark.parametrize(
+    ("question", "lang", "expected_id"),
+    [
+        ("quanto si paga per la spedizione?", "it", "shipping-cost"),
+        ("how much is delivery?", "en", "shipping-cost"),
+        ("vorrei restituire un articolo", "it", "returns"),
+        ("posso pagare con satispay?", "it", "payment-methods"),
+        ("do you accept PayPal?", "en", "payment-methods"),
+        ("a che ora apre il negozio?", "it", "opening-hours"),
+    ],
+)
+def test_finds_the_right_article_in_the_customers_language(
+    shared_searcher, question, lang, expected_id
+):
+    result = shared_searcher.search(question)
+    assert result.results[0].id == expected_id
+    assert result.results[0].lang == lang
+    assert not result.abstain
+
+
+def test_an_english_question_finds_an_article_that_exists_only_in_italian(shared_searcher):
+    result = shared_searcher.search("do you sell decaffeinated coffee?", lang="en")
+    top = result.results[0]
+    assert (top.id, top.lang) == ("decaf", "it")
+    assert "decaffeinato" in top.answer
+
+
+def test_the_english_version_is_returned_when_it_exists(shared_searcher):
+    result = shared_searcher.search("Posso avere un rimborso?", lang="en")
+    assert (result.results[0].id, result.results[0].lang) == ("returns", "en")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "what is the capital of Australia?",
+        "chi ha vinto il campionato di calcio nel 1982?",
+        "how do I change the oil in my car engine?",
+    ],
+)
+def test_off_topic_questions_are_not_answered(shared_searcher, question):
+    assert shared_searcher.search(question).abstain
+
+
+def test_results_are_best_first_with_probabilities(shared_searcher):
+    result = shared_searcher.search("quanto costa la spedizione?", k=3)
+    scores = [hit.score for hit in result.results]
+    assert len(scores) == 3
+    assert scores == sorted(scores, reverse=True)
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    assert len({hit.id for hit in result.results}) == 3
+
+
+def test_to_json_has_exactly_the_documented_shape(shared_searcher):
+    payload = shared_searcher.search("quanto costa la spedizione?").to_json()
+    assert set(payload) == {"abstain", "results"}
+    assert set(payload["results"][0]) == {"id", "score", "question", "answer", "lang"}
+    json.dumps(payload)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "   \n\t ", "😀😀😀", "?!...", "\x00\x01\x02\x1b\x7f", None, b"\xff\xfe\x00"],
+)
+def test_empty_or_contentless_input_abstains_with_no_results(shared_searcher, text):
+    result = shared_searcher.search(text)
+    assert result.abstain
+    assert result.results == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "spedizione " * 2000,
+        "quanto costa la spedizione? 😀\x00\x07\ud800",
+        "' OR 1=1; DROP TABLE articles; -- \" NEAR( AND * ^",
+        "<script>alert(1)</script> spedizione",
+        "".join(chr(c) for c in range(32, 3000)),
+    ],
+)
+def test_hostile_input_never_raises(shared_searcher, text):
+    result = shared_searcher.search(text)
+    assert isinstance(result.abstain, bool)
+
+
+def test_clean_query_truncates_and_strips_control_characters():
+    assert clean_query("a\x00b\x1bc", 100) == "a b c"
+    assert len(clean_query("x" * 20_000, 2000)) == 2000
+    assert clean_query("😀", 100) == ""
+
+
+def test_a_running_searcher_finds_a_new_article_without_restart(fresh_searcher, tmp_path):
+    question = "Avete posti a sedere per i cani?"
+    assert fresh_searcher.search("posso portare il mio cane nel locale?").results[0].id != "dogs"
+    upsert_article(
+        open_db(fresh_searcher.db_path),
+        Article(
+            id="dogs",
+            lang="it",
+            question="Posso entrare con il cane?",
+            answer="Sì, i cani sono i benvenuti.",
+            alt_questions=[question],
+        ),
+    )
+    started = time.perf_counter()
+    result = fresh_searcher.search("posso portare il mio cane nel locale?")
+    assert time.perf_counter() - started < 1.0
+    assert result.results[0].id == "dogs"
+
+
+def test_a_changed_answer_is_served_at_once(fresh_searcher):
+    db = open_db(fresh_searcher.db_path)
+    fresh_searcher.search("quanto costa la spedizione?")
+    changed = next(a for a in FIXTURE_ARTICLES if (a.id, a.lang) == ("shipping-cost", "it"))
+    upsert_article(
+        db, Article(**{**changed.__dict__, "answer": "Ora la spedizione è sempre gratis."})
+    )
+    assert fresh_searcher.search("quanto costa la spedizione?").results[0].answer == (
+        "Ora la spedizione è sempre gratis."
+    )
+
+
+def test_a_retired_article_disappears(fresh_searcher):
+    assert fresh_searcher.search("posso pagare con satispay?").results[0].id == "payment-methods"
+    set_status(open_db(fresh_searcher.db_path), "payment-methods", None, "retired")
+    result = fresh_searcher.search("posso pagare con satispay?")
+    assert "payment-methods" not in [hit.id for hit in result.results]
+
+
+def test_retiring_one_language_falls_back_to_the_other(fresh_searcher):
+    set_status(open_db(fresh_searcher.db_path), "returns", "en", "retired")
+    result = fresh_searcher.search("I want to return a product", lang="en")
+    assert (result.results[0].id, result.results[0].lang) == ("returns", "it")
+
+
+def test_a_new_searcher_reuses_the_saved_index_and_embeds_only_new_phrasings(fresh_searcher):
+    fresh_searcher.refresh()
+    wifi = Article(id="wifi", lang="en", question="Do you have wifi?", answer="Yes, free wifi.")
+    upsert_article(open_db(fresh_searcher.db_path), wifi)
+    second = Searcher(db_path=fresh_searcher.db_path, index_dir=fresh_searcher.index_dir)
+    added = []
+    second.refresh(progress=added.append)
+    # Only the new article's question and answer sentence were embedded.
+    assert sum(added) == len(wanted_phrasings([wifi])) == 2
+    assert second.search("is there wifi?").results[0].id == "wifi"
+
+
+def test_rebuild_after_deleting_the_index_gives_the_same_results(tmp_path):
+    questions = ["quanto costa la spedizione?", "can I pay by card?", "siete aperti domenica?"]
+    searcher = build_kb(tmp_path)
+    before = [searcher.search(q).to_json() for q in questions]
+    for path in (tmp_path / "index").iterdir():
+        path.unlink()
+    rebuilt = Searcher(db_path=searcher.db_path, index_dir=searcher.index_dir)
+    assert rebuilt.rebuild() == len(wanted_phrasings(FIXTURE_ARTICLES))
+    assert (tmp_path / "index" / "manifest.json").exists()
+    after = [rebuilt.search(q).to_json() for q in questions]
+    assert after == before
+
+
+def test_a_corrupt_index_file_is_rebuilt_not_trusted(fresh_searcher):
+    expected = fresh_searcher.search("how much does shipping cost?").to_json()
+    (fresh_searcher.index_dir / "usem.faiss").write_bytes(b"not an index")
+    again = Searcher(db_path=fresh_searcher.db_path, index_dir=fresh_searcher.index_dir)
+    assert again.search("how much does shipping cost?").to_json() == expected
+
+
+def test_concurrent_searches_from_threads_agree(shared_searcher):
+    answers: list[str] = []
+
+    def ask():
+        answers.append(shared_searcher.search("posso pagare con paypal?").results[0].id)
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == ["payment-methods"] * 4
+
+
+def test_the_threshold_setting_overrides_the_calibrated_cut_off(fresh_searcher):
+    never = Searcher(
+        db_path=fresh_searcher.db_path, index_dir=fresh_searcher.index_dir, threshold=1.01
+    )
+    always = Searcher(
+        db_path=fresh_searcher.db_path, index_dir=fresh_searcher.index_dir, threshold=0.0
+    )
+    assert never.search("quanto costa la spedizione?").abstain
+    assert not always.search("what is the capital of Australia?").abstain
+
+
+def test_get_searcher_follows_the_configured_data_dir(data_dir, monkeypatch):
+    build_kb(data_dir)
+    searcher = get_searcher()
+    assert searcher.db_path == data_dir / "sportello.db"
+    assert searcher is get_searcher()
+    assert searcher.search("quanto costa la spedizione?").results[0].id == "shipping-cost"
+
+
+def test_env_threshold_is_read_by_a_new_searcher(data_dir, monkeypatch):
+    from sportello.settings import get_settings
+
+    monkeypatch.setenv("SPORTELLO_KB_THRESHOLD", "0.99")
+    get_settings.cache_clear()
+    assert Searcher().threshold == 0.99

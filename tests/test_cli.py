@@ -1,0 +1,154 @@
+"""The `sportello` command line: import, search (--json, --jsonl), rebuild, seed-demo."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sportello.cli import main
+from sportello.settings import get_settings
+
+ARTICLES = [
+    {
+        "id": "spedizione",
+        "lang": "it",
+        "question": "Quanto costa la spedizione?",
+        "answer": "5,90 €, gratis sopra i 49 €.",
+        "alt_questions": ["spese di consegna"],
+    },
+    {
+        "id": "spedizione",
+        "lang": "en",
+        "question": "How much is shipping?",
+        "answer": "€5.90, free over €49.",
+    },
+    {
+        "id": "orari",
+        "lang": "it",
+        "question": "Quali sono gli orari di apertura?",
+        "answer": "Dalle 7:30 alle 19:30.",
+        "alt_questions": ["a che ora aprite?"],
+    },
+]
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("SPORTELLO_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    yield tmp_path / "data"
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def faq_file(tmp_path) -> Path:
+    path = tmp_path / "faq.jsonl"
+    lines = [json.dumps(a, ensure_ascii=False) for a in ARTICLES]
+    lines.append(json.dumps({"id": "x", "lang": "fr", "question": "Q", "answer": "A"}))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_kb_import_reports_counts_and_bad_lines(data_dir, faq_file, capsys):
+    assert main(["kb", "import", str(faq_file)]) == 0
+    out, err = capsys.readouterr()
+    assert "imported 3, skipped 1" in out
+    assert "line 4: unknown language" in err
+
+
+def test_kb_import_of_a_missing_file_is_a_one_line_error(data_dir, tmp_path, capsys):
+    assert main(["kb", "import", str(tmp_path / "nope.jsonl")]) == 1
+    assert "file not found" in capsys.readouterr().err
+
+
+def test_kb_search_json_prints_the_documented_shape(data_dir, faq_file, capsys):
+    main(["kb", "import", str(faq_file)])
+    capsys.readouterr()
+    assert main(["kb", "search", "how much does delivery cost?", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert set(payload) == {"abstain", "results"}
+    assert payload["results"][0]["id"] == "spedizione"
+    assert payload["results"][0]["lang"] == "en"
+    assert set(payload["results"][0]) == {"id", "score", "question", "answer", "lang"}
+
+
+def test_kb_search_jsonl_answers_one_line_per_input_line(data_dir, faq_file, capsys, monkeypatch):
+    main(["kb", "import", str(faq_file)])
+    capsys.readouterr()
+    questions = "quanto costa la spedizione?\n\n😀\na che ora aprite?\n".encode()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(questions), encoding="utf-8"))
+    assert main(["kb", "search", "--jsonl"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    results = [json.loads(line) for line in lines]
+    assert len(results) == 4
+    assert results[0]["results"][0]["id"] == "spedizione"
+    assert results[1] == {"abstain": True, "results": []}
+    assert results[2] == {"abstain": True, "results": []}
+    assert results[3]["results"][0]["id"] == "orari"
+
+
+def test_kb_rebuild_recreates_the_index_files(data_dir, faq_file, capsys):
+    main(["kb", "import", str(faq_file)])
+    assert main(["kb", "rebuild", "--quiet"]) == 0
+    # 5 questions; the answers are too short to count as sentences worth embedding.
+    assert "indexed 5 phrasings" in capsys.readouterr().out
+    assert (data_dir / "index" / "manifest.json").exists()
+    assert (data_dir / "index" / "usem.faiss").exists()
+
+
+def test_kb_seed_demo_imports_only_into_an_empty_store(data_dir, faq_file, capsys):
+    main(["kb", "import", str(faq_file)])
+    capsys.readouterr()
+    assert main(["kb", "seed-demo"]) == 0
+    assert "not empty" in capsys.readouterr().out
+
+
+DEMO = Path(__file__).resolve().parent.parent / "knowledge" / "demo" / "articles.jsonl"
+
+
+@pytest.mark.skipif(not DEMO.exists(), reason="demo articles not written yet")
+def test_kb_seed_demo_fills_an_empty_store_with_both_languages(data_dir, capsys):
+    from knowledge.store import list_articles
+    from sportello.db import open_db
+
+    assert main(["kb", "seed-demo"]) == 0
+    assert "imported" in capsys.readouterr().out
+    langs = {a.lang for a in list_articles(open_db())}
+    assert langs == {"it", "en"}
+
+
+def test_kb_stats_counts_versions(data_dir, faq_file, capsys):
+    main(["kb", "import", str(faq_file)])
+    capsys.readouterr()
+    assert main(["kb", "stats"]) == 0
+    counts = json.loads(capsys.readouterr().out)
+    assert counts["lang:it"] == 2
+    assert counts["status:published"] == 3
+
+
+def test_the_installed_command_streams_jsonl(data_dir, faq_file):
+    """End to end through the console script, as a shell pipeline would use it."""
+    env = {**os.environ, "SPORTELLO_DATA_DIR": str(data_dir)}
+    command = Path(sys.executable).with_name("sportello")
+    subprocess.run(
+        [command, "kb", "import", str(faq_file)], env=env, check=True, capture_output=True
+    )
+    completed = subprocess.run(
+        [command, "kb", "search", "--jsonl"],
+        input="how much is shipping?\n" + "x" * 20_000 + "\n\x00\x01\n",
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = completed.stdout.splitlines()
+    assert len(lines) == 3
+    assert json.loads(lines[0])["results"][0]["id"] == "spedizione"
+    assert json.loads(lines[2]) == {"abstain": True, "results": []}
