@@ -147,12 +147,32 @@ def _add_kb_commands(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_kb_stats)
 
 
+# ---- run -----------------------------------------------------------------------------------
+def _run(args: argparse.Namespace) -> int:
+    from sportello.services import ServiceError, serve
+    from sportello.settings import get_settings
+
+    try:
+        serve(get_settings())
+    except ServiceError as exc:
+        raise CommandError(str(exc)) from exc
+    return 0
+
+
+def _add_run_command(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "run", help="train if stale and start the Rasa server, action server and chat page"
+    )
+    p.set_defaults(handler=_run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sportello", description="Sportello: first-level customer support assistant."
     )
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_kb_commands(subparsers)
+    _add_run_command(subparsers)
     return parser
 
 
