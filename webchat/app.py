@@ -41,6 +41,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTex
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from sportello.settings import Settings, get_settings
+from sportello.web import BASE_HEADERS, SUPPORTED_LANGS, choose_language
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,6 @@ HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
 WIDGET_JS = HERE / "node_modules" / "rasa-webchat" / "lib" / "index.js"
 
-SUPPORTED_LANGS = ("it", "en")
 # Payload the widget sends when a conversation starts: the bot's greeting intent.
 INIT_PAYLOAD = "/greet"
 SOCKET_PATH = "/socket.io/"
@@ -111,34 +111,6 @@ WIDGET_MISSING_MESSAGE = (
 )
 
 
-def choose_language(query_lang: str | None, accept_language: str | None, default: str) -> str:
-    """The page language: an explicit ``?lang=`` wins, then the browser's preference order.
-
-    ``accept_language`` is the raw header (``"en-GB,en;q=0.9,it;q=0.8"``); tags are ranked
-    by their ``q`` weight, only the primary subtag counts, ``q=0`` means "not this one".
-    Anything unsupported or malformed falls back to ``default`` (itself forced to a
-    supported language, Italian if the setting is odd).
-    """
-    fallback = default if default in SUPPORTED_LANGS else SUPPORTED_LANGS[0]
-    if query_lang and query_lang.strip().lower() in SUPPORTED_LANGS:
-        return query_lang.strip().lower()
-    ranked: list[tuple[float, int, str]] = []
-    for position, part in enumerate((accept_language or "").split(",")):
-        tag, _, params = part.strip().partition(";")
-        primary = tag.strip().lower().split("-")[0]
-        weight = 1.0
-        for param in params.split(";"):
-            name, _, value = param.strip().partition("=")
-            if name.strip() == "q":
-                try:
-                    weight = float(value)
-                except ValueError:
-                    weight = 0.0
-        if primary in SUPPORTED_LANGS and weight > 0:
-            ranked.append((-weight, position, primary))
-    return min(ranked)[2] if ranked else fallback
-
-
 def socket_url(settings: Settings, page_host: str | None) -> str:
     """The Rasa server URL as the browser must reach it.
 
@@ -181,12 +153,6 @@ def content_security_policy(rasa_origin: str, nonce: str) -> str:
     )
 
 
-# Sent with every response; the page adds its own Content-Security-Policy.
-BASE_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-}
 # Non-HTML responses never need to load anything.
 DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'"
 

@@ -15,8 +15,9 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from sportello.settings import Settings
+from sportello.web import choose_language
 from tests.browser import chromium, require_browser
-from webchat.app import PAGE_TEXT, WIDGET_JS, choose_language, create_app, socket_url
+from webchat.app import PAGE_TEXT, WIDGET_JS, create_app, socket_url
 
 TOKEN = "s3cret-rasa-token-never-in-pages"
 FAKE_BUNDLE = "window.WebChat = {default: function () {}};\n"
