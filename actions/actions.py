@@ -1,10 +1,16 @@
 """The bot's custom actions: thin adapters from a Rasa turn to Sportello's libraries.
 
-Each action reads what it needs from the tracker, calls one library function
-(``knowledge.search`` to answer, ``desk.tickets`` to hand over to a person) and says
-the result through the domain's responses, which Rasa renders in the customer's
-language (the ``language`` slot). An action never lets an exception reach Rasa: the
-customer gets an apology and the offer of a person, and the error is logged.
+Each action reads what it needs from the tracker, calls library functions
+(``knowledge.search`` to answer, ``desk.tickets`` through :mod:`actions.handoff` to
+hand over to a person) and says the result through the domain's responses, which Rasa
+renders in the customer's language (the ``language`` slot). An action never lets an
+exception reach Rasa: the customer gets an apology and the offer of a person, and the
+error is logged.
+
+While an operator owns the conversation (``handoff_active``) only
+``action_record_for_operator`` runs for customer messages, and the desk's triggered
+intents run ``action_deliver_operator_message`` and ``action_handoff_closed`` (see
+desk/delivery.py for what reaches the customer on each channel).
 """
 
 from __future__ import annotations
@@ -17,39 +23,58 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import handoff
+from actions.handoff import (
+    ABSTENTIONS_TO_ESCALATE,
+    PERSONAL_CASE_PRIORITY,
+    REJECTIONS_TO_ESCALATE,
+    SLOT_ABSTAIN_STREAK,
+    SLOT_ARTICLE_ID,
+    SLOT_CONFIDENCE,
+    SLOT_HANDOFF_ACTIVE,
+    SLOT_HANDOFF_OFFERED,
+    SLOT_HANDOFF_REASON,
+    SLOT_REJECTIONS,
+    customer_language,
+    escalate,
+    say_pending_answers,
+    say_ticket_status,
+    transcript_from_events,
+    with_db,
+)
+from actions.wording import find_email, looks_like_personal_case
+from desk import sla, tickets
 from desk.tickets import (
+    REASON_ANSWER_REJECTED,
     REASON_ASKED_FOR_HUMAN,
     REASON_BOT_ERROR,
     REASON_KB_ABSTAINED,
-    Ticket,
-    open_ticket,
+    REASON_PERSONAL_CASE,
 )
-from sportello.db import open_db
 from sportello.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
-# Slots the actions set (declared in bot/domain.yml).
-SLOT_LANGUAGE = "language"
-SLOT_HANDOFF_OFFERED = "handoff_offered"
-SLOT_HANDOFF_REASON = "handoff_reason"
-SLOT_ARTICLE_ID = "kb_article_id"
-SLOT_CONFIDENCE = "kb_confidence"
+__all__ = [
+    "ActionAnswerFromKb",
+    "ActionAnswerRejected",
+    "ActionDeclineHuman",
+    "ActionDeliverOperatorMessage",
+    "ActionHandoffClosed",
+    "ActionRecordForOperator",
+    "ActionRequestHuman",
+    "answer_from_kb",
+    "transcript_from_events",
+]
+
+INTENT_PERSONAL_CASE = "personal_case"
+INTENT_ASK_HUMAN = "ask_human"
+# Intents whose message goes to the knowledge base.
+KB_INTENTS = ("ask_question", "nlu_fallback")
 
 
-def customer_language(tracker: Tracker) -> str:
-    """The conversation's language (slot filled by the NLU), else the configured default."""
-    return tracker.get_slot(SLOT_LANGUAGE) or get_settings().default_lang
-
-
-def transcript_from_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """What customer and bot said so far, oldest first, for the operator's ticket."""
-    roles = {"user": "customer", "bot": "bot"}
-    return [
-        {"role": roles[event["event"]], "text": event["text"], "timestamp": event.get("timestamp")}
-        for event in events
-        if event.get("event") in roles and event.get("text")
-    ]
+def _intent(tracker: Tracker) -> str:
+    return (tracker.latest_message.get("intent") or {}).get("name") or ""
 
 
 def _offer_human(dispatcher: CollectingDispatcher, response: str, reason: str) -> list[EventType]:
@@ -57,22 +82,66 @@ def _offer_human(dispatcher: CollectingDispatcher, response: str, reason: str) -
     return [SlotSet(SLOT_HANDOFF_OFFERED, True), SlotSet(SLOT_HANDOFF_REASON, reason)]
 
 
-def _open_ticket(conversation_id: str, **details: Any) -> tuple[Ticket, bool]:
-    """Open (or re-use) the ticket with a connection of this thread's own (SQLite rule)."""
-    db = open_db()
+async def answer_from_kb(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+    """Answer the latest message from the knowledge base, or escalate / offer a person.
+
+    A personal case (damaged delivery, double charge, complaint) is not answered from
+    articles: it becomes a high-priority ticket. The second abstention in a row opens a
+    ticket instead of offering one again.
+    """
+    text = tracker.latest_message.get("text") or ""
+    if looks_like_personal_case(text):
+        return await escalate(dispatcher, tracker, REASON_PERSONAL_CASE, PERSONAL_CASE_PRIORITY)
     try:
-        return open_ticket(db, conversation_id, **details)
-    finally:
-        db.close()
+        # Imported here so a knowledge-base failure cannot stop the action server
+        # (and with it the handoff) from starting.
+        from knowledge.search import clean_query, get_searcher
+
+        settings = get_settings()
+        query = clean_query(text, settings.max_message_chars)
+        if not query:
+            dispatcher.utter_message(response="utter_ask_rephrase")
+            return []
+        lang = customer_language(tracker)
+        result = await asyncio.to_thread(get_searcher().search, query, lang)
+    except Exception:
+        logger.exception("knowledge-base search failed for %s", tracker.sender_id)
+        return [
+            *_offer_human(dispatcher, "utter_error", REASON_BOT_ERROR),
+            SlotSet(SLOT_ARTICLE_ID, None),
+            SlotSet(SLOT_CONFIDENCE, None),
+        ]
+
+    best = result.results[0] if result.results else None
+    if result.abstain or best is None:
+        streak = int(tracker.get_slot(SLOT_ABSTAIN_STREAK) or 0) + 1
+        found = [
+            SlotSet(SLOT_ARTICLE_ID, None),
+            SlotSet(SLOT_CONFIDENCE, best.score if best else None),
+        ]
+        if streak >= ABSTENTIONS_TO_ESCALATE:
+            return [*found, *await escalate(dispatcher, tracker, REASON_KB_ABSTAINED)]
+        return [
+            *_offer_human(dispatcher, "utter_kb_abstain", REASON_KB_ABSTAINED),
+            *found,
+            SlotSet(SLOT_ABSTAIN_STREAK, float(streak)),
+        ]
+    dispatcher.utter_message(text=best.answer)
+    return [
+        SlotSet(SLOT_HANDOFF_OFFERED, False),
+        SlotSet(SLOT_ARTICLE_ID, best.id),
+        SlotSet(SLOT_CONFIDENCE, best.score),
+        SlotSet(SLOT_ABSTAIN_STREAK, 0.0),
+    ]
 
 
 class ActionAnswerFromKb(Action):
     """Answer the latest message from the knowledge base, or say honestly we don't know.
 
     The knowledge base decides: when it abstains (its calibrated confidence is below
-    the threshold) the bot offers a person instead of guessing. ``kb_article_id`` and
-    ``kb_confidence`` record the answer given (on abstention: no article, and the best
-    candidate's confidence) for logging.
+    the threshold) the bot offers a person instead of guessing, and the second time in
+    a row opens a ticket. ``kb_article_id`` and ``kb_confidence`` record the answer
+    given (on abstention: no article, and the best candidate's confidence).
     """
 
     def name(self) -> str:
@@ -81,47 +150,16 @@ class ActionAnswerFromKb(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        try:
-            # Imported here so a knowledge-base failure cannot stop the action server
-            # (and with it the handoff) from starting.
-            from knowledge.search import clean_query, get_searcher
-
-            settings = get_settings()
-            text = clean_query(tracker.latest_message.get("text"), settings.max_message_chars)
-            if not text:
-                dispatcher.utter_message(response="utter_ask_rephrase")
-                return []
-            lang = customer_language(tracker)
-            result = await asyncio.to_thread(get_searcher().search, text, lang)
-        except Exception:
-            logger.exception("knowledge-base search failed for %s", tracker.sender_id)
-            return [
-                *_offer_human(dispatcher, "utter_error", REASON_BOT_ERROR),
-                SlotSet(SLOT_ARTICLE_ID, None),
-                SlotSet(SLOT_CONFIDENCE, None),
-            ]
-
-        best = result.results[0] if result.results else None
-        if result.abstain or best is None:
-            return [
-                *_offer_human(dispatcher, "utter_kb_abstain", REASON_KB_ABSTAINED),
-                SlotSet(SLOT_ARTICLE_ID, None),
-                SlotSet(SLOT_CONFIDENCE, best.score if best else None),
-            ]
-        dispatcher.utter_message(text=best.answer)
-        return [
-            SlotSet(SLOT_HANDOFF_OFFERED, False),
-            SlotSet(SLOT_ARTICLE_ID, best.id),
-            SlotSet(SLOT_CONFIDENCE, best.score),
-        ]
+        return await answer_from_kb(dispatcher, tracker)
 
 
 class ActionRequestHuman(Action):
-    """Record the customer's request for a person as a ticket (one per conversation).
+    """Hand the conversation to a person: a ticket (one per conversation) and its due time.
 
-    Runs when the customer asks for a human, or accepts the bot's offer of one; the
-    ticket's reason says which. Asking again re-uses the open ticket. The pending offer
-    is always cleared (the rules in bot/data/rules/handoff.yml rely on it).
+    Runs when the customer asks for a human, accepts the bot's offer of one, or
+    describes a personal case (high priority); the ticket's reason says which. Asking
+    again re-uses the active ticket. The pending offer is always cleared (the rules in
+    bot/data/rules/handoff.yml rely on it).
     """
 
     def name(self) -> str:
@@ -130,35 +168,21 @@ class ActionRequestHuman(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
+        if _intent(tracker) == INTENT_PERSONAL_CASE:
+            return await escalate(dispatcher, tracker, REASON_PERSONAL_CASE, PERSONAL_CASE_PRIORITY)
         offered = tracker.get_slot(SLOT_HANDOFF_OFFERED)
         reason = (tracker.get_slot(SLOT_HANDOFF_REASON) if offered else None) or (
             REASON_ASKED_FOR_HUMAN
         )
-        metadata = tracker.latest_message.get("metadata")
-        customer_id = metadata.get("customer_id") if isinstance(metadata, dict) else None
-        try:
-            _, created = await asyncio.to_thread(
-                _open_ticket,
-                tracker.sender_id,
-                lang=customer_language(tracker),
-                reason=reason,
-                channel=tracker.get_latest_input_channel(),
-                customer_id=customer_id,
-                transcript=transcript_from_events(tracker.events),
-            )
-        except Exception:
-            # The offer is cleared all the same: the customer is told to try again.
-            logger.exception("could not open a ticket for %s", tracker.sender_id)
-            dispatcher.utter_message(response="utter_handoff_failed")
-        else:
-            dispatcher.utter_message(
-                response="utter_handoff_recorded" if created else "utter_handoff_already_open"
-            )
-        return [SlotSet(SLOT_HANDOFF_OFFERED, False), SlotSet(SLOT_HANDOFF_REASON, None)]
+        return await escalate(dispatcher, tracker, reason)
 
 
 class ActionDeclineHuman(Action):
-    """The customer said no to the offer of a person: acknowledge and forget the offer."""
+    """The customer said no to the offer of a person: acknowledge and forget the offer.
+
+    The abstention count restarts too: the customer chose to keep talking to the bot,
+    so the next unknown question offers a person again rather than handing over.
+    """
 
     def name(self) -> str:
         return "action_decline_human"
@@ -167,4 +191,158 @@ class ActionDeclineHuman(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         dispatcher.utter_message(response="utter_handoff_declined")
-        return [SlotSet(SLOT_HANDOFF_OFFERED, False), SlotSet(SLOT_HANDOFF_REASON, None)]
+        return [
+            SlotSet(SLOT_HANDOFF_OFFERED, False),
+            SlotSet(SLOT_HANDOFF_REASON, None),
+            SlotSet(SLOT_ABSTAIN_STREAK, 0.0),
+        ]
+
+
+class ActionAnswerRejected(Action):
+    """The customer says the answer was wrong ("non è quello che chiedevo", a "no").
+
+    The first time: apologise, ask to rephrase and offer a person. The second time the
+    conversation is handed over, so nobody loops through wrong answers.
+    """
+
+    def name(self) -> str:
+        return "action_answer_rejected"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        rejections = int(tracker.get_slot(SLOT_REJECTIONS) or 0) + 1
+        if rejections >= REJECTIONS_TO_ESCALATE:
+            return await escalate(dispatcher, tracker, REASON_ANSWER_REJECTED)
+        return [
+            *_offer_human(dispatcher, "utter_answer_rejected", REASON_ANSWER_REJECTED),
+            SlotSet(SLOT_REJECTIONS, float(rejections)),
+        ]
+
+
+class ActionRecordForOperator(Action):
+    """While a person owns the conversation: record the customer's message, say nothing.
+
+    The only things the customer hears: operators' answers not delivered yet (how REST
+    customers receive them), an acknowledgement when they leave an e-mail address, the
+    deadline again when they ask for a person again. If the ticket was closed meanwhile
+    (REST customers, or a push that failed) the bot says it is back and handles the
+    message as usual: a question is answered, a request for a person opens a new ticket.
+    """
+
+    def name(self) -> str:
+        return "action_record_for_operator"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        text = tracker.latest_message.get("text") or ""
+        intent = _intent(tracker)
+        lang = customer_language(tracker)
+        try:
+            ticket = await asyncio.to_thread(
+                with_db, self._record, dispatcher, tracker.sender_id, text, intent, lang
+            )
+        except Exception:
+            logger.exception("could not record a message for %s", tracker.sender_id)
+            return []
+        if ticket is not None:
+            return []
+        dispatcher.utter_message(response="utter_handoff_closed")
+        events: list[EventType] = [SlotSet(SLOT_HANDOFF_ACTIVE, False)]
+        if intent in KB_INTENTS:
+            events += await answer_from_kb(dispatcher, tracker)
+        elif intent == INTENT_ASK_HUMAN:
+            events += await escalate(dispatcher, tracker, REASON_ASKED_FOR_HUMAN)
+        elif intent == INTENT_PERSONAL_CASE:
+            events += await escalate(
+                dispatcher, tracker, REASON_PERSONAL_CASE, PERSONAL_CASE_PRIORITY
+            )
+        return events
+
+    @staticmethod
+    def _record(
+        db: Any,
+        dispatcher: CollectingDispatcher,
+        conversation_id: str,
+        text: str,
+        intent: str,
+        lang: str,
+    ) -> tickets.Ticket | None:
+        """Record and acknowledge; returns the active ticket, None if it was closed."""
+        say_pending_answers(db, dispatcher, conversation_id)
+        ticket = tickets.get_open_ticket(db, conversation_id)
+        if ticket is None:
+            latest = tickets.latest_ticket(db, conversation_id)
+            if latest is not None:
+                tickets.mark_resume_delivered(db, latest.id)
+            return None
+        if text.strip():
+            # Cut like knowledge-base queries: a hostile 1 MB message stays out of the desk.
+            limit = get_settings().max_message_chars
+            tickets.record_customer_message(db, ticket.id, text[:limit])
+        email = find_email(text)
+        if email:
+            tickets.set_customer_email(db, ticket.id, email)
+            dispatcher.utter_message(response="utter_email_recorded", email=email)
+        elif intent in (INTENT_ASK_HUMAN, INTENT_PERSONAL_CASE):
+            policy = sla.load_policy(get_settings().sla_file)
+            say_ticket_status(dispatcher, ticket, policy, handoff.clock(), lang, created=False)
+        return ticket
+
+
+class ActionDeliverOperatorMessage(Action):
+    """``EXTERNAL_operator_message`` (triggered by desk/delivery.py): say the pending answers.
+
+    The text comes from the outbox, never from the triggering request, so a customer
+    who types the intent by hand cannot make the bot say anything.
+    """
+
+    def name(self) -> str:
+        return "action_deliver_operator_message"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        try:
+            await asyncio.to_thread(with_db, say_pending_answers, dispatcher, tracker.sender_id)
+        except Exception:
+            logger.exception("could not deliver answers to %s", tracker.sender_id)
+        return []
+
+
+class ActionHandoffClosed(Action):
+    """``EXTERNAL_ticket_closed``: the operator closed the ticket, the bot is back.
+
+    Does nothing unless the conversation is handed off and its ticket really is closed
+    in SQLite: a customer typing ``/EXTERNAL_ticket_closed`` (or faking the external
+    flag in REST metadata) cannot end a handoff.
+    """
+
+    def name(self) -> str:
+        return "action_handoff_closed"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        if tracker.get_slot(SLOT_HANDOFF_ACTIVE) is not True:
+            return []
+        try:
+            closed = await asyncio.to_thread(with_db, self._close, dispatcher, tracker.sender_id)
+        except Exception:
+            logger.exception("could not resume %s", tracker.sender_id)
+            return []
+        if not closed:
+            return []
+        dispatcher.utter_message(response="utter_handoff_closed")
+        return [SlotSet(SLOT_HANDOFF_ACTIVE, False)]
+
+    @staticmethod
+    def _close(db: Any, dispatcher: CollectingDispatcher, conversation_id: str) -> bool:
+        if tickets.get_open_ticket(db, conversation_id) is not None:
+            return False
+        say_pending_answers(db, dispatcher, conversation_id)
+        latest = tickets.latest_ticket(db, conversation_id)
+        if latest is not None:
+            tickets.mark_resume_delivered(db, latest.id)
+        return True

@@ -9,6 +9,7 @@ a new group is one ``_add_<group>_commands(subparsers)`` function registered in
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from collections.abc import Sequence
@@ -147,6 +148,75 @@ def _add_kb_commands(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_kb_stats)
 
 
+# ---- users ---------------------------------------------------------------------------------
+def _users_add(args: argparse.Namespace) -> int:
+    from desk.users import UserError, create_user
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("password / password: ")
+        if getpass.getpass("again / ripeti: ") != password:
+            raise CommandError("the passwords differ / le password non coincidono")
+    try:
+        user = create_user(open_db(), args.username, password, args.role, lang=args.lang)
+    except UserError as exc:
+        raise CommandError(str(exc)) from exc
+    print(f"user {user.username} ({user.role}) created / utente creato")
+    return 0
+
+
+def _users_list(args: argparse.Namespace) -> int:
+    from desk.users import list_users
+
+    for user in list_users(open_db()):
+        print(f"{user.username}\t{user.role}")
+    return 0
+
+
+def _add_users_commands(subparsers: argparse._SubParsersAction) -> None:
+    from desk.users import ROLES
+
+    users = subparsers.add_parser("users", help="operator console users")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    p = users_sub.add_parser("add", help="create a console user (asks for the password)")
+    p.add_argument("username")
+    p.add_argument("--role", choices=ROLES, required=True)
+    p.add_argument("--lang", choices=("it", "en"), help="console language (default: browser's)")
+    p.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin (scripts)"
+    )
+    p.set_defaults(handler=_users_add)
+    p = users_sub.add_parser("list", help="list console users")
+    p.set_defaults(handler=_users_list)
+
+
+# ---- tickets -------------------------------------------------------------------------------
+TICKET_FIELDS = ("id", "status", "priority", "created_at", "first_response_due", "breached")
+
+
+def _tickets_list(args: argparse.Namespace) -> int:
+    from desk.tickets import list_tickets
+
+    tickets = list_tickets(open_db(), status=args.status)
+    rows = [{name: getattr(t, name) for name in TICKET_FIELDS} for t in tickets]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return 0
+    for row in rows:
+        print("\t".join(str(row[name]) for name in TICKET_FIELDS))
+    return 0
+
+
+def _add_tickets_commands(subparsers: argparse._SubParsersAction) -> None:
+    tickets = subparsers.add_parser("tickets", help="tickets handed to operators")
+    tickets_sub = tickets.add_subparsers(dest="tickets_command", required=True)
+    p = tickets_sub.add_parser("list", help="list tickets")
+    p.add_argument("--status", choices=("open", "claimed", "closed"))
+    p.add_argument("--json", action="store_true", help="print one JSON array")
+    p.set_defaults(handler=_tickets_list)
+
+
 # ---- run -----------------------------------------------------------------------------------
 def _run(args: argparse.Namespace) -> int:
     from sportello.services import ServiceError, serve
@@ -172,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_kb_commands(subparsers)
+    _add_users_commands(subparsers)
+    _add_tickets_commands(subparsers)
     _add_run_command(subparsers)
     return parser
 

@@ -37,7 +37,8 @@ class Service:
 
     name: str
     argv: list[str]
-    health_url: str
+    # None for a worker with no HTTP side: it is ready once it has stayed up briefly.
+    health_url: str | None
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
@@ -57,11 +58,17 @@ class Service:
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
+        alive_since = time.monotonic()
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise ServiceError(
                     f"{self.name} exited with code {self.process.returncode}; see {self.log_path}"
                 )
+            if self.health_url is None:
+                if time.monotonic() - alive_since >= 2:
+                    return
+                time.sleep(0.2)
+                continue
             try:
                 if httpx.get(self.health_url, timeout=2).status_code == 200:
                     return
@@ -126,6 +133,8 @@ def app_env(settings: Settings) -> dict[str, str]:
         "SPORTELLO_ACTION_PORT": str(settings.action_port),
         "SPORTELLO_WEB_PORT": str(settings.web_port),
         "SPORTELLO_CONSOLE_PORT": str(settings.console_port),
+        **({"SPORTELLO_SLA_FILE": str(settings.sla_file)} if settings.sla_file else {}),
+        **({"SPORTELLO_SECRET_KEY": settings.secret_key} if settings.secret_key else {}),
         "SPORTELLO_RASA_TOKEN": settings.rasa_token,
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
@@ -155,7 +164,7 @@ def latest_model() -> Path:
 
 
 def build_services(settings: Settings, model: Path) -> list[Service]:
-    """The three processes, in start order, with the settings' ports."""
+    """The processes, in start order, with the settings' ports."""
     logs = run_dir(settings)
     base = f"http://{settings.host}"
     return [
@@ -207,6 +216,29 @@ def build_services(settings: Settings, model: Path) -> list[Service]:
             log_path=logs / "web.log",
             env=app_env(settings),
         ),
+        Service(
+            name="operator console",
+            argv=[
+                str(APP_PYTHON),
+                "-m",
+                "uvicorn",
+                "desk.console.app:app",
+                "--host",
+                settings.host,
+                "--port",
+                str(settings.console_port),
+            ],
+            health_url=f"{base}:{settings.console_port}/healthz",
+            log_path=logs / "console.log",
+            env=app_env(settings),
+        ),
+        Service(
+            name="SLA monitor",
+            argv=[str(APP_PYTHON), "-m", "desk.monitor"],
+            health_url=None,
+            log_path=logs / "monitor.log",
+            env=app_env(settings),
+        ),
     ]
 
 
@@ -253,6 +285,7 @@ def serve(settings: Settings) -> None:
             "\nSportello is running / Sportello è attivo:\n"
             f"  chat page / pagina chat:      http://{settings.host}:{settings.web_port}/\n"
             f"  Rasa server (REST, socket.io): {settings.rasa_url}/\n"
+            f"  operator console / console:    http://{settings.host}:{settings.console_port}/\n"
             f"  action server:                 http://{settings.host}:{settings.action_port}/\n"
             f"  logs / log:                    {run_dir(settings)}\n"
             "Ctrl-C stops everything / Ctrl-C ferma tutto.",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +17,32 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import handoff
 from actions.actions import (
     ActionAnswerFromKb,
+    ActionAnswerRejected,
     ActionDeclineHuman,
+    ActionDeliverOperatorMessage,
+    ActionHandoffClosed,
+    ActionRecordForOperator,
     ActionRequestHuman,
     transcript_from_events,
 )
-from desk.tickets import REASON_ASKED_FOR_HUMAN, REASON_BOT_ERROR, REASON_KB_ABSTAINED
+from desk.tickets import (
+    REASON_ANSWER_REJECTED,
+    REASON_ASKED_FOR_HUMAN,
+    REASON_BOT_ERROR,
+    REASON_KB_ABSTAINED,
+    REASON_PERSONAL_CASE,
+    Ticket,
+    answer_ticket,
+    close_ticket,
+    get_message,
+    get_ticket,
+    list_tickets,
+    open_ticket,
+    ticket_messages,
+)
 from knowledge.store import Article, upsert_articles
 from sportello.db import open_db
 from sportello.settings import get_settings
@@ -97,9 +117,22 @@ def data_dir(kb_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     use_data_dir(monkeypatch, kb_dir)
     yield kb_dir
     db = open_db(kb_dir / "sportello.db")
-    if "tickets" in db.table_names():
-        db["tickets"].delete_where()
+    for table in ("ticket_events", "ticket_messages", "tickets"):
+        if table in db.table_names():
+            db[table].delete_where()
     get_settings.cache_clear()
+
+
+# Monday 23 November 2026, 10:00 in Rome: the desk is open (9-13, 14-18).
+OPEN_HOURS = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+# Saturday 28 November 2026, 10:00 in Rome: closed until Monday 9:00.
+WEEKEND = datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(autouse=True)
+def desk_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Escalations happen in business hours unless a test says otherwise."""
+    monkeypatch.setattr(handoff, "clock", lambda: OPEN_HOURS)
 
 
 def make_tracker(
@@ -110,14 +143,16 @@ def make_tracker(
     slots: dict[str, Any] | None = None,
     history: list[dict[str, Any]] | None = None,
     metadata: dict[str, Any] | None = None,
+    intent: str = "ask_question",
+    channel: str = "rest",
 ) -> Tracker:
     """The tracker as Rasa sends it, with ``text`` as the latest customer message."""
     latest = {
         "event": "user",
         "text": text,
         "timestamp": 100.0,
-        "input_channel": "rest",
-        "parse_data": {"intent": {"name": "ask_question", "confidence": 0.9}, "entities": []},
+        "input_channel": channel,
+        "parse_data": {"intent": {"name": intent, "confidence": 0.9}, "entities": []},
         "metadata": metadata or {},
     }
     events = [*(history or []), latest]
@@ -281,7 +316,9 @@ def test_accepting_the_offer_records_why_it_was_made(data_dir: Path) -> None:
     )
     messages, slots = run(ActionRequestHuman(), tracker)
     assert [m["response"] for m in messages] == ["utter_handoff_recorded"]
-    assert slots == {"handoff_offered": False, "handoff_reason": None}
+    assert slots["handoff_offered"] is False
+    assert slots["handoff_reason"] is None
+    assert slots["handoff_active"] is True
     [ticket] = tickets(data_dir)
     assert ticket["reason"] == REASON_KB_ABSTAINED
     assert ticket["lang"] == "en"
@@ -303,7 +340,7 @@ def test_declining_the_offer_forgets_it(data_dir: Path) -> None:
     tracker = make_tracker("no", slots={"handoff_offered": True, "handoff_reason": "kb_abstained"})
     messages, slots = run(ActionDeclineHuman(), tracker)
     assert [m["response"] for m in messages] == ["utter_handoff_declined"]
-    assert slots == {"handoff_offered": False, "handoff_reason": None}
+    assert slots == {"handoff_offered": False, "handoff_reason": None, "kb_abstain_streak": 0.0}
     assert tickets(data_dir) == []
 
 
@@ -318,3 +355,220 @@ def test_transcript_keeps_customer_and_bot_texts_in_order() -> None:
         {"role": "bot", "text": "Ciao! Come posso aiutarti?", "timestamp": 3.0},
         {"role": "customer", "text": "/affirm", "timestamp": 4.0},
     ]
+
+
+# ---- escalation: SLA, priorities, triggers ----------------------------------------------
+
+
+def ticket_of(path: Path) -> Ticket:
+    db = open_db(path / "sportello.db")
+    [ticket] = list_tickets(db)
+    return ticket
+
+
+def test_the_customer_is_told_when_an_operator_will_answer(data_dir: Path) -> None:
+    messages, _ = run(ActionRequestHuman(), make_tracker("human please", language="en"))
+    # Monday 10:00 in Rome + 4 business hours (normal priority) = 15:00, lunch excluded.
+    assert messages[0]["due"] == "by today at 3:00 pm"
+    ticket = ticket_of(data_dir)
+    assert ticket.priority == "normal"
+    assert ticket.first_response_due == "2026-11-23T14:00:00+00:00"
+    assert ticket.created_at == "2026-11-23T09:00:00+00:00"
+
+
+def test_outside_hours_the_customer_learns_when_the_desk_opens(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(handoff, "clock", lambda: WEEKEND)
+    messages, _ = run(ActionRequestHuman(), make_tracker("un operatore", language="it"))
+    assert [m["response"] for m in messages] == ["utter_handoff_recorded", "utter_desk_closed"]
+    assert messages[0]["due"] == "entro lunedì 30 novembre alle 13:00"
+    assert messages[1]["opening"] == "lunedì 30 novembre alle 9:00"
+
+
+def test_a_personal_case_opens_a_high_priority_ticket(data_dir: Path) -> None:
+    tracker = make_tracker("mi avete addebitato due volte", language="it", intent="personal_case")
+    messages, slots = run(ActionRequestHuman(), tracker)
+    assert [m["response"] for m in messages] == ["utter_handoff_recorded"]
+    assert slots["handoff_active"] is True
+    ticket = ticket_of(data_dir)
+    assert (ticket.reason, ticket.priority) == (REASON_PERSONAL_CASE, "high")
+    # High priority: 1 business hour.
+    assert ticket.first_response_due == "2026-11-23T10:00:00+00:00"
+
+
+def test_a_personal_case_the_nlu_missed_is_not_answered_from_articles(data_dir: Path) -> None:
+    messages, slots = run(
+        ActionAnswerFromKb(), make_tracker("my parcel arrived damaged", language="en")
+    )
+    assert [m["response"] for m in messages] == ["utter_handoff_recorded"]
+    assert slots["handoff_active"] is True
+    assert ticket_of(data_dir).priority == "high"
+
+
+def test_the_second_abstention_in_a_row_hands_over(data_dir: Path) -> None:
+    first, first_slots = run(
+        ActionAnswerFromKb(), make_tracker("qual è la capitale della Mongolia?", language="it")
+    )
+    assert [m["response"] for m in first] == ["utter_kb_abstain"]
+    assert first_slots["kb_abstain_streak"] == 1.0
+    assert tickets(data_dir) == []
+
+    second, slots = run(
+        ActionAnswerFromKb(),
+        make_tracker("chi ha scritto la Divina Commedia?", language="it", slots=first_slots),
+    )
+    assert [m["response"] for m in second] == ["utter_handoff_recorded"]
+    assert slots["handoff_active"] is True
+    assert slots["kb_abstain_streak"] == 0.0
+    assert ticket_of(data_dir).reason == REASON_KB_ABSTAINED
+
+
+def test_an_answer_resets_the_abstention_count(data_dir: Path) -> None:
+    _, slots = run(
+        ActionAnswerFromKb(),
+        make_tracker(
+            "quanto costa la spedizione?", language="it", slots={"kb_abstain_streak": 1.0}
+        ),
+    )
+    assert slots["kb_abstain_streak"] == 0.0
+
+
+def test_rejecting_answers_twice_hands_over(data_dir: Path) -> None:
+    first, first_slots = run(
+        ActionAnswerRejected(), make_tracker("non è quello che chiedevo", intent="reject_answer")
+    )
+    assert [m["response"] for m in first] == ["utter_answer_rejected"]
+    assert first_slots["handoff_offered"] is True
+    assert first_slots["kb_rejections"] == 1.0
+    assert tickets(data_dir) == []
+
+    second, slots = run(
+        ActionAnswerRejected(),
+        make_tracker(
+            "that's not what I asked", intent="reject_answer", slots={"kb_rejections": 1.0}
+        ),
+    )
+    assert [m["response"] for m in second] == ["utter_handoff_recorded"]
+    assert slots["handoff_active"] is True
+    assert ticket_of(data_dir).reason == REASON_ANSWER_REJECTED
+
+
+# ---- while an operator owns the conversation ---------------------------------------------
+
+HANDED_OFF = {"handoff_active": True}
+
+
+def open_conversation_ticket(path: Path, sender: str = "conv-1", channel: str = "rest") -> Ticket:
+    ticket, _ = open_ticket(open_db(path / "sportello.db"), sender, lang="it", channel=channel)
+    return ticket
+
+
+def test_customer_messages_are_recorded_and_get_no_reply(data_dir: Path) -> None:
+    ticket = open_conversation_ticket(data_dir)
+    for text, intent in [("ci siete?", "greet"), ("quanto costa la spedizione?", "ask_question")]:
+        tracker = make_tracker(text, language="it", intent=intent, slots=HANDED_OFF)
+        messages, slots = run(ActionRecordForOperator(), tracker)
+        assert messages == []
+        assert slots == {}
+    texts = [m.text for m in ticket_messages(open_db(data_dir / "sportello.db"), ticket.id)]
+    assert texts[-2:] == ["ci siete?", "quanto costa la spedizione?"]
+
+
+def test_a_rest_customer_gets_pending_answers_on_the_next_message(data_dir: Path) -> None:
+    ticket = open_conversation_ticket(data_dir)
+    db = open_db(data_dir / "sportello.db")
+    answer = answer_ticket(db, ticket.id, "anna", "Le rimborsiamo la differenza.", deliver=False)
+    tracker = make_tracker("allora?", language="it", intent="nlu_fallback", slots=HANDED_OFF)
+    messages, _ = run(ActionRecordForOperator(), tracker)
+    assert [m["text"] for m in messages] == ["Le rimborsiamo la differenza."]
+    assert get_message(db, answer.id).delivered
+    again, _ = run(ActionRecordForOperator(), tracker)
+    assert again == []
+
+
+def test_an_email_address_is_kept_on_the_ticket(data_dir: Path) -> None:
+    ticket = open_conversation_ticket(data_dir)
+    tracker = make_tracker(
+        "scrivetemi a mario.rossi@example.it",
+        language="it",
+        intent="nlu_fallback",
+        slots=HANDED_OFF,
+    )
+    messages, _ = run(ActionRecordForOperator(), tracker)
+    assert [m["response"] for m in messages] == ["utter_email_recorded"]
+    assert messages[0]["email"] == "mario.rossi@example.it"
+    assert get_ticket(open_db(data_dir / "sportello.db"), ticket.id).customer_email == (
+        "mario.rossi@example.it"
+    )
+
+
+def test_asking_again_while_handed_off_repeats_the_deadline(data_dir: Path) -> None:
+    open_conversation_ticket(data_dir)
+    tracker = make_tracker("operatore!", language="it", intent="ask_human", slots=HANDED_OFF)
+    messages, _ = run(ActionRecordForOperator(), tracker)
+    assert [m["response"] for m in messages] == ["utter_handoff_already_open"]
+    assert len(tickets(data_dir)) == 1
+
+
+def test_after_a_close_the_next_question_gets_the_resume_and_an_answer(data_dir: Path) -> None:
+    ticket = open_conversation_ticket(data_dir)
+    db = open_db(data_dir / "sportello.db")
+    close_ticket(db, ticket.id, "anna", deliver=False)
+    tracker = make_tracker("quanto costa la spedizione?", language="it", slots=HANDED_OFF)
+    messages, slots = run(ActionRecordForOperator(), tracker)
+    assert messages[0]["response"] == "utter_handoff_closed"
+    assert [m.get("text") for m in messages[1:]] == [SHIPPING_IT]
+    assert slots["handoff_active"] is False
+    assert get_ticket(db, ticket.id).resume_delivered
+
+
+def test_a_pushed_answer_is_said_once(data_dir: Path) -> None:
+    ticket = open_conversation_ticket(data_dir, channel="socketio")
+    db = open_db(data_dir / "sportello.db")
+    answer_ticket(db, ticket.id, "anna", "Ecco il rimborso.", deliver=False)
+    tracker = make_tracker(
+        "EXTERNAL: EXTERNAL_operator_message", intent="EXTERNAL_operator_message", slots=HANDED_OFF
+    )
+    messages, _ = run(ActionDeliverOperatorMessage(), tracker)
+    assert [m["text"] for m in messages] == ["Ecco il rimborso."]
+    again, _ = run(ActionDeliverOperatorMessage(), tracker)
+    assert again == []
+
+
+def test_the_bot_resumes_only_when_the_ticket_is_really_closed(data_dir: Path) -> None:
+    ticket = open_conversation_ticket(data_dir, channel="socketio")
+    db = open_db(data_dir / "sportello.db")
+    external = make_tracker(
+        "EXTERNAL: EXTERNAL_ticket_closed", intent="EXTERNAL_ticket_closed", slots=HANDED_OFF
+    )
+    assert run(ActionHandoffClosed(), external) == ([], {})  # still open
+    close_ticket(db, ticket.id, "anna", deliver=False)
+    messages, slots = run(ActionHandoffClosed(), external)
+    assert [m["response"] for m in messages] == ["utter_handoff_closed"]
+    assert slots == {"handoff_active": False}
+    assert get_ticket(db, ticket.id).resume_delivered
+    resumed = make_tracker(
+        "EXTERNAL: EXTERNAL_ticket_closed",
+        intent="EXTERNAL_ticket_closed",
+        slots={"handoff_active": False},
+    )
+    assert run(ActionHandoffClosed(), resumed) == ([], {})  # a repeated trigger says nothing
+
+
+def test_transcript_leaves_out_the_desks_triggered_intents() -> None:
+    events = [
+        {
+            "event": "user",
+            "text": "ciao",
+            "timestamp": 1.0,
+            "parse_data": {"intent": {"name": "greet"}},
+        },
+        {
+            "event": "user",
+            "text": "EXTERNAL: EXTERNAL_operator_message",
+            "timestamp": 2.0,
+            "parse_data": {"intent": {"name": "EXTERNAL_operator_message"}},
+        },
+    ]
+    assert [e["text"] for e in transcript_from_events(events)] == ["ciao"]

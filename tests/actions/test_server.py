@@ -8,11 +8,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
 import pytest
 
+from desk import sla
 from sportello.db import open_db
 from sportello.settings import PROJECT_ROOT
 
@@ -82,7 +84,11 @@ def test_serves_the_handoff_action(server: tuple[str, Path]) -> None:
     reply = httpx.post(f"{url}/webhook", json=action_call("action_request_human", "human please"))
     assert reply.status_code == 200
     body = reply.json()
-    assert [r["response"] for r in body["responses"]] == ["utter_handoff_recorded"]
+    responses = [r["response"] for r in body["responses"]]
+    # Outside business hours the customer also learns when the desk opens.
+    desk_open = sla.is_open(sla.load_policy(None), datetime.now(timezone.utc))
+    assert responses == ["utter_handoff_recorded"] + ([] if desk_open else ["utter_desk_closed"])
+    assert body["responses"][0]["due"].startswith("by ")
     assert {"event": "slot", "name": "handoff_offered", "value": False} in [
         {k: e[k] for k in ("event", "name", "value")} for e in body["events"]
     ]

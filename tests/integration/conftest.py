@@ -34,6 +34,7 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         rasa_port=free_port(),
         action_port=free_port(),
         web_port=free_port(),
+        console_port=free_port(),
         rasa_token="integration-token",
     )
 

@@ -31,10 +31,22 @@ def test_rasa_api_is_token_protected_and_token_not_given_to_the_web_page(tmp_pat
 
 
 def test_services_get_the_settings_ports(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, rasa_port=7001, action_port=7002, web_port=7003)
+    settings = Settings(
+        data_dir=tmp_path, rasa_port=7001, action_port=7002, web_port=7003, console_port=7004
+    )
     urls = [s.health_url for s in build_services(settings, tmp_path / "m.tar.gz")]
     assert urls == [
         "http://127.0.0.1:7002/health",
         "http://127.0.0.1:7001/",
         "http://127.0.0.1:7003/healthz",
+        "http://127.0.0.1:7004/healthz",
+        None,  # the SLA monitor has no HTTP side
     ]
+
+
+def test_every_app_service_reads_the_same_sla_policy(tmp_path: Path) -> None:
+    policy = tmp_path / "sla.toml"
+    settings = Settings(data_dir=tmp_path, sla_file=policy)
+    services = build_services(settings, tmp_path / "m.tar.gz")
+    app_services = [s for s in services if s.name != "Rasa server"]
+    assert all(s.env["SPORTELLO_SLA_FILE"] == str(policy) for s in app_services)

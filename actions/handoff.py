@@ -1,0 +1,172 @@
+"""Escalation from the bot to a person: opening the ticket and telling the customer when.
+
+Shared by every action that escalates (the customer asks for a person, the knowledge
+base abstains twice in a row, answers are rejected twice, a personal case). The
+ticket gets the conversation so far, the language, the channel, the customer id and a
+priority; its SLA deadlines come from :mod:`desk.sla`. The customer is told, in their
+language, when an operator will answer (the first-response deadline in the desk's
+local time) and, outside business hours, when the desk opens and that they may leave
+an e-mail address.
+
+While a ticket is active the ``handoff_active`` slot is true and the rules in
+bot/data/rules/handoff.yml send every customer message to
+``action_record_for_operator``: the bot stays silent and records. A slot, not
+``ConversationPaused``: a paused conversation runs no triggered intents, so operators'
+answers could not be pushed into it (RASA-NOTES, "Handoff").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.wording import due_text, when_text
+from desk import sla, tickets
+from sportello.db import open_db
+from sportello.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+# Slots the actions set (declared in bot/domain.yml).
+SLOT_LANGUAGE = "language"
+SLOT_HANDOFF_OFFERED = "handoff_offered"
+SLOT_HANDOFF_REASON = "handoff_reason"
+SLOT_HANDOFF_ACTIVE = "handoff_active"
+SLOT_ABSTAIN_STREAK = "kb_abstain_streak"
+SLOT_REJECTIONS = "kb_rejections"
+SLOT_ARTICLE_ID = "kb_article_id"
+SLOT_CONFIDENCE = "kb_confidence"
+
+# Escalate when the knowledge base abstains this many times in a row, or when the
+# customer rejects this many answers.
+ABSTENTIONS_TO_ESCALATE = 2
+REJECTIONS_TO_ESCALATE = 2
+
+PERSONAL_CASE_PRIORITY = "high"
+
+T = TypeVar("T")
+
+
+def clock() -> datetime:
+    """Now, in UTC (tests replace it to fix business hours)."""
+    return datetime.now(timezone.utc)
+
+
+def customer_language(tracker: Tracker) -> str:
+    """The conversation's language (slot filled by the NLU), else the configured default."""
+    return tracker.get_slot(SLOT_LANGUAGE) or get_settings().default_lang
+
+
+def is_external(event_or_message: dict[str, Any]) -> bool:
+    """A message triggered by the desk (``EXTERNAL_*`` intent), not typed by the customer."""
+    parse = event_or_message.get("parse_data") or event_or_message
+    intent = (parse.get("intent") or {}).get("name") or ""
+    return intent.startswith("EXTERNAL_")
+
+
+def transcript_from_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What customer and bot said so far, oldest first, for the operator's ticket."""
+    roles = {"user": "customer", "bot": "bot"}
+    return [
+        {"role": roles[event["event"]], "text": event["text"], "timestamp": event.get("timestamp")}
+        for event in events
+        if event.get("event") in roles and event.get("text") and not is_external(event)
+    ]
+
+
+def with_db(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run ``work(db, ...)`` with a connection of this thread's own (SQLite rule)."""
+    db = open_db()
+    try:
+        return work(db, *args, **kwargs)
+    finally:
+        db.close()
+
+
+def say_ticket_status(
+    dispatcher: CollectingDispatcher,
+    ticket: tickets.Ticket,
+    policy: sla.SlaPolicy,
+    now: datetime,
+    lang: str,
+    *,
+    created: bool,
+) -> None:
+    """Tell the customer when an operator will answer; outside hours, when we open."""
+    due = tickets.parse_time(ticket.first_response_due) or now
+    dispatcher.utter_message(
+        response="utter_handoff_recorded" if created else "utter_handoff_already_open",
+        due=due_text(due, now, lang, policy.timezone),
+    )
+    if not sla.is_open(policy, now):
+        opening = sla.next_opening(policy, now)
+        dispatcher.utter_message(
+            response="utter_desk_closed", opening=when_text(opening, now, lang, policy.timezone)
+        )
+
+
+def _customer_id(tracker: Tracker) -> str:
+    metadata = tracker.latest_message.get("metadata")
+    given = metadata.get("customer_id") if isinstance(metadata, dict) else None
+    return str(given) if given else tracker.sender_id
+
+
+async def escalate(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    reason: str,
+    priority: str = tickets.DEFAULT_PRIORITY,
+) -> list[EventType]:
+    """Open (or re-use) the conversation's ticket, tell the customer, hand over.
+
+    On success the bot goes silent (``handoff_active``) and the escalation counters
+    restart. If the ticket cannot be stored the customer is told to try again and the
+    bot keeps answering.
+    """
+    lang = customer_language(tracker)
+    now = clock()
+    cleared = [SlotSet(SLOT_HANDOFF_OFFERED, False), SlotSet(SLOT_HANDOFF_REASON, None)]
+    try:
+        policy = sla.load_policy(get_settings().sla_file)
+        ticket, created = await asyncio.to_thread(
+            with_db,
+            tickets.open_ticket,
+            tracker.sender_id,
+            lang=lang,
+            reason=reason,
+            priority=priority,
+            channel=tracker.get_latest_input_channel(),
+            customer_id=_customer_id(tracker),
+            transcript=transcript_from_events(tracker.events),
+            policy=policy,
+            now=now,
+        )
+    except Exception:
+        logger.exception("could not open a ticket for %s", tracker.sender_id)
+        dispatcher.utter_message(response="utter_handoff_failed")
+        return cleared
+    say_ticket_status(dispatcher, ticket, policy, now, lang, created=created)
+    return [
+        *cleared,
+        SlotSet(SLOT_HANDOFF_ACTIVE, True),
+        SlotSet(SLOT_ABSTAIN_STREAK, 0.0),
+        SlotSet(SLOT_REJECTIONS, 0.0),
+    ]
+
+
+def say_pending_answers(
+    db: Any, dispatcher: CollectingDispatcher, conversation_id: str
+) -> list[tickets.Message]:
+    """Utter the operators' undelivered answers of the conversation and mark them delivered."""
+    pending = tickets.conversation_pending_answers(db, conversation_id)
+    for message in pending:
+        dispatcher.utter_message(text=message.text)
+    tickets.mark_delivered(db, [message.id for message in pending])
+    return pending

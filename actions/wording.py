@@ -1,0 +1,78 @@
+"""How the bot words handoff times, and what in a customer's text it reacts to.
+
+Times are said in the desk's local time zone (the SLA policy's, Europe/Rome by
+default), the way a person would: "entro oggi alle 15:30", "by tomorrow at 9:30 am",
+"lunedì 24 novembre alle 9:30". Month and day names are spelled out here rather than
+taken from the system locale, which servers rarely have for Italian.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+DAYS = {
+    "it": ("lunedì", "martedì", "mercoledì", "giovedì", "venerdì", "sabato", "domenica"),
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+}
+MONTHS = {
+    "it": (
+        "gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno",
+        "luglio", "agosto", "settembre", "ottobre", "novembre", "dicembre",
+    ),
+    "en": (
+        "January", "February", "March", "April", "May", "June",
+        "July", "August", "September", "October", "November", "December",
+    ),
+}  # fmt: skip
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
+
+# Personal cases the bot cannot solve (a damaged delivery, a double charge, a
+# complaint): a safety net for when the NLU does not classify them as personal_case.
+_PERSONAL_CASE = re.compile(
+    r"addebitat\w* (?:due|2) volte|doppio addebito|pagat\w* (?:due|2) volte|"
+    r"charged (?:me )?twice|double[- ]charged?|billed twice|"
+    r"\breclamo\b|\bcomplaint\b|"
+    r"arrivat\w* (?:rott|danneggiat)\w*|danneggiat\w*|"
+    r"arrived (?:broken|damaged)|\bdamaged\b",
+    re.IGNORECASE,
+)
+
+
+def _clock(moment: datetime, lang: str) -> str:
+    if lang == "en":
+        hour = moment.hour % 12 or 12
+        return f"{hour}:{moment.minute:02d} {'am' if moment.hour < 12 else 'pm'}"
+    return f"{moment.hour}:{moment.minute:02d}"
+
+
+def when_text(moment: datetime, now: datetime, lang: str, timezone: str) -> str:
+    """``moment`` as a customer reads it: today/tomorrow, else weekday, day and month."""
+    zone = ZoneInfo(timezone)
+    local, today = moment.astimezone(zone), now.astimezone(zone).date()
+    clock = _clock(local, lang)
+    if local.date() == today:
+        return f"today at {clock}" if lang == "en" else f"oggi alle {clock}"
+    if local.date() == today + timedelta(days=1):
+        return f"tomorrow at {clock}" if lang == "en" else f"domani alle {clock}"
+    lang_key = "en" if lang == "en" else "it"
+    day = f"{DAYS[lang_key][local.weekday()]} {local.day} {MONTHS[lang_key][local.month - 1]}"
+    return f"{day} at {clock}" if lang == "en" else f"{day} alle {clock}"
+
+
+def due_text(due: datetime, now: datetime, lang: str, timezone: str) -> str:
+    """A deadline: "entro oggi alle 15:30" / "by today at 3:30 pm"."""
+    return f"{'by' if lang == 'en' else 'entro'} {when_text(due, now, lang, timezone)}"
+
+
+def find_email(text: str) -> str | None:
+    """The first e-mail address in the text, if any."""
+    match = _EMAIL.search(text or "")
+    return match.group(0) if match else None
+
+
+def looks_like_personal_case(text: str) -> bool:
+    """True when the text reports a damaged delivery, a double charge or a complaint."""
+    return bool(_PERSONAL_CASE.search(text or ""))

@@ -1,0 +1,1 @@
+"""The operator console: the web application operators use to work handoff tickets."""

@@ -1,0 +1,124 @@
+"""Console sessions: a small signed cookie, its key, and the CSRF token it carries.
+
+The cookie holds JSON (username, the user's ``password_changed_at``, a CSRF token, the
+chosen UI language, the issue time, a one-shot notice) followed by an HMAC-SHA256
+signature, so the browser can read but not forge or alter it. It is HttpOnly and
+SameSite=Lax, and lives for one working shift (:data:`MAX_AGE_SECONDS`). The role is never
+taken from the cookie: every request reloads the user, so a role change applies at once,
+and a changed password invalidates every session issued before it.
+
+The signing key is ``settings.secret_key`` or, when unset, a random key kept in
+``data_dir/secret_key`` (created with 0600 permissions on first use), so sessions survive
+restarts and several console processes agree on it.
+
+Known limit of signed cookies: logging out deletes the cookie in that browser, but a copy
+stolen earlier stays valid until it expires or the password changes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sportello.settings import Settings
+
+COOKIE_NAME = "sportello_console"
+MAX_AGE_SECONDS = 12 * 3600
+KEY_FILE = "secret_key"
+KEY_BYTES = 32
+
+
+def load_secret_key(settings: Settings) -> bytes:
+    """The key sessions are signed with (see the module docstring)."""
+    if settings.secret_key:
+        return settings.secret_key.encode("utf-8")
+    path = Path(settings.data_dir) / KEY_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_text(encoding="ascii").strip()
+        if len(key) < 32:
+            raise ValueError(
+                f"{path} holds no usable key: delete it to generate a new one "
+                "(this logs every console user out)"
+            ) from None
+        return key.encode("ascii")
+    key = secrets.token_urlsafe(KEY_BYTES)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key + "\n")
+    return key.encode("ascii")
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class SessionSigner:
+    """Turns a session dict into a cookie value and back, refusing tampered or old ones.
+
+    ``key`` may be a function returning the key: it is then called on first use, so that
+    importing the console module (which builds an app) writes no key file.
+    """
+
+    def __init__(self, key: bytes | Callable[[], bytes], max_age: int = MAX_AGE_SECONDS) -> None:
+        self._key_source = key
+        self._key: bytes | None = key if isinstance(key, bytes) else None
+        self._lock = threading.Lock()
+        self.max_age = max_age
+
+    def _signature(self, payload: bytes) -> bytes:
+        if self._key is None:
+            with self._lock:
+                if self._key is None:
+                    source = self._key_source
+                    self._key = source if isinstance(source, bytes) else source()
+        return hmac.new(self._key, payload, hashlib.sha256).digest()
+
+    def dumps(self, session: dict[str, Any]) -> str:
+        """The cookie value for ``session``; stamps the issue time if it has none."""
+        data = {"iat": int(time.time()), **session}
+        payload = json.dumps(data, separators=(",", ":"), sort_keys=True).encode("utf-8")
+        return f"{_b64(payload)}.{_b64(self._signature(payload))}"
+
+    def loads(self, value: str | None) -> dict[str, Any]:
+        """The session in ``value``; an empty dict when missing, forged or expired."""
+        if not value or value.count(".") != 1:
+            return {}
+        encoded, signature = value.split(".")
+        try:
+            payload = _unb64(encoded)
+            valid = hmac.compare_digest(_unb64(signature), self._signature(payload))
+            data = json.loads(payload) if valid else None
+        except (ValueError, UnicodeDecodeError):
+            return {}
+        if not isinstance(data, dict) or not isinstance(data.get("iat"), int):
+            return {}
+        if not 0 <= time.time() - data["iat"] <= self.max_age:
+            return {}
+        return data
+
+
+def new_csrf_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def csrf_matches(session: dict[str, Any], submitted: str | None) -> bool:
+    """Whether a form's token is the session's (constant-time; False when either is missing)."""
+    expected = session.get("csrf")
+    if not isinstance(expected, str) or not expected or not submitted:
+        return False
+    return hmac.compare_digest(expected.encode("utf-8"), submitted.encode("utf-8"))

@@ -1,0 +1,89 @@
+"""The desk's background loop: SLA breach detection and outbox retries.
+
+Every pass recomputes everything from SQLite (deadlines are stored on the tickets, the
+audit log says what was already flagged), so the loop keeps no state of its own: it can
+be stopped, restarted or run in several processes without losing or repeating work.
+Rasa reminders are not used for SLA clocks: they live in memory only and do not run in
+paused conversations (see RASA-NOTES).
+
+Run it as a process (``python -m desk.monitor``) or a thread (:func:`run_forever` with a
+``threading.Event`` to stop it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlite_utils
+
+from desk import sla, tickets
+from desk.delivery import deliver_pending
+from sportello.db import open_db
+from sportello.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL_S = 30.0
+
+
+@dataclass(frozen=True)
+class PassResult:
+    """What one pass did: the SLA events it logged and the tickets it delivered."""
+
+    events: list[tickets.Event] = field(default_factory=list)
+    delivered: int = 0
+
+
+def run_once(
+    db: sqlite_utils.Database, policy: sla.SlaPolicy, settings: Settings, now: datetime
+) -> PassResult:
+    """One pass: flag at-risk and breached tickets (escalating breaches), retry deliveries."""
+    events = tickets.check_sla(db, policy, now)
+    for event in events:
+        logger.warning("ticket %s: %s %s", event.ticket_id, event.kind, event.detail or "")
+    delivered = deliver_pending(db, settings)
+    return PassResult(events=events, delivered=delivered)
+
+
+def run_forever(
+    interval_s: float = DEFAULT_INTERVAL_S,
+    stop: threading.Event | None = None,
+    settings: Settings | None = None,
+) -> None:
+    """Run passes every ``interval_s`` seconds until ``stop`` is set (or forever).
+
+    A failing pass (database locked for too long, a broken policy file) is logged and
+    the next one tries again; the policy is re-read each pass so edits apply without a
+    restart.
+    """
+    stop = stop or threading.Event()
+    settings = settings or get_settings()
+    db = open_db(settings.db_path)
+    try:
+        while not stop.is_set():
+            try:
+                policy = sla.load_policy(settings.sla_file)
+                run_once(db, policy, settings, tickets.utc_now())
+            except Exception:
+                logger.exception("desk monitor pass failed; retrying in %.0f s", interval_s)
+            stop.wait(interval_s)
+    finally:
+        db.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Sportello's SLA and delivery monitor")
+    parser.add_argument("--interval", type=float, default=DEFAULT_INTERVAL_S, help="seconds")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    with contextlib.suppress(KeyboardInterrupt):
+        run_forever(args.interval)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""How handoff times are worded for customers, and what the bot spots in their text."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from actions.wording import due_text, find_email, looks_like_personal_case, when_text
+
+ROME = ZoneInfo("Europe/Rome")
+NOW = datetime(2026, 11, 23, 8, 0, tzinfo=ROME)  # Monday
+
+
+@pytest.mark.parametrize(
+    ("moment", "lang", "expected"),
+    [
+        (datetime(2026, 11, 23, 15, 30, tzinfo=ROME), "it", "oggi alle 15:30"),
+        (datetime(2026, 11, 23, 15, 30, tzinfo=ROME), "en", "today at 3:30 pm"),
+        (datetime(2026, 11, 24, 9, 5, tzinfo=ROME), "it", "domani alle 9:05"),
+        (datetime(2026, 11, 24, 9, 5, tzinfo=ROME), "en", "tomorrow at 9:05 am"),
+        (datetime(2026, 11, 30, 12, 0, tzinfo=ROME), "it", "lunedì 30 novembre alle 12:00"),
+        (datetime(2026, 11, 30, 12, 0, tzinfo=ROME), "en", "Monday 30 November at 12:00 pm"),
+    ],
+)
+def test_times_are_said_in_local_time(moment: datetime, lang: str, expected: str) -> None:
+    assert when_text(moment, NOW, lang, "Europe/Rome") == expected
+
+
+def test_utc_deadlines_are_converted_to_rome_time_across_dst() -> None:
+    # 29 March 2026: clocks go forward; 07:30 UTC is 9:30 in Rome (CEST).
+    due = datetime(2026, 3, 30, 7, 30, tzinfo=ZoneInfo("UTC"))
+    now = datetime(2026, 3, 27, 17, 0, tzinfo=ROME)
+    assert due_text(due, now, "it", "Europe/Rome") == "entro lunedì 30 marzo alle 9:30"
+    assert due_text(due, now, "en", "Europe/Rome") == "by Monday 30 March at 9:30 am"
+
+
+def test_an_email_address_is_found_in_a_sentence() -> None:
+    assert find_email("scrivetemi a mario.rossi+ordini@example.co.uk, grazie") == (
+        "mario.rossi+ordini@example.co.uk"
+    )
+    assert find_email("la mia mail è mario at example punto it") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mi avete addebitato due volte",
+        "il pacco è arrivato danneggiato",
+        "I was double charged",
+        "I want to file a complaint",
+        "voglio fare un reclamo",
+    ],
+)
+def test_personal_cases_are_spotted(text: str) -> None:
+    assert looks_like_personal_case(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["quanto costa la spedizione?", "how do I return an item?", "posso pagare due rate?"]
+)
+def test_ordinary_questions_are_not_personal_cases(text: str) -> None:
+    assert not looks_like_personal_case(text)

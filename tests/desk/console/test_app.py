@@ -1,0 +1,539 @@
+"""The operator console over HTTP: access control, CSRF, roles, escaping, claiming, answering."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import sqlite_utils
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from desk import tickets, users
+from desk.console.app import PUBLIC_PATHS, create_app
+from desk.console.session import COOKIE_NAME
+from desk.console.text import UI_TEXT
+from sportello.settings import Settings
+from tests.desk.console.conftest import PASSWORD, csrf_token, logged_in, login, page_token
+
+# --- access control ---------------------------------------------------------------------
+
+
+def concrete_path(route: APIRoute) -> str:
+    return route.path.replace("{ticket_id}", "1")
+
+
+def console_routes(app: FastAPI) -> list[tuple[str, str]]:
+    return [
+        (method, concrete_path(route))
+        for route in app.routes
+        if isinstance(route, APIRoute)
+        for method in sorted(route.methods)
+    ]
+
+
+def test_only_health_login_and_stylesheet_are_public(app: FastAPI) -> None:
+    assert {path for _, path in console_routes(app)} >= PUBLIC_PATHS
+    assert {"/healthz", "/login", "/static/console.css"} == PUBLIC_PATHS
+
+
+def test_every_route_refuses_unauthenticated_requests(
+    app: FastAPI,
+    client: TestClient,
+    people: dict[str, users.User],
+    ticket: tickets.Ticket,
+) -> None:
+    checked = 0
+    for method, path in console_routes(app):
+        if path in PUBLIC_PATHS:
+            continue
+        response = client.request(method, path, data={"text": "hi", "csrf_token": "x"})
+        if method == "GET" and not path.startswith("/api/"):
+            assert response.status_code == 303, (method, path)
+            assert response.headers["location"].startswith("/login"), (method, path)
+        else:
+            assert response.status_code == 401, (method, path)
+            assert UI_TEXT["it"]["unauthorized"] in response.text or path.startswith("/api/")
+        checked += 1
+    assert checked >= 9
+    assert client.get("/no/such/page").status_code == 303
+
+
+def test_unauthenticated_requests_change_nothing(
+    client: TestClient, db: sqlite_utils.Database, ticket: tickets.Ticket
+) -> None:
+    before = tickets.ticket_messages(db, ticket.id)
+    for action in ("claim", "answer", "close"):
+        response = client.post(f"/tickets/{ticket.id}/{action}", data={"text": "hi"})
+        assert response.status_code == 401
+    after = tickets.get_ticket(db, ticket.id)
+    assert after.status == tickets.STATUS_OPEN and after.assigned_to is None
+    assert tickets.ticket_messages(db, ticket.id) == before
+
+
+def test_public_routes_answer_without_a_session(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/login").status_code == 200
+    assert client.get("/static/console.css").headers["content-type"].startswith("text/css")
+
+
+def test_forged_session_cookie_is_ignored(client: TestClient, people: dict) -> None:
+    logged_in(client, "anna")
+    cookie = client.cookies[COOKIE_NAME]
+    payload, signature = cookie.split(".")
+    client.cookies.clear()
+    client.cookies.set(COOKIE_NAME, payload + "." + signature[::-1])
+    assert client.get("/queue").status_code == 303
+
+
+# --- login and logout ----------------------------------------------------------------------
+
+
+def test_login_sets_a_protected_cookie_and_logout_ends_the_session(
+    client: TestClient, people: dict
+) -> None:
+    response = login(client, "anna")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/"
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie
+    assert client.get("/").headers["location"] == "/queue"
+    assert client.get("/queue").status_code == 200
+
+    token = page_token(client, "/queue")
+    logout = client.post("/logout", data={"csrf_token": token})
+    assert logout.status_code == 303 and logout.headers["location"] == "/login"
+    assert client.get("/queue").status_code == 303
+    assert UI_TEXT["it"]["logged_out"] in client.get("/login").text
+
+
+def test_login_returns_to_the_page_asked_for_but_never_off_site(
+    client: TestClient, people: dict
+) -> None:
+    assert client.get("/tickets/7").headers["location"] == "/login?next=/tickets/7"
+    page = client.get("/login?next=/tickets/7")
+    response = client.post(
+        "/login",
+        data={
+            "username": "anna",
+            "password": PASSWORD,
+            "next": "/tickets/7",
+            "csrf_token": csrf_token(page.text),
+        },
+    )
+    assert response.headers["location"] == "/tickets/7"
+    other = TestClient(client.app, follow_redirects=False)
+    page = other.get("/login")
+    response = other.post(
+        "/login",
+        data={
+            "username": "anna",
+            "password": PASSWORD,
+            "next": "//evil.example/x",
+            "csrf_token": csrf_token(page.text),
+        },
+    )
+    assert response.headers["location"] == "/"
+
+
+@pytest.mark.parametrize("username", ["anna", "nobody"])
+def test_wrong_credentials_get_one_generic_message(
+    client: TestClient, people: dict, username: str
+) -> None:
+    response = login(client, username, "not the password")
+    assert response.status_code == 401
+    assert UI_TEXT["it"]["login_failed"] in response.text
+    assert client.get("/queue").status_code == 303
+
+
+def test_repeated_failures_lock_the_username(client: TestClient, people: dict) -> None:
+    for _ in range(5):
+        assert login(client, "anna", "wrong password!").status_code == 401
+    response = login(client, "anna")
+    assert response.status_code == 429
+    assert UI_TEXT["it"]["login_throttled"] in response.text
+    assert client.get("/queue").status_code == 303
+    # Another user is not affected.
+    assert login(client, "bruno").status_code == 303
+
+
+def test_failed_logins_are_slowed_down(settings: Settings, people: dict) -> None:
+    client = TestClient(create_app(settings, failure_delay=1.0), follow_redirects=False)
+    started = time.monotonic()
+    assert login(client, "anna", "wrong password!").status_code == 401
+    assert time.monotonic() - started >= 1.0
+    started = time.monotonic()
+    assert login(client, "anna").status_code == 303
+    assert time.monotonic() - started < 1.0, "a correct password is not delayed"
+
+
+def test_changing_the_password_ends_open_sessions(
+    client: TestClient, db: sqlite_utils.Database, people: dict
+) -> None:
+    logged_in(client, "anna")
+    assert client.get("/queue").status_code == 200
+    users.set_password(db, "anna", "another long passphrase")
+    assert client.get("/queue").status_code == 303
+
+
+# --- CSRF --------------------------------------------------------------------------------------
+
+
+def test_login_form_needs_its_csrf_token(client: TestClient, people: dict) -> None:
+    client.get("/login")
+    response = client.post("/login", data={"username": "anna", "password": PASSWORD})
+    assert response.status_code == 403
+    response = client.post(
+        "/login", data={"username": "anna", "password": PASSWORD, "csrf_token": "guess"}
+    )
+    assert response.status_code == 403
+    assert client.get("/queue").status_code == 303
+
+
+@pytest.mark.parametrize("token", [None, "", "wrong-token"])
+def test_every_post_route_needs_the_session_csrf_token(
+    app: FastAPI,
+    client: TestClient,
+    db: sqlite_utils.Database,
+    people: dict,
+    ticket: tickets.Ticket,
+    token: str | None,
+) -> None:
+    logged_in(client, "anna")
+    posts = [path for method, path in console_routes(app) if method == "POST"]
+    assert {"/login", "/logout", "/tickets/1/claim", "/tickets/1/answer"} <= set(posts)
+    for path in posts:
+        data = {"text": "hello", "username": "anna", "password": PASSWORD}
+        if token is not None:
+            data["csrf_token"] = token
+        response = client.post(path, data=data)
+        assert response.status_code == 403, path
+        assert UI_TEXT["it"]["csrf_failed"] in response.text
+    unchanged = tickets.get_ticket(db, ticket.id)
+    assert unchanged.status == tickets.STATUS_OPEN
+    assert [m.role for m in tickets.ticket_messages(db, ticket.id)] == ["customer", "bot"]
+    assert client.get("/queue").status_code == 200, "still logged in"
+
+
+def test_another_sessions_token_is_refused(
+    client: TestClient, other_client: TestClient, people: dict, ticket: tickets.Ticket
+) -> None:
+    logged_in(client, "anna")
+    logged_in(other_client, "bruno")
+    bruno_token = page_token(other_client)
+    response = client.post(f"/tickets/{ticket.id}/claim", data={"csrf_token": bruno_token})
+    assert response.status_code == 403
+
+
+# --- roles -------------------------------------------------------------------------------------
+
+
+def test_marketing_sees_the_insights_placeholder_and_no_tickets(
+    client: TestClient, people: dict, ticket: tickets.Ticket
+) -> None:
+    logged_in(client, "mara")
+    assert client.get("/").headers["location"] == "/insights"
+    insights = client.get("/insights")
+    assert insights.status_code == 200
+    assert UI_TEXT["it"]["insights_coming"] in insights.text
+    assert client.get("/queue").status_code == 403
+    assert client.get(f"/tickets/{ticket.id}").status_code == 403
+    assert client.get("/api/queue").status_code == 403
+    token = page_token(client)
+    for action in ("claim", "answer", "close"):
+        response = client.post(
+            f"/tickets/{ticket.id}/{action}", data={"csrf_token": token, "text": "hi"}
+        )
+        assert response.status_code == 403, action
+    assert "Il pacco" not in client.get("/queue").text
+
+
+@pytest.mark.parametrize("username", ["anna", "sara"])
+def test_operators_and_supervisors_work_tickets(
+    client: TestClient, people: dict, ticket: tickets.Ticket, username: str
+) -> None:
+    logged_in(client, username)
+    assert client.get("/queue").status_code == 200
+    assert client.get(f"/tickets/{ticket.id}").status_code == 200
+    assert client.get("/api/queue").json()[0]["id"] == ticket.id
+
+
+# --- the ticket page ---------------------------------------------------------------------------
+
+
+def test_customer_text_is_escaped(
+    client: TestClient, db: sqlite_utils.Database, people: dict
+) -> None:
+    hostile = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    created, _ = tickets.open_ticket(
+        db,
+        "conv-xss",
+        lang="en",
+        channel="rest",
+        customer_id='"><b>cust</b>',
+        transcript=[{"role": "customer", "text": hostile, "timestamp": 1.0}],
+    )
+    tickets.record_customer_message(db, created.id, "</p><script>steal()</script>")
+    logged_in(client, "anna")
+    html = client.get(f"/tickets/{created.id}").text
+    assert "<script>" not in html
+    assert "<img" not in html
+    assert "<b>cust</b>" not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
+    assert "&lt;/p&gt;&lt;script&gt;steal()&lt;/script&gt;" in html
+
+
+def test_ticket_page_shows_transcript_language_and_buttons(
+    client: TestClient, people: dict, ticket: tickets.Ticket
+) -> None:
+    logged_in(client, "anna")
+    html = client.get(f"/tickets/{ticket.id}").text
+    assert "Il pacco è arrivato rotto" in html
+    assert "Mi dispiace! Ti passo a un operatore." in html
+    assert UI_TEXT["it"]["lang_it"] in html
+    for button in ("claim", "send-answer", "close-ticket"):
+        assert f'id="{button}"' in html
+    assert client.get("/tickets/999").status_code == 404
+
+
+def test_claim_answer_close(
+    client: TestClient, db: sqlite_utils.Database, people: dict, ticket: tickets.Ticket
+) -> None:
+    logged_in(client, "anna")
+    token = page_token(client)
+    response = client.post(f"/tickets/{ticket.id}/claim", data={"csrf_token": token})
+    assert response.status_code == 303
+    assert tickets.get_ticket(db, ticket.id).assigned_to == "anna"
+    assert UI_TEXT["it"]["claimed_by_you"] in client.get(f"/tickets/{ticket.id}").text
+
+    response = client.post(
+        f"/tickets/{ticket.id}/answer",
+        data={"csrf_token": token, "text": "  Ci scusiamo: la rimborsiamo subito.  "},
+    )
+    assert response.status_code == 303
+    answer = tickets.ticket_messages(db, ticket.id)[-1]
+    assert (answer.role, answer.author, answer.text) == (
+        "operator",
+        "anna",
+        "Ci scusiamo: la rimborsiamo subito.",
+    )
+    page = client.get(f"/tickets/{ticket.id}").text
+    assert UI_TEXT["it"]["answer_sent"] in page
+    assert "Ci scusiamo: la rimborsiamo subito." in page
+
+    response = client.post(f"/tickets/{ticket.id}/close", data={"csrf_token": token})
+    assert response.status_code == 303 and response.headers["location"] == "/queue"
+    assert tickets.get_ticket(db, ticket.id).status == tickets.STATUS_CLOSED
+    queue = client.get("/queue").text
+    assert f'href="/tickets/{ticket.id}"' not in queue
+    assert UI_TEXT["it"]["ticket_closed"] in queue
+    again = client.post(f"/tickets/{ticket.id}/answer", data={"csrf_token": token, "text": "x"})
+    assert again.status_code == 409
+
+
+def test_empty_or_oversized_answers_are_refused(
+    client: TestClient, db: sqlite_utils.Database, people: dict, ticket: tickets.Ticket
+) -> None:
+    logged_in(client, "anna")
+    token = page_token(client)
+    for text in ("", "   ", "x" * 4001):
+        response = client.post(
+            f"/tickets/{ticket.id}/answer", data={"csrf_token": token, "text": text}
+        )
+        assert response.status_code == 422
+    assert [m.role for m in tickets.ticket_messages(db, ticket.id)] == ["customer", "bot"]
+
+
+def test_second_operator_cannot_claim_answer_or_close(
+    client: TestClient,
+    other_client: TestClient,
+    db: sqlite_utils.Database,
+    people: dict,
+    ticket: tickets.Ticket,
+) -> None:
+    logged_in(client, "anna")
+    logged_in(other_client, "bruno")
+    anna_token, bruno_token = page_token(client), page_token(other_client)
+    assert (
+        client.post(f"/tickets/{ticket.id}/claim", data={"csrf_token": anna_token}).status_code
+        == 303
+    )
+
+    refused = other_client.post(f"/tickets/{ticket.id}/claim", data={"csrf_token": bruno_token})
+    assert refused.status_code == 409
+    assert UI_TEXT["it"]["claim_refused"].format(who="anna") in refused.text
+
+    page = other_client.get(f"/tickets/{ticket.id}").text
+    assert UI_TEXT["it"]["claimed_by_other"].format(who="anna") in page
+    assert 'id="send-answer"' not in page
+
+    answer = other_client.post(
+        f"/tickets/{ticket.id}/answer", data={"csrf_token": bruno_token, "text": "Bruno here"}
+    )
+    assert answer.status_code == 403
+    close = other_client.post(f"/tickets/{ticket.id}/close", data={"csrf_token": bruno_token})
+    assert close.status_code == 403
+    after = tickets.get_ticket(db, ticket.id)
+    assert (after.status, after.assigned_to) == (tickets.STATUS_CLAIMED, "anna")
+    assert all(m.author != "bruno" for m in tickets.ticket_messages(db, ticket.id))
+
+
+def test_simultaneous_claims_have_one_winner(
+    app: FastAPI,
+    db: sqlite_utils.Database,
+    people: dict,
+    ticket: tickets.Ticket,
+) -> None:
+    clients = {
+        name: logged_in(TestClient(app, follow_redirects=False), name) for name in ("anna", "bruno")
+    }
+    tokens = {name: page_token(c) for name, c in clients.items()}
+    barrier = threading.Barrier(2)
+    codes: dict[str, int] = {}
+
+    def claim(name: str) -> None:
+        barrier.wait()
+        response = clients[name].post(
+            f"/tickets/{ticket.id}/claim", data={"csrf_token": tokens[name]}
+        )
+        codes[name] = response.status_code
+
+    threads = [threading.Thread(target=claim, args=(name,)) for name in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(codes.values()) == [303, 409]
+    winner = next(name for name, code in codes.items() if code == 303)
+    assert tickets.get_ticket(db, ticket.id).assigned_to == winner
+
+
+def test_answering_an_unclaimed_ticket_claims_it(
+    client: TestClient,
+    db: sqlite_utils.Database,
+    people: dict,
+    ticket: tickets.Ticket,
+) -> None:
+    logged_in(client, "bruno")
+    response = client.post(
+        f"/tickets/{ticket.id}/answer", data={"csrf_token": page_token(client), "text": "Eccomi"}
+    )
+    assert response.status_code == 303
+    assert tickets.get_ticket(db, ticket.id).assigned_to == "bruno"
+
+
+# --- the queue ---------------------------------------------------------------------------------
+
+
+def test_queue_orders_by_deadline_with_badges(
+    settings: Settings, db: sqlite_utils.Database, people: dict
+) -> None:
+    opened = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)  # a Monday, 10:00 in Rome
+    low, _ = tickets.open_ticket(db, "c-low", lang="en", priority="low", now=opened)
+    urgent, _ = tickets.open_ticket(
+        db, "c-urgent", lang="it", channel="socketio", priority="urgent", now=opened
+    )
+    normal, _ = tickets.open_ticket(db, "c-normal", lang="it", priority="normal", now=opened)
+    # Just past the urgent ticket's first-response deadline.
+    now = tickets.parse_time(urgent.first_response_due) + timedelta(minutes=5)
+    assert now < tickets.parse_time(normal.first_response_due)
+    client = TestClient(
+        create_app(settings, clock=lambda: now, failure_delay=0), follow_redirects=False
+    )
+    logged_in(client, "anna")
+    html = client.get("/queue").text
+    order = [int(n) for n in re.findall(r'data-ticket="(\d+)"', html)]
+    assert order == [urgent.id, normal.id, low.id]
+    assert '<meta http-equiv="refresh" content="30">' in html
+    states = {
+        int(tid): state
+        for state, tid in re.findall(r'<tr class="sla-(\w+)" data-ticket="(\d+)"', html)
+    }
+    assert states[urgent.id] == "breached"
+    assert states[low.id] == "ok"
+    assert "scaduto da 5 min" in html
+    assert 'class="flag flag-it"' in html and 'class="flag flag-en"' in html
+    assert UI_TEXT["it"]["priority_urgent"] in html
+
+
+def test_queue_shows_at_risk_breach_and_escalation(
+    settings: Settings, db: sqlite_utils.Database, people: dict
+) -> None:
+    opened = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+    first, _ = tickets.open_ticket(db, "c-1", lang="it", priority="high", now=opened)
+    second, _ = tickets.open_ticket(db, "c-2", lang="it", priority="low", now=opened)
+    due = tickets.parse_time(first.first_response_due)
+    policy = tickets.configured_policy()
+
+    def queue_at(now: datetime) -> tuple[str, dict[int, dict]]:
+        app = create_app(settings, clock=lambda: now, failure_delay=0)
+        client = logged_in(TestClient(app, follow_redirects=False), "anna")
+        return client.get("/queue").text, {
+            row["id"]: row for row in client.get("/api/queue").json()
+        }
+
+    tickets.check_sla(db, policy, due - timedelta(minutes=1))
+    assert tickets.get_ticket(db, first.id).at_risk
+    html, api = queue_at(due - timedelta(minutes=1))
+    assert f'<tr class="sla-at_risk" data-ticket="{first.id}">' in html
+    assert UI_TEXT["it"]["sla_at_risk"] in html
+    assert api[first.id]["sla"] == "at_risk"
+
+    tickets.check_sla(db, policy, due + timedelta(minutes=1))
+    flagged = tickets.get_ticket(db, first.id)
+    assert flagged.breached and flagged.escalation_level == 1
+    html, api = queue_at(due + timedelta(minutes=1))
+    assert f'<tr class="sla-breached" data-ticket="{first.id}">' in html
+    assert UI_TEXT["it"]["escalated"].format(level=1) in html
+    assert api[first.id]["sla"] == "breached" and api[first.id]["escalation_level"] == 1
+    assert api[second.id]["sla"] == "ok"
+
+
+def test_empty_queue_says_so(client: TestClient, people: dict) -> None:
+    logged_in(client, "anna")
+    assert UI_TEXT["it"]["queue_empty"] in client.get("/queue").text
+
+
+# --- language and headers ----------------------------------------------------------------------
+
+
+def test_ui_language_follows_query_then_preference_then_browser(
+    client: TestClient, db: sqlite_utils.Database, people: dict
+) -> None:
+    assert UI_TEXT["it"]["login_title"] in client.get("/login").text
+    english = client.get("/login", headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert '<html lang="en">' in english.text
+    assert UI_TEXT["en"]["login_button"] in english.text
+
+    users.create_user(db, "emma", PASSWORD, "operator", lang="en")
+    fresh = TestClient(client.app, follow_redirects=False)
+    logged_in(fresh, "emma")
+    assert UI_TEXT["en"]["queue_title"] in fresh.get("/queue").text
+    assert UI_TEXT["it"]["queue_title"] in fresh.get("/queue?lang=it").text
+    assert UI_TEXT["it"]["queue_title"] in fresh.get("/queue").text, "choice is remembered"
+
+
+def test_security_headers(client: TestClient, people: dict) -> None:
+    for path in ("/login", "/healthz"):
+        headers = client.get(path).headers
+        assert headers["x-frame-options"] == "DENY"
+        assert headers["x-content-type-options"] == "nosniff"
+        csp = headers["content-security-policy"]
+        assert "script-src 'none'" in csp
+        assert "unsafe-inline" not in csp
+        assert "frame-ancestors 'none'" in csp
+    logged_in(client, "anna")
+    assert client.get("/queue").headers["cache-control"] == "no-store"
+
+
+def test_pages_contain_no_scripts(client: TestClient, people: dict, ticket: tickets.Ticket) -> None:
+    pages = [client.get("/login").text]
+    logged_in(client, "anna")
+    pages += [client.get(p).text for p in ("/queue", f"/tickets/{ticket.id}", "/insights")]
+    for html in pages:
+        assert "<script" not in html.lower()
+        assert not re.search(r"<[^>]+\son\w+=", html), "no inline event handlers"
