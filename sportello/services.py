@@ -20,6 +20,8 @@ from pathlib import Path
 
 import httpx
 
+from desk.users import list_users
+from sportello.db import open_db
 from sportello.settings import PROJECT_ROOT, Settings
 
 RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
@@ -273,12 +275,19 @@ def wait_model_loaded(settings: Settings, timeout: float) -> None:
     raise ServiceError("the Rasa server did not load its model in time")
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def serve(settings: Settings) -> None:
     """Everything ``make run`` promises: train if stale, start, print the addresses, wait.
 
     The demo knowledge base is loaded beforehand by ``sportello kb seed-demo``; the
     action server builds the index from SQLite when it warms up.
     """
+    # SIGTERM (a service manager, `kill`) must stop the children too, as Ctrl-C does:
+    # they run in their own process groups and would otherwise outlive this process.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     model = train_model()
     with running_stack(settings, model) as services:
         print(
@@ -291,6 +300,12 @@ def serve(settings: Settings) -> None:
             "Ctrl-C stops everything / Ctrl-C ferma tutto.",
             flush=True,
         )
+        if not list_users(open_db(settings.db_path)):
+            print(
+                "No console user yet / Nessun utente della console: "
+                ".venv/bin/sportello users add NAME --role supervisor",
+                flush=True,
+            )
         try:
             while all(s.process is not None and s.process.poll() is None for s in services):
                 time.sleep(1)
