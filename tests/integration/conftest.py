@@ -9,7 +9,6 @@ action server, which searches the real FAISS/SQLite knowledge base.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,12 +18,7 @@ import pytest
 
 from sportello.services import app_env, running_stack, train_model
 from sportello.settings import PROJECT_ROOT, Settings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.servers import free_port
 
 
 @pytest.fixture(scope="session")

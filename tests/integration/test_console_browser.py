@@ -10,14 +10,11 @@ answer is saved as test-artifacts/console-ticket.png (the queue as console-queue
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from desk import tickets, users
 from desk.console.app import create_app
@@ -25,6 +22,7 @@ from desk.console.text import UI_TEXT
 from sportello.db import open_db
 from sportello.settings import Settings, get_settings
 from tests.browser import chromium
+from tests.servers import free_port, serving
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -32,12 +30,6 @@ PASSWORD = "browser-test-passphrase"
 HOSTILE = "Il pacco è rotto <script>alert('x')</script> <b>aiuto</b>"
 ANSWER = "Ci dispiace molto: le spediamo subito un pacco nuovo."
 TEXT = UI_TEXT["it"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -54,23 +46,8 @@ def console_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
 
 @pytest.fixture
 def console_url(console_settings: Settings) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(console_settings), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "console did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving(create_app(console_settings), "console") as url:
+        yield url
 
 
 def test_operator_answers_and_closes_a_ticket_in_the_browser(

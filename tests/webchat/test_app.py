@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from sportello.settings import Settings
 from sportello.web import choose_language
 from tests.browser import chromium, require_browser
+from tests.servers import free_port, serving
 from webchat.app import PAGE_TEXT, WIDGET_JS, create_app, socket_url
 
 TOKEN = "s3cret-rasa-token-never-in-pages"
@@ -242,32 +239,13 @@ def test_every_response_has_the_base_security_headers(client: TestClient) -> Non
 # --- real browser ----------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def served_page(tmp_path: Path) -> Iterator[str]:
     """The real app with the real bundle on a loopback port; Rasa deliberately absent."""
     require_browser()
     settings = Settings(data_dir=tmp_path, rasa_port=free_port(), rasa_token=TOKEN)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "chat page did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving(create_app(settings), "chat page") as url:
+        yield url
 
 
 @pytest.mark.browser

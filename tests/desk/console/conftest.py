@@ -8,7 +8,6 @@ nothing listens: answers stay in the outbox, nothing reaches a real Rasa.
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,6 +22,7 @@ from desk import tickets, users
 from desk.console.app import create_app
 from sportello.db import open_db
 from sportello.settings import Settings, get_settings
+from tests.servers import free_port
 
 PASSWORD = "operator-passphrase-1"
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -32,16 +32,10 @@ TRANSCRIPT = [
 ]
 
 
-def unused_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     monkeypatch.setenv("SPORTELLO_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("SPORTELLO_RASA_PORT", str(unused_port()))
+    monkeypatch.setenv("SPORTELLO_RASA_PORT", str(free_port()))
     monkeypatch.delenv("SPORTELLO_SECRET_KEY", raising=False)
     monkeypatch.delenv("SPORTELLO_SLA_FILE", raising=False)
     get_settings.cache_clear()
