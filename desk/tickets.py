@@ -69,6 +69,7 @@ ROLES = (ROLE_CUSTOMER, ROLE_BOT, ROLE_OPERATOR)
 
 EVENT_CREATED = "created"
 EVENT_CLAIMED = "claimed"
+EVENT_TAKEN_OVER = "taken_over"
 EVENT_ANSWERED = "answered"
 EVENT_AT_RISK = "at_risk"
 EVENT_BREACHED = "breached"
@@ -634,6 +635,36 @@ def claim_ticket(
     if row is None:
         raise sqlite_utils.db.NotFoundError(f"no ticket {ticket_id}")
     return row[0] == STATUS_CLAIMED and row[1] == operator
+
+
+def take_over_ticket(
+    db: sqlite_utils.Database, ticket_id: int, supervisor: str, now: datetime | None = None
+) -> str | None:
+    """Give a claimed (or open) ticket to ``supervisor``; returns the previous holder.
+
+    For escalations: a breached ticket goes up one level to the supervisors, who must
+    be able to answer it even when an operator holds it. Role checks are the caller's
+    (the console allows it to supervisors only); the audit log records who had it.
+    Raises :class:`TicketClosedError` for a closed ticket.
+    """
+    if not supervisor:
+        raise ValueError("taking over needs the supervisor's name")
+    ensure_schema(db)
+    with _write_transaction(db) as conn:
+        row = conn.execute(
+            f"SELECT status, assigned_to FROM {TABLE} WHERE id = ?", [ticket_id]
+        ).fetchone()
+        if row is None:
+            raise sqlite_utils.db.NotFoundError(f"no ticket {ticket_id}")
+        status, previous = row
+        if status == STATUS_CLOSED:
+            raise TicketClosedError(f"ticket {ticket_id} is closed")
+        conn.execute(
+            f"UPDATE {TABLE} SET status = ?, assigned_to = ? WHERE id = ?",
+            [STATUS_CLAIMED, supervisor, ticket_id],
+        )
+        _log(conn, ticket_id, EVENT_TAKEN_OVER, now or utc_now(), detail=previous, actor=supervisor)
+    return previous
 
 
 def answer_ticket(

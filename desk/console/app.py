@@ -499,6 +499,9 @@ def create_app(
             customer_lang=text.get(f"lang_{ticket.lang}", ticket.lang),
             may_act=may_act,
             mine=ticket.assigned_to == user.username,
+            may_take_over=ticket.status != tickets.STATUS_CLOSED
+            and ticket.assigned_to not in (None, user.username)
+            and user.is_supervisor,
             max_answer_chars=MAX_ANSWER_CHARS,
             draft=draft,
             format_time=format_time,
@@ -524,6 +527,21 @@ def create_app(
                 refused = refusal("claim_refused", who=holder(db, ticket_id))
                 return ticket_page(request, db, ticket_id, 409, refused)
         set_notice(request, "claimed_by_you")
+        return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
+
+    @app.post("/tickets/{ticket_id}/take-over")
+    def take_over(
+        request: Request, ticket_id: int, form: CheckedForm, user: TicketWorker
+    ) -> Response:
+        """Supervisors take a ticket someone else holds (escalations go to them)."""
+        if not user.is_supervisor:
+            raise Forbidden
+        with connected() as db:
+            try:
+                tickets.take_over_ticket(db, ticket_id, user.username)
+            except tickets.TicketClosedError:
+                return ticket_page(request, db, ticket_id, 409, refusal("already_closed"))
+        set_notice(request, "taken_over")
         return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
 
     @app.post("/tickets/{ticket_id}/answer")

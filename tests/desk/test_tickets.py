@@ -49,6 +49,7 @@ from desk.tickets import (
     pending_answers,
     record_customer_message,
     set_customer_email,
+    take_over_ticket,
     ticket_events,
     ticket_messages,
 )
@@ -493,3 +494,15 @@ def test_a_first_release_database_is_migrated(tmp_path: Path) -> None:
                 "transcript": "[]",
             }
         )
+
+
+def test_take_over_moves_a_claimed_ticket_and_logs_who_had_it(db) -> None:
+    ticket, _ = open_ticket(db, "conv-take-over", lang="it")
+    assert claim_ticket(db, ticket.id, "anna")
+    assert take_over_ticket(db, ticket.id, "carla") == "anna"
+    assert get_ticket(db, ticket.id).assigned_to == "carla"
+    with pytest.raises(TicketClaimedError):
+        answer_ticket(db, ticket.id, "anna", "troppo tardi", deliver=False)
+    close_ticket(db, ticket.id, "carla", deliver=False)
+    with pytest.raises(TicketClosedError):
+        take_over_ticket(db, ticket.id, "dario")

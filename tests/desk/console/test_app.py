@@ -537,3 +537,38 @@ def test_pages_contain_no_scripts(client: TestClient, people: dict, ticket: tick
     for html in pages:
         assert "<script" not in html.lower()
         assert not re.search(r"<[^>]+\son\w+=", html), "no inline event handlers"
+
+
+def test_supervisor_takes_over_a_ticket_an_operator_holds(
+    client: TestClient,
+    other_client: TestClient,
+    db: sqlite_utils.Database,
+    people: dict,
+    ticket: tickets.Ticket,
+) -> None:
+    logged_in(client, "anna")
+    anna_token = page_token(client)
+    client.post(f"/tickets/{ticket.id}/claim", data={"csrf_token": anna_token})
+
+    # An operator sees no take-over button and is refused if they post anyway.
+    assert (
+        'id="take-over"' not in logged_in(other_client, "bruno").get(f"/tickets/{ticket.id}").text
+    )
+    bruno_token = page_token(other_client)
+    refused = other_client.post(f"/tickets/{ticket.id}/take-over", data={"csrf_token": bruno_token})
+    assert refused.status_code == 403
+    assert tickets.get_ticket(db, ticket.id).assigned_to == "anna"
+
+    other_client.post("/logout", data={"csrf_token": bruno_token})
+    logged_in(other_client, "sara")
+    assert 'id="take-over"' in other_client.get(f"/tickets/{ticket.id}").text
+    sara_token = page_token(other_client)
+    taken = other_client.post(f"/tickets/{ticket.id}/take-over", data={"csrf_token": sara_token})
+    assert taken.status_code == 303
+    assert tickets.get_ticket(db, ticket.id).assigned_to == "sara"
+    answered = other_client.post(
+        f"/tickets/{ticket.id}/answer", data={"csrf_token": sara_token, "text": "Ci penso io."}
+    )
+    assert answered.status_code == 303
+    events = [(e.kind, e.actor, e.detail) for e in tickets.ticket_events(db, ticket.id)]
+    assert ("taken_over", "sara", "anna") in events
