@@ -29,6 +29,7 @@ origin or ``data:`` URLs.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import secrets
@@ -50,7 +51,6 @@ STATIC_DIR = HERE / "static"
 WIDGET_JS = HERE / "node_modules" / "rasa-webchat" / "lib" / "index.js"
 
 # Payload the widget sends when a conversation starts: the bot's greeting intent.
-INIT_PAYLOAD = "/greet"
 SOCKET_PATH = "/socket.io/"
 # Addresses a server binds to but a browser cannot connect to; the page then uses the host
 # name the browser itself used to reach the page.
@@ -157,6 +157,11 @@ def content_security_policy(rasa_origin: str, nonce: str) -> str:
 DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'"
 
 
+def greet_payload(lang: str) -> str:
+    """The intent the widget sends on start, with the page language for the slot."""
+    return "/greet" + json.dumps({"language": lang}, separators=(",", ":"))
+
+
 def widget_config(lang: str, rasa_url: str) -> dict[str, Any]:
     """Props for ``WebChat.default``: embedded (always open), greeting on start.
 
@@ -165,10 +170,12 @@ def widget_config(lang: str, rasa_url: str) -> dict[str, Any]:
     a slow or absent server would leave an empty box instead of "Connecting…".
     ``params.storage = "session"`` keeps the conversation for the tab only, so a shared
     computer does not show the next person someone else's chat.
+    The greeting carries the page's language as an entity (``/greet{"language": "en"}``)
+    so that the bot greets in it: "/greet" alone has no words to detect a language from.
     """
     text = PAGE_TEXT[lang]
     return {
-        "initPayload": INIT_PAYLOAD,
+        "initPayload": greet_payload(lang),
         "socketUrl": rasa_url,
         "socketPath": SOCKET_PATH,
         "customData": {"language": lang},

@@ -19,6 +19,8 @@ from tests.browser import chromium
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
+GREETING = {"it": "Ciao! Sono l'assistente virtuale", "en": "Hi! I'm the customer service"}
+
 
 @pytest.mark.parametrize(
     ("lang", "question", "article_id"),
@@ -37,8 +39,8 @@ def test_customer_asks_in_the_browser_and_gets_the_article(
         page = browser.new_page()
         page.goto(page_url, wait_until="load")
         widget = page.locator("#webchat .rw-widget-embedded")
-        # The greeting proves the socket.io round trip (initPayload /greet).
-        widget.locator(".rw-response").first.wait_for(timeout=30_000)
+        # The greeting, in the page's language, proves the socket.io round trip.
+        widget.locator(".rw-response", has_text=GREETING[lang]).wait_for(timeout=30_000)
 
         field = widget.locator("textarea.rw-new-message")
         field.fill(question)

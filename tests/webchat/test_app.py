@@ -131,7 +131,7 @@ def test_page_points_the_widget_at_rasa(client: TestClient) -> None:
     widget = widget_config(client.get("/").text)["widget"]
     assert widget["socketUrl"] == "http://127.0.0.1:5123"
     assert widget["socketPath"] == "/socket.io/"
-    assert widget["initPayload"] == "/greet"
+    assert widget["initPayload"] == '/greet{"language":"it"}'
     assert widget["embedded"] is True  # opened by default, no launcher to click
 
 
@@ -270,3 +270,8 @@ def test_widget_renders_in_headless_chromium(served_page: str, lang: str) -> Non
         # The bundle @imports Google Fonts; the policy blocks that on purpose (no
         # third-party requests from customers' browsers). Nothing else may be blocked.
         assert [m for m in blocked if "fonts.googleapis.com" not in m] == []
+
+
+def test_english_page_greets_in_english(client: TestClient) -> None:
+    widget = widget_config(client.get("/?lang=en").text)["widget"]
+    assert widget["initPayload"] == '/greet{"language":"en"}'
