@@ -69,6 +69,10 @@ VARIANTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         tuple(n for n in RANK_FEATURES if not n.endswith("_a")),
         tuple(n for n in CONF_FEATURES if not n.endswith("_a")),
     ),
+    "fused without article classifier": (
+        tuple(n for n in RANK_FEATURES if not n.startswith("clf_")),
+        tuple(n for n in CONF_FEATURES if not n.startswith("clf_")),
+    ),
     "fused": (RANK_FEATURES, CONF_FEATURES),
 }
 # How much each fit set counts (default 1). The demo questions are the only fit data
@@ -624,6 +628,15 @@ def main(argv: list[str] | None = None) -> int:
         for variant, (rank_names, conf_names) in VARIANTS.items():
             calibration = fit_variant(fit_sets, rank_names, conf_names)
             fitted[variant] = calibration
+            for d in datasets:
+                for split in d.fit:
+                    if evidence[d.name][split]:
+                        m = measure(evidence[d.name][split], calibration)
+                        print(
+                            f"[fit data] {variant} | {d.name} {split}: "
+                            + ", ".join(f"{k}={v:.3f}" for k, v in m.items() if k != "n"),
+                            file=sys.stderr,
+                        )
             results[variant] = {
                 (d.name, split): measure(evidence[d.name][split], calibration)
                 for d in datasets

@@ -1,7 +1,9 @@
 """From retrieval scores to one ranking and a calibrated probability that the answer is right.
 
 Three retrievers score each candidate article (MiniLM cosine, USE-m cosine, stemmed
-bm25). Two small logistic regressions turn them into decisions:
+bm25), and a classifier trained on the knowledge base's own phrasings gives it a
+probability (``clf_p``; also a source of candidates). Two small logistic regressions
+turn them into decisions:
 
 * the *ranker* weighs the retrievers' scores into one score per candidate (which
   article is best);
@@ -29,10 +31,21 @@ CALIBRATION_PATH = Path(__file__).with_name("calibration.json")
 # Features of one candidate article for one query (see search._combine): best cosine of
 # a question phrasing (_q) or answer sentence (_a) per encoder, MiniLM only against
 # phrasings in the customer's language, log bm25 of questions/answers, bm25 relative to
-# the best article, and whether it exists in the customer's language. (How many
+# the best article, whether it exists in the customer's language, and the probability
+# the knowledge base's own article classifier gives it (knowledge.classifier). (How many
 # retrievers put an article first was tried and dropped: in a small knowledge base two
 # retrievers agree by chance on off-topic questions, and ranking got worse.)
-RANK_FEATURES = ("usem_q", "usem_a", "mini_q", "mini_a", "lex_q", "lex_a", "lex_rel", "same_lang")
+RANK_FEATURES = (
+    "usem_q",
+    "usem_a",
+    "mini_q",
+    "mini_a",
+    "lex_q",
+    "lex_a",
+    "lex_rel",
+    "same_lang",
+    "clf_p",
+)
 # Features of a ranked candidate for the confidence model: the absolute evidence and,
 # per retriever, its lead over the best other candidate (search.rank_candidates). The
 # ranker's own logit and margin were tried and dropped: they mix regimes (a knowledge
@@ -48,6 +61,11 @@ CONF_FEATURES = (
     "mini_q_gap",
     "lex_q_gap",
 )
+# The article classifier's probability (clf_p) ranks but does not feed the confidence:
+# a softmax over a handful of articles puts most of its mass on one of them even for an
+# off-topic question ("what's the weather tomorrow?" -> opening hours, 0.96, in a
+# three-article shop), while every fit set has 55-150 articles, so a confidence model
+# trusting it answered off-topic questions in small knowledge bases.
 
 
 @dataclass

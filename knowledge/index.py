@@ -192,6 +192,19 @@ class VectorIndex:
                 progress(len(chunk))
         return added, removed
 
+    def vectors(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Every stored vector of encoder ``name`` and its phrasing id, in storage order.
+
+        Read back from the flat index (no re-embedding): what the article classifier
+        trains on.
+        """
+        index = self.faiss[name]
+        if index.ntotal == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, index.d), dtype=np.float32)
+        ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+        flat = faiss.downcast_index(index.index)
+        return ids, flat.reconstruct_n(0, index.ntotal)
+
     # ---- queries -----------------------------------------------------------------
     def search(self, name: str, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Inner-product scores and phrasing ids (-1 = none) of the ``k`` nearest phrasings."""

@@ -9,6 +9,11 @@ one, on the next message, without a restart.
 Retrieval is per phrasing and aggregated per article ``id`` across languages, so an
 English question can land on an article whose Italian phrasing matched; the answer is
 then given in the customer's language when that version exists, else in the other.
+
+Next to the three retrievers, a small classifier trained on the knowledge base's own
+question phrasings (knowledge.classifier, over the vectors already in the index) gives
+each article a probability; it is retrained whenever the indexes change, and its best
+articles join the candidates.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from knowledge.calibration import Calibration, load_calibration
+from knowledge.classifier import ArticleClassifier
 from knowledge.encoders import Encoder, default_encoders
 from knowledge.index import ANSWER, MANIFEST, QUESTION, VectorIndex
 from knowledge.language import detect_language
@@ -127,6 +133,9 @@ class Searcher:
         self._lexical = {QUESTION: LexicalIndex(), ANSWER: LexicalIndex()}
         self._articles: dict[tuple[str, str], Article] = {}
         self._languages_by_id: dict[str, set[str]] = defaultdict(set)
+        self._classifier = ArticleClassifier()
+        self._classifier_generation = 0
+        self._classifier_thread: threading.Thread | None = None
 
     # ---- keeping the indexes in step with SQLite -------------------------------------
     def _db(self):
@@ -164,6 +173,8 @@ class Searcher:
                 lexical.add((p.vid, p.text, p.lang) for p in added if p.kind == kind)
             if added or removed or not (self.index_dir / MANIFEST).exists():
                 self._vectors.save()
+            if added or removed or not self._classifier.trained:
+                self._train_classifier()
             self._articles = {(a.id, a.lang): a for a in articles}
             self._languages_by_id = defaultdict(set)
             for article in articles:
@@ -182,6 +193,61 @@ class Searcher:
             self._version = None
             self.refresh(progress=progress)
             return len(self._vectors)
+
+    def _train_classifier(self) -> None:
+        """Retrain the article classifier on the indexed question phrasings (vectors reused).
+
+        The first training happens here; later ones run in a background thread, because
+        fitting takes seconds on a large knowledge base and a newly approved article must
+        be searchable at once: the retrievers find it immediately and the classifier
+        catches up. The training data is copied under the searcher's lock; only the fit
+        runs outside it, and only the newest training may replace the classifier.
+        """
+        data = self._classifier_data()
+        self._classifier_generation += 1
+        if data is None:
+            self._classifier = ArticleClassifier()
+            return
+        if not self._classifier.trained:
+            self._classifier = _fitted_classifier(*data)
+            return
+        generation = self._classifier_generation
+
+        def fit_in_background() -> None:
+            classifier = _fitted_classifier(*data)
+            with self._lock:
+                if generation == self._classifier_generation:
+                    self._classifier = classifier
+
+        self._classifier_thread = threading.Thread(
+            target=fit_in_background, name="article-classifier", daemon=True
+        )
+        self._classifier_thread.start()
+
+    def wait_for_classifier(self, timeout: float | None = None) -> None:
+        """Block until a background retraining (if any) has finished; for tests and tools."""
+        thread = self._classifier_thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def _classifier_data(self) -> tuple[np.ndarray, list[str]] | None:
+        """Question-phrasing vectors of every encoder side by side, with their article ids."""
+        questions = [p for p in self._vectors.phrasings.values() if p.kind == QUESTION]
+        n_articles = len({p.article_id for p in questions})
+        if not ArticleClassifier.worth_training(len(questions), n_articles):
+            return None  # too small to say anything, or too big to retrain in seconds
+        stored = [self._vectors.vectors(encoder.name) for encoder in self.encoders]
+        positions = [{vid: row for row, vid in enumerate(ids.tolist())} for ids, _ in stored]
+        vids = [p.vid for p in questions if all(p.vid in pos for pos in positions)]
+        if not vids:
+            return None
+        x = np.hstack(
+            [
+                vectors[[pos[vid] for vid in vids]]
+                for (_, vectors), pos in zip(stored, positions, strict=True)
+            ]
+        )
+        return x, [self._vectors.phrasings[vid].article_id for vid in vids]
 
     def phrasing_count(self) -> int:
         """How many phrasings are indexed (each question and alternative, per language)."""
@@ -236,8 +302,10 @@ class Searcher:
             langs = [query_langs[i] for i in live]
             # retriever name -> one {article id: best score} per query
             evidence: dict[str, list[dict[str, float]]] = defaultdict(list)
+            query_vectors = []
             for encoder in self.encoders:
                 vectors = encoder.encode(texts)
+                query_vectors.append(vectors)
                 scores, ids = self._vectors.search(encoder.name, vectors, PHRASINGS_PER_RETRIEVER)
                 # MiniLM only understands English well: compare it only with phrasings
                 # in the customer's language, where its scores mean something.
@@ -249,6 +317,9 @@ class Searcher:
                                 ids[row], scores[row], kind, lang if same_lang_only else None
                             )
                         )
+            if self._classifier.trained:
+                probabilities = self._classifier.scores(np.hstack(query_vectors))
+                evidence["clf"] = [_top(p, CANDIDATES_PER_RETRIEVER) for p in probabilities]
             for kind, lexical in self._lexical.items():
                 for text in texts:
                     hits = lexical.search(text, PHRASINGS_PER_RETRIEVER)
@@ -378,9 +449,22 @@ def _combine(
             "lex_a": float(np.log1p(max(lexical("lex_a", article_id), 0.0))),
             "lex_rel": lex_q / lex_max if lex_max > 0 else 0.0,
             "same_lang": 1.0 if same_lang else 0.0,
+            # The article classifier's probability (0 when it is off or ranks it low).
+            "clf_p": lexical("clf", article_id),
         }
         candidates.append(Candidate(article_id=article_id, features=features))
     return candidates
+
+
+def _fitted_classifier(x: np.ndarray, labels: list[str]) -> ArticleClassifier:
+    classifier = ArticleClassifier()
+    classifier.fit(x, labels)
+    return classifier
+
+
+def _top(scores: dict[str, float], n: int) -> dict[str, float]:
+    """The ``n`` highest-scoring entries of ``scores``."""
+    return dict(sorted(scores.items(), key=lambda item: item[1], reverse=True)[:n])
 
 
 _SEARCHERS: dict[tuple[Path, Path], Searcher] = {}
