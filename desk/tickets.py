@@ -629,12 +629,18 @@ def claim_ticket(
         if cursor.rowcount == 1:
             _log(conn, ticket_id, EVENT_CLAIMED, now or utc_now(), actor=operator)
             return True
-        row = conn.execute(
-            f"SELECT status, assigned_to FROM {TABLE} WHERE id = ?", [ticket_id]
-        ).fetchone()
+        status, holder = _status_and_holder(conn, ticket_id)
+    return status == STATUS_CLAIMED and holder == operator
+
+
+def _status_and_holder(conn: sqlite3.Connection, ticket_id: int) -> tuple[str, str | None]:
+    """The ticket's status and assignee, read inside the caller's write transaction."""
+    row = conn.execute(
+        f"SELECT status, assigned_to FROM {TABLE} WHERE id = ?", [ticket_id]
+    ).fetchone()
     if row is None:
         raise sqlite_utils.db.NotFoundError(f"no ticket {ticket_id}")
-    return row[0] == STATUS_CLAIMED and row[1] == operator
+    return row[0], row[1]
 
 
 def take_over_ticket(
@@ -651,12 +657,7 @@ def take_over_ticket(
         raise ValueError("taking over needs the supervisor's name")
     ensure_schema(db)
     with _write_transaction(db) as conn:
-        row = conn.execute(
-            f"SELECT status, assigned_to FROM {TABLE} WHERE id = ?", [ticket_id]
-        ).fetchone()
-        if row is None:
-            raise sqlite_utils.db.NotFoundError(f"no ticket {ticket_id}")
-        status, previous = row
+        status, previous = _status_and_holder(conn, ticket_id)
         if status == STATUS_CLOSED:
             raise TicketClosedError(f"ticket {ticket_id} is closed")
         conn.execute(
@@ -694,12 +695,7 @@ def answer_ticket(
     moment = now or utc_now()
     stamp = format_time(moment)
     with _write_transaction(db) as conn:
-        row = conn.execute(
-            f"SELECT status, assigned_to FROM {TABLE} WHERE id = ?", [ticket_id]
-        ).fetchone()
-        if row is None:
-            raise sqlite_utils.db.NotFoundError(f"no ticket {ticket_id}")
-        status, holder = row
+        status, holder = _status_and_holder(conn, ticket_id)
         if status == STATUS_CLOSED:
             raise TicketClosedError(f"ticket {ticket_id} is closed")
         if status == STATUS_CLAIMED and holder != operator:
@@ -745,12 +741,7 @@ def close_ticket(
     ensure_schema(db)
     moment = now or utc_now()
     with _write_transaction(db) as conn:
-        row = conn.execute(
-            f"SELECT status, assigned_to FROM {TABLE} WHERE id = ?", [ticket_id]
-        ).fetchone()
-        if row is None:
-            raise sqlite_utils.db.NotFoundError(f"no ticket {ticket_id}")
-        status, holder = row
+        status, holder = _status_and_holder(conn, ticket_id)
         if status == STATUS_CLOSED:
             return
         if status == STATUS_CLAIMED and holder != operator:
