@@ -23,7 +23,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import handoff
+from actions import handoff, ratings
 from actions.handoff import (
     ABSTENTIONS_TO_ESCALATE,
     PERSONAL_CASE_PRIORITY,
@@ -126,7 +126,9 @@ async def answer_from_kb(dispatcher: CollectingDispatcher, tracker: Tracker) -> 
             *found,
             SlotSet(SLOT_ABSTAIN_STREAK, float(streak)),
         ]
-    dispatcher.utter_message(text=best.answer)
+    dispatcher.utter_message(
+        text=best.answer, buttons=ratings.answer_buttons(best.id, customer_language(tracker))
+    )
     return [
         SlotSet(SLOT_HANDOFF_OFFERED, False),
         SlotSet(SLOT_ARTICLE_ID, best.id),
@@ -202,7 +204,8 @@ class ActionAnswerRejected(Action):
     """The customer says the answer was wrong ("non è quello che chiedevo", a "no").
 
     The first time: apologise, ask to rephrase and offer a person. The second time the
-    conversation is handed over, so nobody loops through wrong answers.
+    conversation is handed over, so nobody loops through wrong answers. Either way the
+    answer's article gets a not-helpful vote (the 👎 button names it).
     """
 
     def name(self) -> str:
@@ -211,6 +214,7 @@ class ActionAnswerRejected(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
+        await asyncio.to_thread(ratings.record_helpful, tracker, False)
         rejections = int(tracker.get_slot(SLOT_REJECTIONS) or 0) + 1
         if rejections >= REJECTIONS_TO_ESCALATE:
             return await escalate(dispatcher, tracker, REASON_ANSWER_REJECTED)
@@ -258,6 +262,8 @@ class ActionRecordForOperator(Action):
             events += await escalate(
                 dispatcher, tracker, REASON_PERSONAL_CASE, PERSONAL_CASE_PRIORITY
             )
+        else:
+            events += await asyncio.to_thread(ratings.ask_ticket_csat, dispatcher, tracker)
         return events
 
     @staticmethod
@@ -312,7 +318,8 @@ class ActionDeliverOperatorMessage(Action):
 
 
 class ActionHandoffClosed(Action):
-    """``EXTERNAL_ticket_closed``: the operator closed the ticket, the bot is back.
+    """``EXTERNAL_ticket_closed``: the operator closed the ticket, the bot is back and
+    asks the customer's CSAT about the ticket (once).
 
     Does nothing unless the conversation is handed off and its ticket really is closed
     in SQLite: a customer typing ``/EXTERNAL_ticket_closed`` (or faking the external
@@ -335,7 +342,8 @@ class ActionHandoffClosed(Action):
         if not closed:
             return []
         dispatcher.utter_message(response="utter_handoff_closed")
-        return [SlotSet(SLOT_HANDOFF_ACTIVE, False)]
+        csat = await asyncio.to_thread(ratings.ask_ticket_csat, dispatcher, tracker)
+        return [SlotSet(SLOT_HANDOFF_ACTIVE, False), *csat]
 
     @staticmethod
     def _close(db: Any, dispatcher: CollectingDispatcher, conversation_id: str) -> bool:

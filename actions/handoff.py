@@ -28,6 +28,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.wording import due_text, when_text
+from customerlog.turns import customer_id_from
 from desk import sla, tickets
 from sportello.db import open_db
 from sportello.settings import get_settings
@@ -112,12 +113,6 @@ def say_ticket_status(
         )
 
 
-def _customer_id(tracker: Tracker) -> str:
-    metadata = tracker.latest_message.get("metadata")
-    given = metadata.get("customer_id") if isinstance(metadata, dict) else None
-    return str(given) if given else tracker.sender_id
-
-
 async def escalate(
     dispatcher: CollectingDispatcher,
     tracker: Tracker,
@@ -143,7 +138,7 @@ async def escalate(
             reason=reason,
             priority=priority,
             channel=tracker.get_latest_input_channel(),
-            customer_id=_customer_id(tracker),
+            customer_id=customer_id_from(tracker.latest_message.get("metadata"), tracker.sender_id),
             transcript=transcript_from_events(tracker.events),
             policy=policy,
             now=now,

@@ -76,3 +76,28 @@ def find_email(text: str) -> str | None:
 def looks_like_personal_case(text: str) -> bool:
     """True when the text reports a damaged delivery, a double charge or a complaint."""
     return bool(_PERSONAL_CASE.search(text or ""))
+
+
+_NUMBER_WORDS = {
+    "zero": 0, "uno": 1, "una": 1, "due": 2, "tre": 3, "quattro": 4, "cinque": 5, "sei": 6,
+    "sette": 7, "otto": 8, "nove": 9, "dieci": 10, "one": 1, "two": 2, "three": 3,
+    "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+}  # fmt: skip
+_RATING_TOKEN = re.compile(r"\b([0-9]{1,3})\b(?:\s*(?:/|su|out of)\s*(?:5|10)\b)?|[a-z]+", re.I)
+# A rating is a short answer ("4", "direi 4", "9 su 10"); a longer message that merely
+# contains a number ("la spedizione per 2 kg quanto costa?") is a question.
+_MAX_RATING_WORDS = 5
+
+
+def parse_rating(text: object) -> int | None:
+    """The number a customer gave as a rating (digits or a number word), if any."""
+    words = str(text or "").strip().lower().split()
+    if not words or len(words) > _MAX_RATING_WORDS:
+        return None
+    for match in _RATING_TOKEN.finditer(" ".join(words)):
+        token = match.group(0)
+        if match.group(1) is not None:
+            return int(match.group(1))
+        if token in _NUMBER_WORDS:
+            return _NUMBER_WORDS[token]
+    return None

@@ -1,4 +1,7 @@
-"""The desk's background loop: SLA breach detection and outbox retries.
+"""The desk's background loop: SLA breach detection, outbox retries, the customer log.
+
+Each pass also logs the conversations' new turns (:func:`customerlog.turns.sync`); once
+an hour it applies the log's retention period (:func:`customerlog.retention.purge`).
 
 Every pass recomputes everything from SQLite (deadlines are stored on the tickets, the
 audit log says what was already flagged), so the loop keeps no state of its own: it can
@@ -16,11 +19,13 @@ import argparse
 import contextlib
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlite_utils
 
+from customerlog import retention, turns
 from desk import sla, tickets
 from desk.delivery import deliver_pending
 from sportello.db import open_db
@@ -28,7 +33,8 @@ from sportello.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_INTERVAL_S = 30.0
+DEFAULT_INTERVAL_S = 10.0
+RETENTION_EVERY_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,7 @@ class PassResult:
 
     events: list[tickets.Event] = field(default_factory=list)
     delivered: int = 0
+    logged: int = 0
 
 
 def run_once(
@@ -47,7 +54,8 @@ def run_once(
     for event in events:
         logger.warning("ticket %s: %s %s", event.ticket_id, event.kind, event.detail or "")
     delivered = deliver_pending(db, settings)
-    return PassResult(events=events, delivered=delivered)
+    logged = turns.sync(db, settings.tracker_db_path)
+    return PassResult(events=events, delivered=delivered, logged=logged)
 
 
 def run_forever(
@@ -64,11 +72,22 @@ def run_forever(
     stop = stop or threading.Event()
     settings = settings or get_settings()
     db = open_db(settings.db_path)
+    last_purge = -RETENTION_EVERY_S
     try:
         while not stop.is_set():
             try:
                 policy = sla.load_policy(settings.sla_file)
                 run_once(db, policy, settings, tickets.utc_now())
+                if time.monotonic() - last_purge >= RETENTION_EVERY_S:
+                    last_purge = time.monotonic()
+                    purged = retention.purge(
+                        db,
+                        settings.log_retention_days,
+                        tickets.utc_now(),
+                        settings.tracker_db_path,
+                    )
+                    if purged.total:
+                        logger.info("retention: %s", purged)
             except Exception:
                 logger.exception("desk monitor pass failed; retrying in %.0f s", interval_s)
             stop.wait(interval_s)

@@ -26,8 +26,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -35,6 +34,7 @@ from typing import Any
 import sqlite_utils
 
 from desk import sla
+from sportello.db import write_transaction
 
 TABLE = "tickets"
 MESSAGES = "ticket_messages"
@@ -251,21 +251,6 @@ def parse_time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-@contextmanager
-def _write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
-    """A transaction that takes the write lock up front (waiting for it up to the busy
-    timeout), so that check-then-write sequences are atomic and never fail with
-    "database is locked" when a read would have to be upgraded to a write."""
-    conn = db.conn
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
 def ensure_schema(db: sqlite_utils.Database) -> None:
     """Create or migrate the ticket tables (safe to call every time, cheap when done).
 
@@ -276,7 +261,7 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     names = set(db.table_names())
     if {TABLE, MESSAGES, EVENTS} <= names and _index_is_current(db):
         return
-    with _write_transaction(db) as conn:
+    with write_transaction(db) as conn:
         conn.execute(
             f"""CREATE TABLE IF NOT EXISTS {TABLE} (
                 id INTEGER PRIMARY KEY,
@@ -526,7 +511,7 @@ def open_ticket(
         "resolution_due": format_time(resolution_due),
     }
     ensure_schema(db)
-    with _write_transaction(db) as conn:
+    with write_transaction(db) as conn:
         existing = conn.execute(
             f"SELECT id FROM {TABLE} WHERE conversation_id = ? AND {_ACTIVE_SQL} LIMIT 1",
             [conversation_id],
@@ -561,7 +546,7 @@ def record_customer_message(
 ) -> Message:
     """Add what the customer wrote while an operator owns the conversation."""
     ensure_schema(db)
-    with _write_transaction(db) as conn:
+    with write_transaction(db) as conn:
         message_id = _insert_message(
             conn, ticket_id, ROLE_CUSTOMER, text, format_time(now or utc_now())
         )
@@ -573,7 +558,7 @@ def set_customer_email(
 ) -> None:
     """Keep the address the customer left to be answered by e-mail (outside hours)."""
     ensure_schema(db)
-    with _write_transaction(db) as conn:
+    with write_transaction(db) as conn:
         conn.execute(f"UPDATE {TABLE} SET customer_email = ? WHERE id = ?", [email, ticket_id])
         _log(conn, ticket_id, EVENT_EMAIL, now or utc_now(), detail=email)
 
@@ -586,7 +571,7 @@ def mark_delivered(
     if not ids:
         return
     ensure_schema(db)
-    with _write_transaction(db) as conn:
+    with write_transaction(db) as conn:
         conn.executemany(
             f"UPDATE {MESSAGES} SET delivered = 1, delivered_at = ? WHERE id = ? AND delivered = 0",
             [(format_time(now or utc_now()), message_id) for message_id in ids],
@@ -596,7 +581,7 @@ def mark_delivered(
 def mark_resume_delivered(db: sqlite_utils.Database, ticket_id: int) -> None:
     """The customer was told that the bot is back after the ticket was closed."""
     ensure_schema(db)
-    with _write_transaction(db) as conn:
+    with write_transaction(db) as conn:
         conn.execute(f"UPDATE {TABLE} SET resume_delivered = 1 WHERE id = ?", [ticket_id])
 
 
@@ -621,7 +606,7 @@ def claim_ticket(
     if not operator:
         raise ValueError("claiming needs the operator's name")
     ensure_schema(db)
-    with _write_transaction(db) as conn:
+    with write_transaction(db) as conn:
         cursor = conn.execute(
             f"UPDATE {TABLE} SET status = ?, assigned_to = ? WHERE id = ? AND status = ?",
             [STATUS_CLAIMED, operator, ticket_id, STATUS_OPEN],
@@ -656,7 +641,7 @@ def take_over_ticket(
     if not supervisor:
         raise ValueError("taking over needs the supervisor's name")
     ensure_schema(db)
-    with _write_transaction(db) as conn:
+    with write_transaction(db) as conn:
         status, previous = _status_and_holder(conn, ticket_id)
         if status == STATUS_CLOSED:
             raise TicketClosedError(f"ticket {ticket_id} is closed")
@@ -694,7 +679,7 @@ def answer_ticket(
     ensure_schema(db)
     moment = now or utc_now()
     stamp = format_time(moment)
-    with _write_transaction(db) as conn:
+    with write_transaction(db) as conn:
         status, holder = _status_and_holder(conn, ticket_id)
         if status == STATUS_CLOSED:
             raise TicketClosedError(f"ticket {ticket_id} is closed")
@@ -740,7 +725,7 @@ def close_ticket(
         raise ValueError("closing needs the operator's name")
     ensure_schema(db)
     moment = now or utc_now()
-    with _write_transaction(db) as conn:
+    with write_transaction(db) as conn:
         status, holder = _status_and_holder(conn, ticket_id)
         if status == STATUS_CLOSED:
             return
@@ -773,7 +758,7 @@ def check_sla(db: sqlite_utils.Database, policy: sla.SlaPolicy, now: datetime) -
     """
     ensure_schema(db)
     new_ids: list[int] = []
-    with _write_transaction(db) as conn:
+    with write_transaction(db) as conn:
         conn.row_factory = sqlite3.Row
         try:
             rows = [dict(r) for r in conn.execute(f"SELECT * FROM {TABLE} WHERE {_ACTIVE_SQL}")]

@@ -8,6 +8,10 @@ Every write bumps a counter in ``kb_state`` through SQLite triggers, so a runnin
 searcher notices added, changed and retired articles with one cheap query, whichever
 process (command line, operator console) made the change.
 
+Every insert and update also writes a snapshot to ``article_history`` (a trigger, so no
+writer can forget it): an article's versions can always be read back, with who changed
+it (``updated_by``).
+
 Text is stored as given. HTML in a question or answer is kept as text and never
 interpreted here: escaping is the job of whatever displays it.
 """
@@ -22,9 +26,12 @@ from datetime import datetime, timezone
 import sqlite_utils
 
 LANGS = ("it", "en")
-STATUSES = ("published", "draft", "retired")
+# draft: proposed (by an operator), not searchable until a supervisor publishes it;
+# rejected: a draft turned down, kept for the record; retired: withdrawn from search.
+STATUSES = ("published", "draft", "retired", "rejected")
 ARTICLES = "articles"
 STATE = "kb_state"
+HISTORY = "article_history"
 
 
 class ArticleError(ValueError):
@@ -45,6 +52,7 @@ class Article:
     status: str = "published"
     created_at: str = ""
     updated_at: str = ""
+    updated_by: str = ""
 
     def phrasings(self) -> list[str]:
         """The question and its alternative phrasings, without duplicates, in order."""
@@ -95,7 +103,14 @@ def validate_article(article: Article) -> Article:
         status=status,
         created_at=article.created_at,
         updated_at=article.updated_at,
+        updated_by=str(article.updated_by or "").strip(),
     )
+
+
+_SNAPSHOT_COLUMNS = (
+    "id", "lang", "question", "alt_questions", "answer", "tags", "source", "status",
+    "updated_at", "updated_by",
+)  # fmt: skip
 
 
 def ensure_schema(db: sqlite_utils.Database) -> None:
@@ -118,6 +133,26 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
             not_null={"id", "lang", "question", "answer", "status"},
         )
         db[ARTICLES].create_index(["status"], if_not_exists=True)
+    if "updated_by" not in db[ARTICLES].columns_dict:
+        db.execute(f"ALTER TABLE {ARTICLES} ADD COLUMN updated_by TEXT")
+    if HISTORY not in db.table_names():
+        db.execute(
+            f"""CREATE TABLE {HISTORY} (
+                id TEXT NOT NULL, lang TEXT NOT NULL, version INTEGER NOT NULL,
+                question TEXT, alt_questions TEXT, answer TEXT, tags TEXT, source TEXT,
+                status TEXT, updated_at TEXT, updated_by TEXT,
+                PRIMARY KEY (id, lang, version))"""
+        )
+    columns = ", ".join(_SNAPSHOT_COLUMNS)
+    values = ", ".join(f"NEW.{c}" for c in _SNAPSHOT_COLUMNS)
+    for event in ("INSERT", "UPDATE"):
+        db.execute(
+            f"CREATE TRIGGER IF NOT EXISTS {ARTICLES}_{event.lower()}_history "
+            f"AFTER {event} ON {ARTICLES} BEGIN "
+            f"INSERT INTO {HISTORY} (version, {columns}) VALUES ("
+            f"(SELECT COALESCE(MAX(version), 0) + 1 FROM {HISTORY} "
+            f"WHERE id = NEW.id AND lang = NEW.lang), {values}); END"
+        )
     if STATE not in db.table_names():
         db[STATE].create({"key": str, "version": int}, pk="key")
         db[STATE].insert({"key": "articles", "version": 0}, ignore=True)
@@ -148,6 +183,7 @@ def _to_row(article: Article) -> dict:
         "status": article.status,
         "created_at": article.created_at,
         "updated_at": article.updated_at,
+        "updated_by": article.updated_by,
     }
 
 
@@ -163,6 +199,7 @@ def _from_row(row: dict) -> Article:
         status=row["status"],
         created_at=row["created_at"] or "",
         updated_at=row["updated_at"] or "",
+        updated_by=row.get("updated_by") or "",
     )
 
 
@@ -209,7 +246,13 @@ def list_articles(db: sqlite_utils.Database, status: str | None = "published") -
     return [_from_row(row) for row in rows]
 
 
-def set_status(db: sqlite_utils.Database, article_id: str, lang: str | None, status: str) -> int:
+def set_status(
+    db: sqlite_utils.Database,
+    article_id: str,
+    lang: str | None,
+    status: str,
+    by: str = "",
+) -> int:
     """Change the status of one version (or every version when ``lang`` is None).
 
     Returns how many versions changed. Retiring keeps the row for the record; the
@@ -223,8 +266,8 @@ def set_status(db: sqlite_utils.Database, article_id: str, lang: str | None, sta
         where, params = "id = ? AND lang = ?", [article_id, lang]
     with db.atomic():
         cursor = db.execute(
-            f"UPDATE {ARTICLES} SET status = ?, updated_at = ? WHERE {where}",
-            [status, _now(), *params],
+            f"UPDATE {ARTICLES} SET status = ?, updated_at = ?, updated_by = ? WHERE {where}",
+            [status, _now(), by, *params],
         )
     return cursor.rowcount
 
@@ -238,3 +281,14 @@ def count_articles(db: sqlite_utils.Database) -> dict[str, int]:
         for value, n in db.execute(sql).fetchall():
             counts[f"{column}:{value}"] = n
     return counts
+
+
+def article_history(db: sqlite_utils.Database, article_id: str, lang: str) -> list[dict]:
+    """Every saved version of one article version, newest first."""
+    ensure_schema(db)
+    return list(
+        db.query(
+            f"SELECT * FROM {HISTORY} WHERE id = ? AND lang = ? ORDER BY version DESC",
+            [article_id, lang],
+        )
+    )

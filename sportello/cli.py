@@ -217,6 +217,82 @@ def _add_tickets_commands(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_tickets_list)
 
 
+# ---- customer -----------------------------------------------------------------------------
+def _customer_export(args: argparse.Namespace) -> int:
+    from privacy.customers import export
+
+    data = export(open_db(), args.customer_id)
+    text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+        print(f"written / scritto: {args.output}")
+    else:
+        print(text)
+    return 0
+
+
+def _customer_erase(args: argparse.Namespace) -> int:
+    from privacy.customers import erase
+
+    if not args.yes:
+        raise CommandError(
+            "erasure cannot be undone: add --yes / la cancellazione è definitiva: aggiungi --yes"
+        )
+    left = erase(open_db(), args.customer_id)
+    for place, count in left.items():
+        print(f"{place}\t{count}")
+    if any(left.values()):
+        raise CommandError("some data remains / restano dei dati")
+    print("erased: nothing remains / cancellato: non resta nulla")
+    return 0
+
+
+def _add_customer_commands(subparsers: argparse._SubParsersAction) -> None:
+    customer = subparsers.add_parser("customer", help="a customer's data: export or erase")
+    customer_sub = customer.add_subparsers(dest="customer_command", required=True)
+    p = customer_sub.add_parser("export", help="everything held about a customer, as JSON")
+    p.add_argument("customer_id", help="customer id or conversation id")
+    p.add_argument("--output", "-o", help="write to this file instead of stdout")
+    p.set_defaults(handler=_customer_export)
+    p = customer_sub.add_parser("erase", help="delete everything held about a customer")
+    p.add_argument("customer_id", help="customer id or conversation id")
+    p.add_argument("--yes", action="store_true", help="confirm (erasure cannot be undone)")
+    p.set_defaults(handler=_customer_erase)
+
+
+# ---- log -----------------------------------------------------------------------------------
+def _log_sync(args: argparse.Namespace) -> int:
+    from customerlog.turns import sync
+
+    print(f"logged turns / turni registrati: {sync(open_db())}")
+    return 0
+
+
+def _log_purge(args: argparse.Namespace) -> int:
+    from customerlog.retention import purge
+    from desk.tickets import utc_now
+    from sportello.settings import get_settings
+
+    days = args.days or get_settings().log_retention_days
+    purged = purge(open_db(), days, utc_now())
+    print(
+        f"older than {days} days / più vecchi di {days} giorni: turns {purged.turns}, "
+        f"tracker events {purged.tracker_events}, ticket messages {purged.ticket_messages}, "
+        f"tickets emptied {purged.tickets_emptied}"
+    )
+    return 0
+
+
+def _add_log_commands(subparsers: argparse._SubParsersAction) -> None:
+    log = subparsers.add_parser("log", help="the customer log")
+    log_sub = log.add_subparsers(dest="log_command", required=True)
+    p = log_sub.add_parser("sync", help="log the conversations' new turns now")
+    p.set_defaults(handler=_log_sync)
+    p = log_sub.add_parser("purge", help="delete conversation logs older than the retention")
+    p.add_argument("--days", type=int, help="override SPORTELLO_LOG_RETENTION_DAYS")
+    p.set_defaults(handler=_log_purge)
+
+
 # ---- run -----------------------------------------------------------------------------------
 def _run(args: argparse.Namespace) -> int:
     from sportello.services import ServiceError, serve
@@ -244,6 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_kb_commands(subparsers)
     _add_users_commands(subparsers)
     _add_tickets_commands(subparsers)
+    _add_customer_commands(subparsers)
+    _add_log_commands(subparsers)
     _add_run_command(subparsers)
     return parser
 

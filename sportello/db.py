@@ -8,6 +8,9 @@ database at the last committed transaction: nothing half-written.
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlite_utils
@@ -25,3 +28,18 @@ def open_db(path: Path | str | None = None) -> sqlite_utils.Database:
     db.execute("PRAGMA foreign_keys=ON")
     db.execute("PRAGMA synchronous=NORMAL")
     return db
+
+
+@contextmanager
+def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
+    """A transaction that takes the write lock up front (waiting for it up to the busy
+    timeout), so that check-then-write sequences are atomic and never fail with
+    "database is locked" when a read would have to be upgraded to a write."""
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

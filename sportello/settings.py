@@ -68,6 +68,11 @@ class Settings:
     secret_key: str | None = None
     # SPORTELLO_RASA_TOKEN: protects Rasa's HTTP API; never exposed to browsers.
     rasa_token: str = "change-me-sportello"
+    # SPORTELLO_LOG_RETENTION_DAYS: conversation logs (turns, tracker events, ticket
+    # transcripts) older than this are deleted by the retention job.
+    log_retention_days: int = 365
+    # SPORTELLO_NPS_PERIOD_DAYS: a customer is asked the NPS question at most once per period.
+    nps_period_days: int = 90
 
     @property
     def db_path(self) -> Path:
@@ -111,6 +116,8 @@ def load_settings() -> Settings:
         else None,
         secret_key=os.environ.get("SPORTELLO_SECRET_KEY") or None,
         rasa_token=_env_str("SPORTELLO_RASA_TOKEN", "change-me-sportello"),
+        log_retention_days=_env_int("SPORTELLO_LOG_RETENTION_DAYS", 365),
+        nps_period_days=_env_int("SPORTELLO_NPS_PERIOD_DAYS", 90),
     )
 
 

@@ -42,23 +42,25 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
-from fastapi import Depends, FastAPI, Form, Request
+from fastapi import FastAPI, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlite_utils.db import NotFoundError
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
 
 from desk import tickets, users
+from desk.console import articles
 from desk.console.auth import FAILURE_DELAY_SECONDS, LoginThrottle
+from desk.console.deps import CheckedForm, CsrfRejected, Forbidden, TicketWorker
 from desk.console.session import (
     COOKIE_NAME,
     SessionSigner,
-    csrf_matches,
     load_secret_key,
     new_csrf_token,
 )
 from desk.console.text import SUPPORTED_LANGS, Text
+from knowledge import drafts
+from knowledge.store import ArticleError
 from sportello.db import open_db
 from sportello.settings import Settings, get_settings
 from sportello.web import BASE_HEADERS, choose_language
@@ -88,14 +90,6 @@ CONSOLE_CSP = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
-
-
-class CsrfRejected(Exception):
-    """A POST without the session's CSRF token."""
-
-
-class Forbidden(Exception):
-    """The user's role may not use this route."""
 
 
 def utc_now() -> datetime:
@@ -166,27 +160,6 @@ def status_label(ticket: tickets.Ticket, text: Text) -> str:
     if ticket.status == tickets.STATUS_CLAIMED and ticket.assigned_to:
         return text.get("status_claimed", who=ticket.assigned_to)
     return text.get(f"status_{ticket.status}", ticket.status)
-
-
-async def checked_form(request: Request) -> FormData:
-    """The POSTed form, after checking its CSRF token against the session's (403 if not)."""
-    form = await request.form()
-    token = form.get("csrf_token")
-    if not csrf_matches(request.state.session, token if isinstance(token, str) else None):
-        raise CsrfRejected
-    return form
-
-
-def ticket_worker(request: Request) -> users.User:
-    """The logged-in user, if their role works tickets (403 otherwise)."""
-    user: users.User | None = request.state.user
-    if user is None or not user.works_tickets:
-        raise Forbidden
-    return user
-
-
-CheckedForm = Annotated[FormData, Depends(checked_form)]
-TicketWorker = Annotated[users.User, Depends(ticket_worker)]
 
 
 def safe_next(value: str | None) -> str | None:
@@ -504,6 +477,9 @@ def create_app(
             and user.is_supervisor,
             max_answer_chars=MAX_ANSWER_CHARS,
             draft=draft,
+            kb_question=drafts.derive_question(
+                m.text for m in tickets.ticket_messages(db, ticket_id) if m.role == "customer"
+            ),
             format_time=format_time,
         )
 
@@ -551,8 +527,15 @@ def create_app(
         form: CheckedForm,
         user: TicketWorker,
         text: Annotated[str, Form()] = "",
+        propose: Annotated[str, Form()] = "",
+        kb_question: Annotated[str, Form()] = "",
+        kb_tags: Annotated[str, Form()] = "",
     ) -> Response:
-        """Answering an unclaimed ticket claims it (in the library, atomically)."""
+        """Answering an unclaimed ticket claims it (in the library, atomically).
+
+        With "propose for the knowledge base" ticked, the answer also becomes a draft
+        article (scrubbed of personal data) for a supervisor to review.
+        """
         body = text.strip()
         with connected() as db:
             if not body:
@@ -567,6 +550,27 @@ def create_app(
             except tickets.TicketClaimedError:
                 refused = refusal("answer_refused", who=holder(db, ticket_id))
                 return ticket_page(request, db, ticket_id, 403, refused)
+            if propose:
+                ticket = tickets.get_ticket(db, ticket_id)
+                question = kb_question.strip() or drafts.derive_question(
+                    m.text for m in tickets.ticket_messages(db, ticket_id) if m.role == "customer"
+                )
+                try:
+                    draft = drafts.propose(
+                        db,
+                        question=question,
+                        answer=body,
+                        lang=ticket.lang,
+                        author=user.username,
+                        tags=[tag for tag in kb_tags.split(",") if tag.strip()],
+                        source=drafts.SOURCE_TICKET.format(ticket_id=ticket_id),
+                        names=drafts.names_from_email(ticket.customer_email),
+                    )
+                except ArticleError as exc:
+                    set_notice(request, "article_invalid", level="error", why=str(exc))
+                    return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
+                set_notice(request, "answer_sent_and_proposed", id=draft.id)
+                return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
         set_notice(request, "answer_sent")
         return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
 
@@ -583,6 +587,7 @@ def create_app(
         set_notice(request, "ticket_closed")
         return RedirectResponse("/queue", status_code=303)
 
+    articles.register(app, render=render, connected=connected, set_notice=set_notice)
     return app
 
 

@@ -179,6 +179,121 @@ UI_TEXT: dict[str, dict[str, str]] = {
 }
 
 
+# The knowledge-base pages (desk/console/articles.py) and the navigation.
+ARTICLE_TEXT: dict[str, dict[str, str]] = {
+    "it": {
+        "nav_queue": "Coda",
+        "nav_articles": "Articoli",
+        "nav_insights": "Statistiche",
+        "articles_title": "Base di conoscenza",
+        "article_new": "Scrivi un nuovo articolo",
+        "article_new_hint": (
+            "L'articolo diventa una bozza: un supervisore la rivede e la pubblica. "
+            "I dati personali vengono sostituiti da segnaposto."
+        ),
+        "drafts_title": "Bozze da rivedere",
+        "drafts_empty": "Nessuna bozza in attesa.",
+        "review_title": "Articoli da rivedere",
+        "review_hint": "Articoli che i clienti giudicano poco utili (almeno 3 voti).",
+        "review_empty": "Nessun articolo con giudizi negativi.",
+        "published_title": "Articoli pubblicati",
+        "retired_count": "Articoli ritirati: {n}.",
+        "back_to_articles": "← Torna agli articoli",
+        "col_article": "Articolo",
+        "col_question": "Domanda",
+        "col_alt_questions": "Altre formulazioni (una per riga)",
+        "col_answer": "Risposta",
+        "col_tags": "Etichette (separate da virgole)",
+        "col_author": "Autore",
+        "col_score": "Qualità",
+        "col_votes": "Voti",
+        "col_source": "Origine",
+        "col_version": "Versione",
+        "no_votes": "nessun voto",
+        "create_draft": "Crea la bozza",
+        "publish": "Pubblica",
+        "reject_draft": "Rifiuta la bozza",
+        "retire_article": "Ritira l'articolo",
+        "translation_optional": "traduzione facoltativa",
+        "supervisor_reviews": "Solo un supervisore può pubblicare, modificare o ritirare articoli.",
+        "history_title": "Versioni",
+        "article_status_published": "pubblicato",
+        "article_status_draft": "bozza",
+        "article_status_retired": "ritirato",
+        "article_status_rejected": "rifiutato",
+        "scrub_hint": (
+            "E-mail, telefoni, IBAN, codici fiscali, partite IVA, carte, numeri d'ordine, "
+            "nomi e indirizzi vengono sostituiti da segnaposto come [EMAIL] prima di salvare."
+        ),
+        "propose_for_kb": "Proponi questa risposta per la base di conoscenza",
+        "propose_question": "Domanda generale per l'articolo (modificabile)",
+        "article_invalid": "Articolo non salvato: {why}",
+        "article_not_found": "Articolo non trovato.",
+        "draft_created": "Bozza creata: un supervisore la rivedrà.",
+        "answer_sent_and_proposed": "Risposta inviata e proposta come bozza ({id}).",
+        "article_published": "Articolo pubblicato: il bot lo usa da subito.",
+        "draft_rejected": "Bozza rifiutata.",
+        "article_retired": "Articolo ritirato: il bot non lo usa più.",
+    },
+    "en": {
+        "nav_queue": "Queue",
+        "nav_articles": "Articles",
+        "nav_insights": "Insights",
+        "articles_title": "Knowledge base",
+        "article_new": "Write a new article",
+        "article_new_hint": (
+            "The article becomes a draft: a supervisor reviews and publishes it. "
+            "Personal data is replaced by placeholders."
+        ),
+        "drafts_title": "Drafts to review",
+        "drafts_empty": "No drafts waiting.",
+        "review_title": "Articles to review",
+        "review_hint": "Articles customers find unhelpful (at least 3 votes).",
+        "review_empty": "No articles with poor ratings.",
+        "published_title": "Published articles",
+        "retired_count": "Retired articles: {n}.",
+        "back_to_articles": "← Back to articles",
+        "col_article": "Article",
+        "col_question": "Question",
+        "col_alt_questions": "Other phrasings (one per line)",
+        "col_answer": "Answer",
+        "col_tags": "Tags (comma-separated)",
+        "col_author": "Author",
+        "col_score": "Quality",
+        "col_votes": "Votes",
+        "col_source": "Source",
+        "col_version": "Version",
+        "no_votes": "no votes",
+        "create_draft": "Create the draft",
+        "publish": "Publish",
+        "reject_draft": "Reject the draft",
+        "retire_article": "Retire the article",
+        "translation_optional": "optional translation",
+        "supervisor_reviews": "Only a supervisor can publish, edit or retire articles.",
+        "history_title": "Versions",
+        "article_status_published": "published",
+        "article_status_draft": "draft",
+        "article_status_retired": "retired",
+        "article_status_rejected": "rejected",
+        "scrub_hint": (
+            "E-mail addresses, phone numbers, IBANs, tax codes, VAT numbers, cards, order "
+            "numbers, names and addresses are replaced by placeholders like [EMAIL] before saving."
+        ),
+        "propose_for_kb": "Propose this answer for the knowledge base",
+        "propose_question": "General question for the article (editable)",
+        "article_invalid": "Article not saved: {why}",
+        "article_not_found": "Article not found.",
+        "draft_created": "Draft created: a supervisor will review it.",
+        "answer_sent_and_proposed": "Answer sent and proposed as a draft ({id}).",
+        "article_published": "Article published: the bot uses it right away.",
+        "draft_rejected": "Draft rejected.",
+        "article_retired": "Article retired: the bot no longer uses it.",
+    },
+}
+for _lang, _strings in ARTICLE_TEXT.items():
+    UI_TEXT[_lang].update(_strings)
+
+
 class Text:
     """UI strings of one language, read as attributes in templates (``t.claim``)."""
 

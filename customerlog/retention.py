@@ -1,0 +1,108 @@
+"""The log's retention period: conversations older than it are deleted.
+
+What goes (older than ``SPORTELLO_LOG_RETENTION_DAYS``): the log's turns, Rasa's
+tracker events, and the text of closed tickets (transcript, messages, e-mail address).
+What stays: ratings and ticket rows without their text (numbers for the insights,
+nothing that says who wrote what), and knowledge-base articles, which are scrubbed
+when they are made. The SLA monitor runs :func:`purge` once an hour.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import sqlite_utils
+
+from customerlog import schema, turns
+from sportello.db import write_transaction
+
+
+@dataclass(frozen=True)
+class Purged:
+    """How many rows one retention pass deleted (or emptied), per place."""
+
+    turns: int = 0
+    tracker_events: int = 0
+    ticket_messages: int = 0
+    tickets_emptied: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.turns + self.tracker_events + self.ticket_messages + self.tickets_emptied
+
+
+def purge(
+    db: sqlite_utils.Database, days: int, now: datetime, tracker_path: Path | None = None
+) -> Purged:
+    """Delete conversation data older than ``days`` days before ``now``."""
+    if days < 1:
+        raise ValueError("the retention period is at least one day")
+    cutoff = now - timedelta(days=days)
+    cutoff_iso = cutoff.isoformat(timespec="seconds")
+    # Project what is still unlogged first, so the mark never points into deleted rows.
+    turns.sync(db, tracker_path)
+    with write_transaction(db) as conn:
+        gone_turns = conn.execute(
+            f"DELETE FROM {schema.TURNS} WHERE at < ?", (cutoff_iso,)
+        ).rowcount
+        old_closed = "SELECT id FROM tickets WHERE status = 'closed' AND closed_at < ?"
+        gone_messages = conn.execute(
+            f"DELETE FROM ticket_messages WHERE ticket_id IN ({old_closed})", (cutoff_iso,)
+        ).rowcount
+        emptied = conn.execute(
+            "UPDATE tickets SET transcript = '[]', customer_email = NULL "
+            "WHERE status = 'closed' AND closed_at < ? "
+            "AND (transcript != '[]' OR customer_email IS NOT NULL)",
+            (cutoff_iso,),
+        ).rowcount
+    gone_events = delete_tracker_events(db, tracker_path, before=cutoff.timestamp())
+    return Purged(gone_turns, gone_events, gone_messages, emptied)
+
+
+def delete_tracker_events(
+    db: sqlite_utils.Database,
+    tracker_path: Path | None,
+    *,
+    before: float | None = None,
+    senders: list[str] | None = None,
+) -> int:
+    """Delete tracker events older than ``before`` (a Unix time) or of ``senders``.
+
+    SQLite may hand a deleted row's id to the next event, so the log's position is moved
+    back to the highest id left: nothing written afterwards is skipped.
+    """
+    from sportello.settings import get_settings
+
+    path = tracker_path or get_settings().tracker_db_path
+    if not path.exists():
+        return 0
+    conn = sqlite3.connect(path, timeout=10)
+    try:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        if "events" not in tables:
+            return 0
+        deleted = 0
+        with conn:
+            if before is not None:
+                deleted += conn.execute(
+                    "DELETE FROM events WHERE timestamp < ?", (before,)
+                ).rowcount
+            if senders:
+                for start in range(0, len(senders), 500):
+                    chunk = senders[start : start + 500]
+                    marks = ", ".join("?" for _ in chunk)
+                    deleted += conn.execute(
+                        f"DELETE FROM events WHERE sender_id IN ({marks})", chunk
+                    ).rowcount
+            highest = conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
+    finally:
+        conn.close()
+    with write_transaction(db) as log:
+        log.execute(
+            f"UPDATE {schema.STATE} SET value = MIN(value, ?) WHERE name = ?",
+            (highest, turns.MARK),
+        )
+    return deleted

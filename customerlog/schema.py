@@ -1,0 +1,185 @@
+"""The customer log's tables: the one place that says what is logged and what it means.
+
+Everything a customer did with the assistant, in SQLite (``sportello.db``), readable as
+it is with ``sqlite-utils`` or Datasette. Four sources feed it:
+
+``log_turns`` — one row per customer message (or desk-triggered event), projected from
+Rasa's tracker store by :mod:`customerlog.turns`:
+
+=================  ==========================================================================
+column             meaning
+=================  ==========================================================================
+id                 row id
+event_id           the tracker store's id of the user event (unique: re-projecting is safe;
+                   empty for turns written by :func:`customerlog.turns.record_turn`)
+conversation_id    Rasa's sender id: one chat on one channel
+customer_id        the person: the channel's customer id when it sends one, else the
+                   conversation id
+channel            Rasa input channel (``socketio``, ``rest``, ``callback``…)
+lang               language of the conversation at this turn (``it``/``en``)
+at                 when the customer wrote (UTC, ISO 8601)
+kind               ``customer`` (typed or clicked by the customer), ``operator`` (an
+                   operator's answer delivered by the desk), ``system`` (ticket closed)
+text               what the customer wrote (empty for ``operator``/``system``)
+intent             the NLU intent and ``intent_confidence`` its confidence
+reply              what the bot (or the operator, for ``operator`` turns) said, one line
+                   per message
+decision           what the assistant decided: ``answered`` (an article was given),
+                   ``abstained`` (the knowledge base did not know), ``escalated`` (a ticket
+                   was opened or re-used), ``for_operator`` (recorded while an operator
+                   owns the conversation), ``rated``, ``small_talk`` (greetings, thanks,
+                   chitchat answered by the bot), ``error``
+article_id         the article given (``answered``) and ``confidence`` the knowledge base's
+                   calibrated P(correct) for it (for ``abstained``: the best candidate's)
+ticket_id          the ticket opened or re-used on ``escalated``
+=================  ==========================================================================
+
+``ratings`` — one row per rating a customer gave (written by the bot's actions at once):
+
+=============  ==============================================================================
+kind           ``helpful`` (value 1 yes / 0 no, target an article), ``csat`` (1–5, target a
+               conversation session or a ticket), ``nps`` (0–10, target the customer)
+target_type    ``article`` | ``conversation`` | ``ticket`` | ``customer``
+target_id      the article id, the conversation id, the ticket id, the customer id
+article_lang   the language version of a rated article
+session        for ``conversation`` targets: the start of the Rasa session rated
+=============  ==============================================================================
+plus ``conversation_id``, ``customer_id``, ``channel``, ``lang``, ``at``.
+
+``rating_requests`` — the CSAT and NPS questions asked, so each is asked once (CSAT per
+bot-resolved session and per ticket, NPS once per customer per period) and skipped
+questions are counted: ``kind``, ``target_type``, ``target_id``, ``session``,
+``conversation_id``, ``customer_id``, ``asked_at``, ``status`` (``asked`` | ``answered``
+| ``skipped``), ``answered_at``.
+
+``ticket_messages`` (owned by :mod:`desk.tickets`) — operators' answers (``role =
+'operator'``) with their author and delivery time.
+
+The view ``customer_log`` puts turns and operators' answers in one timeline per
+conversation. Retention (:mod:`customerlog.retention`) deletes old turns; erasure
+(:mod:`privacy.customers`) deletes a customer's rows from every table.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+from sportello.db import write_transaction
+
+TURNS = "log_turns"
+RATINGS = "ratings"
+REQUESTS = "rating_requests"
+STATE = "log_state"
+VIEW = "customer_log"
+
+KIND_CUSTOMER = "customer"
+KIND_OPERATOR = "operator"
+KIND_SYSTEM = "system"
+
+DECISION_ANSWERED = "answered"
+DECISION_ABSTAINED = "abstained"
+DECISION_ESCALATED = "escalated"
+DECISION_FOR_OPERATOR = "for_operator"
+DECISION_RATED = "rated"
+DECISION_SMALL_TALK = "small_talk"
+DECISION_ERROR = "error"
+
+RATING_HELPFUL = "helpful"
+RATING_CSAT = "csat"
+RATING_NPS = "nps"
+RATING_KINDS = (RATING_HELPFUL, RATING_CSAT, RATING_NPS)
+# The accepted values of each kind of rating.
+RATING_RANGES = {RATING_HELPFUL: (0, 1), RATING_CSAT: (1, 5), RATING_NPS: (0, 10)}
+
+TARGET_ARTICLE = "article"
+TARGET_CONVERSATION = "conversation"
+TARGET_TICKET = "ticket"
+TARGET_CUSTOMER = "customer"
+
+REQUEST_ASKED = "asked"
+REQUEST_ANSWERED = "answered"
+REQUEST_SKIPPED = "skipped"
+
+_TABLES_SQL = f"""
+CREATE TABLE IF NOT EXISTS {TURNS} (
+    id INTEGER PRIMARY KEY,
+    event_id INTEGER UNIQUE,
+    conversation_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    channel TEXT,
+    lang TEXT,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    text TEXT NOT NULL DEFAULT '',
+    intent TEXT,
+    intent_confidence REAL,
+    reply TEXT NOT NULL DEFAULT '',
+    decision TEXT,
+    article_id TEXT,
+    confidence REAL,
+    ticket_id INTEGER
+);
+CREATE INDEX IF NOT EXISTS {TURNS}_conversation ON {TURNS}(conversation_id, id);
+CREATE INDEX IF NOT EXISTS {TURNS}_customer ON {TURNS}(customer_id);
+CREATE INDEX IF NOT EXISTS {TURNS}_at ON {TURNS}(at);
+CREATE TABLE IF NOT EXISTS {RATINGS} (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    value INTEGER NOT NULL,
+    target_type TEXT NOT NULL,
+    target_id TEXT NOT NULL,
+    article_lang TEXT,
+    session TEXT,
+    conversation_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    channel TEXT,
+    lang TEXT,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS {RATINGS}_target ON {RATINGS}(target_type, target_id);
+CREATE INDEX IF NOT EXISTS {RATINGS}_customer ON {RATINGS}(customer_id);
+CREATE TABLE IF NOT EXISTS {REQUESTS} (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    target_type TEXT NOT NULL,
+    target_id TEXT NOT NULL,
+    session TEXT NOT NULL DEFAULT '',
+    conversation_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    asked_at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    answered_at TEXT,
+    UNIQUE (kind, target_type, target_id, session)
+);
+CREATE INDEX IF NOT EXISTS {REQUESTS}_customer ON {REQUESTS}(customer_id, kind, asked_at);
+CREATE TABLE IF NOT EXISTS {STATE} (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+"""
+
+_VIEW_SQL = f"""
+CREATE VIEW IF NOT EXISTS {VIEW} AS
+SELECT conversation_id, customer_id, channel, lang, at, kind, text, reply, decision,
+       article_id, confidence, ticket_id
+FROM {TURNS}
+UNION ALL
+SELECT t.conversation_id, t.customer_id, t.channel, t.lang, m.created_at, 'operator_answer',
+       '', m.text, NULL, NULL, NULL, t.id
+FROM ticket_messages m JOIN tickets t ON t.id = m.ticket_id
+WHERE m.role = 'operator'
+"""
+
+
+def ensure_schema(db: sqlite_utils.Database) -> None:
+    """Create the log's tables (and the desk's, which the timeline view reads); idempotent."""
+    from desk import tickets
+
+    tickets.ensure_schema(db)
+    if {TURNS, RATINGS, REQUESTS, STATE} <= set(db.table_names()) and VIEW in db.view_names():
+        return
+    with write_transaction(db) as conn:
+        for statement in _TABLES_SQL.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(_VIEW_SQL)

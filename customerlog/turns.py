@@ -1,0 +1,359 @@
+"""Turns of the customer log, projected from Rasa's tracker store.
+
+Rasa already writes every event of every conversation to its SQL tracker store (an
+append-only ``events`` table with an increasing id). Rather than logging from each
+custom action — which would miss every turn a plain response answers (greetings,
+thanks, chitchat) — the log follows that table: each customer message becomes one row
+of ``log_turns`` with what the bot said and decided after it. The position reached is
+stored with the rows in one transaction, so a crash or a second process replays
+nothing twice and skips nothing; ``event_id`` is unique as a second guard.
+
+The SLA monitor runs :func:`sync` every few seconds; ``sportello log sync`` runs it once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from customerlog import schema
+from sportello.db import write_transaction
+from sportello.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+MARK = "tracker_event_id"
+
+# Actions and slots of the bot (bot/domain.yml) that say what was decided.
+_KB_ACTION = "action_answer_from_kb"
+_FOR_OPERATOR_ACTION = "action_record_for_operator"
+_RATING_ACTIONS = ("action_record_rating", "action_answer_helpful")
+_ERROR_RESPONSES = ("utter_error", "utter_handoff_failed")
+
+
+def customer_id_from(metadata: object, conversation_id: str) -> str:
+    """The person behind a message: the channel's ``customer_id`` if it sends one."""
+    given = metadata.get("customer_id") if isinstance(metadata, dict) else None
+    return str(given)[:200] if given else conversation_id
+
+
+def _iso(timestamp: object) -> str:
+    try:
+        moment = datetime.fromtimestamp(float(timestamp), tz=timezone.utc)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError, OSError):
+        moment = datetime.now(timezone.utc)
+    return moment.isoformat(timespec="milliseconds")
+
+
+@dataclass
+class _Turn:
+    """A turn being assembled from the events that follow one user event."""
+
+    event_id: int
+    conversation_id: str
+    customer_id: str
+    channel: str | None
+    lang: str | None
+    at: str
+    kind: str
+    text: str = ""
+    intent: str | None = None
+    intent_confidence: float | None = None
+    replies: list[str] = field(default_factory=list)
+    article_id: str | None = None
+    confidence: float | None = None
+    ticket_id: int | None = None
+    decision: str | None = None
+    kb_ran: bool = False
+    escalated: bool = False
+    for_operator: bool = False
+    rated: bool = False
+    error: bool = False
+    row_id: int | None = None
+
+    def final_decision(self) -> str | None:
+        if self.kind != schema.KIND_CUSTOMER:
+            return None
+        if self.escalated:
+            return schema.DECISION_ESCALATED
+        if self.article_id:
+            return schema.DECISION_ANSWERED
+        if self.error:
+            return schema.DECISION_ERROR
+        if self.kb_ran:
+            return schema.DECISION_ABSTAINED
+        if self.rated:
+            return schema.DECISION_RATED
+        if self.for_operator:
+            return schema.DECISION_FOR_OPERATOR
+        if self.replies:
+            return schema.DECISION_SMALL_TALK
+        return self.decision
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "conversation_id": self.conversation_id,
+            "customer_id": self.customer_id,
+            "channel": self.channel,
+            "lang": self.lang,
+            "at": self.at,
+            "kind": self.kind,
+            "text": self.text,
+            "intent": self.intent,
+            "intent_confidence": self.intent_confidence,
+            "reply": "\n".join(self.replies),
+            "decision": self.final_decision(),
+            "article_id": self.article_id,
+            "confidence": self.confidence,
+            "ticket_id": self.ticket_id,
+        }
+
+
+def _new_turn(event_id: int, sender: str, data: dict[str, Any], lang: str | None) -> _Turn:
+    parse = data.get("parse_data") or {}
+    intent = parse.get("intent") or {}
+    name = str(intent.get("name") or "") or None
+    for entity in parse.get("entities") or []:
+        if isinstance(entity, dict) and entity.get("entity") == "language":
+            lang = str(entity.get("value") or "") or lang
+    external = bool(name and name.startswith("EXTERNAL_"))
+    if name == "EXTERNAL_operator_message":
+        kind = schema.KIND_OPERATOR
+    elif external:
+        kind = schema.KIND_SYSTEM
+    else:
+        kind = schema.KIND_CUSTOMER
+    confidence = intent.get("confidence")
+    return _Turn(
+        event_id=event_id,
+        conversation_id=sender,
+        customer_id=customer_id_from(data.get("metadata"), sender),
+        channel=data.get("input_channel"),
+        lang=lang,
+        at=_iso(data.get("timestamp")),
+        kind=kind,
+        text="" if external else str(data.get("text") or ""),
+        intent=name,
+        intent_confidence=float(confidence) if isinstance(confidence, (int, float)) else None,
+    )
+
+
+def _load_last(conn: sqlite3.Connection, sender: str) -> _Turn | None:
+    """The sender's latest stored turn, to continue it with events that came later."""
+    conn.row_factory = sqlite3.Row
+    try:
+        row = conn.execute(
+            f"SELECT * FROM {schema.TURNS} WHERE conversation_id = ? ORDER BY event_id DESC "
+            "LIMIT 1",
+            (sender,),
+        ).fetchone()
+    finally:
+        conn.row_factory = None
+    if row is None:
+        return None
+    turn = _Turn(
+        event_id=row["event_id"],
+        conversation_id=row["conversation_id"],
+        customer_id=row["customer_id"],
+        channel=row["channel"],
+        lang=row["lang"],
+        at=row["at"],
+        kind=row["kind"],
+        text=row["text"],
+        intent=row["intent"],
+        intent_confidence=row["intent_confidence"],
+        replies=[line for line in row["reply"].split("\n") if line] if row["reply"] else [],
+        article_id=row["article_id"],
+        confidence=row["confidence"],
+        ticket_id=row["ticket_id"],
+        row_id=row["id"],
+    )
+    decision = row["decision"]
+    turn.decision = decision
+    turn.escalated = decision == schema.DECISION_ESCALATED
+    turn.kb_ran = decision in (schema.DECISION_ABSTAINED, schema.DECISION_ANSWERED)
+    turn.for_operator = decision == schema.DECISION_FOR_OPERATOR
+    turn.rated = decision == schema.DECISION_RATED
+    turn.error = decision == schema.DECISION_ERROR
+    return turn
+
+
+def _apply(turn: _Turn, data: dict[str, Any]) -> None:
+    """Fold one non-user event into the turn it follows."""
+    kind = data.get("event")
+    if kind == "bot":
+        text = data.get("text")
+        if text:
+            turn.replies.append(str(text))
+        utter = (data.get("metadata") or {}).get("utter_action")
+        if utter in _ERROR_RESPONSES:
+            turn.error = True
+    elif kind == "action":
+        name = data.get("name")
+        if name == _KB_ACTION:
+            turn.kb_ran = True
+        elif name == _FOR_OPERATOR_ACTION:
+            turn.for_operator = True
+        elif name in _RATING_ACTIONS:
+            turn.rated = True
+    elif kind == "slot":
+        name, value = data.get("name"), data.get("value")
+        if name == "kb_article_id":
+            turn.article_id = str(value) if value else None
+        elif name == "kb_confidence":
+            turn.confidence = float(value) if isinstance(value, (int, float)) else None
+        elif name == "handoff_active" and value is True:
+            turn.escalated = True
+        elif name == "language" and value:
+            turn.lang = str(value)
+
+
+def _ticket_for(conn: sqlite3.Connection, turn: _Turn) -> int | None:
+    row = conn.execute(
+        "SELECT id FROM tickets WHERE conversation_id = ? ORDER BY id DESC LIMIT 1",
+        (turn.conversation_id,),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def _store(conn: sqlite3.Connection, turns: list[_Turn]) -> None:
+    for turn in turns:
+        if turn.escalated and turn.ticket_id is None:
+            turn.ticket_id = _ticket_for(conn, turn)
+        row = turn.row()
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in row if c != "event_id")
+        conn.execute(
+            f"INSERT INTO {schema.TURNS} ({columns}) VALUES ({marks}) "
+            f"ON CONFLICT(event_id) DO UPDATE SET {updates}",
+            list(row.values()),
+        )
+
+
+def _project(conn: sqlite3.Connection, rows: list[tuple[int, str, str]]) -> int:
+    """Fold tracker events (id, sender, json) into turns; returns how many turns began."""
+    open_turns: dict[str, _Turn] = {}
+    touched: list[_Turn] = []
+    started = 0
+    for event_id, sender, raw in rows:
+        try:
+            data = json.loads(raw)
+        except (TypeError, ValueError):
+            logger.warning("unreadable tracker event %s skipped", event_id)
+            continue
+        if not isinstance(data, dict):
+            continue
+        turn = open_turns.get(sender)
+        if data.get("event") == "user":
+            previous = turn or _load_last(conn, sender)
+            turn = _new_turn(event_id, sender, data, previous.lang if previous else None)
+            open_turns[sender] = turn
+            touched.append(turn)
+            started += 1
+            continue
+        if turn is None:
+            turn = _load_last(conn, sender)
+            if turn is None:
+                continue  # events before the first message (session start, greetings slots)
+            open_turns[sender] = turn
+            touched.append(turn)
+        _apply(turn, data)
+    _store(conn, touched)
+    return started
+
+
+def _tracker_rows(path: Path, after: int, limit: int) -> list[tuple[int, str, str]]:
+    src = sqlite3.connect(path, timeout=5)
+    try:
+        tables = {row[0] for row in src.execute("SELECT name FROM sqlite_master")}
+        if "events" not in tables:
+            return []
+        return src.execute(
+            "SELECT id, sender_id, data FROM events WHERE id > ? ORDER BY id LIMIT ?",
+            (after, limit),
+        ).fetchall()
+    finally:
+        src.close()
+
+
+def sync(db: sqlite_utils.Database, tracker_path: Path | None = None, batch: int = 2000) -> int:
+    """Project the tracker events not yet logged; returns the number of new turns."""
+    schema.ensure_schema(db)
+    path = tracker_path or get_settings().tracker_db_path
+    if not path.exists():
+        return 0
+    total = 0
+    while True:
+        with write_transaction(db) as conn:
+            row = conn.execute(
+                f"SELECT value FROM {schema.STATE} WHERE name = ?", (MARK,)
+            ).fetchone()
+            mark = row[0] if row else 0
+            rows = _tracker_rows(path, mark, batch)
+            if rows:
+                total += _project(conn, rows)
+                conn.execute(
+                    f"INSERT INTO {schema.STATE} (name, value) VALUES (?, ?) "
+                    "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                    (MARK, rows[-1][0]),
+                )
+        if len(rows) < batch:
+            return total
+
+
+TURN_COLUMNS = (
+    "conversation_id",
+    "customer_id",
+    "channel",
+    "lang",
+    "at",
+    "kind",
+    "text",
+    "intent",
+    "intent_confidence",
+    "reply",
+    "decision",
+    "article_id",
+    "confidence",
+    "ticket_id",
+)
+
+
+def record_turn(db: sqlite_utils.Database, **values: Any) -> int:
+    """Write a turn that did not come through Rasa (imported history, simulated demo
+    data); ``values`` are :data:`TURN_COLUMNS`. Returns the row id."""
+    unknown = set(values) - set(TURN_COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown turn columns: {sorted(unknown)}")
+    for required in ("conversation_id", "at", "kind"):
+        if not values.get(required):
+            raise ValueError(f"a turn needs {required}")
+    row = {"customer_id": values["conversation_id"], "text": "", "reply": "", **values}
+    schema.ensure_schema(db)
+    with write_transaction(db) as conn:
+        columns = ", ".join(row)
+        cursor = conn.execute(
+            f"INSERT INTO {schema.TURNS} ({columns}) VALUES ({', '.join('?' for _ in row)})",
+            list(row.values()),
+        )
+        return int(cursor.lastrowid or 0)
+
+
+def conversation_turns(db: sqlite_utils.Database, conversation_id: str) -> list[dict[str, Any]]:
+    """A conversation's logged turns, oldest first."""
+    schema.ensure_schema(db)
+    return list(
+        db.query(
+            f"SELECT * FROM {schema.TURNS} WHERE conversation_id = ? ORDER BY event_id",
+            [conversation_id],
+        )
+    )

@@ -1,0 +1,180 @@
+"""The console's knowledge-base pages: drafts to review, articles to fix, writing new ones.
+
+Operators and supervisors see the lists and write drafts (from a ticket's answer, or
+from a knowledge gap in the insights); only supervisors publish, reject, edit
+published articles and retire them. Marketing users get 403 everywhere here. Every
+change goes through :mod:`knowledge.drafts`, which scrubs personal data and keeps each
+version in the article's history; a published article is searchable by the running
+bot within a second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Annotated, Any
+
+import sqlite_utils
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from customerlog import ratings
+from desk.console.deps import CheckedForm, Supervisor, TicketWorker
+from knowledge import drafts, store
+from knowledge.store import ArticleError
+
+Render = Callable[..., HTMLResponse]
+Connect = Callable[[], AbstractContextManager[sqlite_utils.Database]]
+SetNotice = Callable[..., None]
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _tags(text: str) -> list[str]:
+    return [tag.strip() for tag in text.replace(";", ",").split(",") if tag.strip()]
+
+
+def _versions(db: sqlite_utils.Database, article_id: str) -> dict[str, store.Article]:
+    found = {lang: store.get_article(db, article_id, lang) for lang in store.LANGS}
+    return {lang: article for lang, article in found.items() if article is not None}
+
+
+def _grouped(articles: list[store.Article]) -> list[dict[str, Any]]:
+    """One row per article id, with its language versions."""
+    rows: dict[str, dict[str, Any]] = {}
+    for article in articles:
+        row = rows.setdefault(article.id, {"id": article.id, "versions": {}})
+        row["versions"][article.lang] = article
+    return list(rows.values())
+
+
+def register(app: FastAPI, *, render: Render, connected: Connect, set_notice: SetNotice) -> None:
+    """Add the /articles pages to the console ``app``."""
+
+    def refusal(key: str, **values: str) -> dict[str, Any]:
+        return {"key": key, "level": "error", "values": values}
+
+    @app.get("/articles", response_class=HTMLResponse)
+    def list_page(request: Request, user: TicketWorker) -> HTMLResponse:
+        with connected() as db:
+            quality = {q.article_id: q for q in ratings.article_quality(db)}
+            review = [
+                {"quality": q, "versions": _versions(db, q.article_id)}
+                for q in ratings.review_list(db)
+            ]
+            return render(
+                request,
+                "articles.html",
+                drafts=_grouped(drafts.list_drafts(db)),
+                review=review,
+                published=_grouped(store.list_articles(db, status="published")),
+                retired=_grouped(store.list_articles(db, status="retired")),
+                quality=quality,
+            )
+
+    def new_page(
+        request: Request,
+        status_code: int = 200,
+        notice: dict[str, Any] | None = None,
+        **values: str,
+    ) -> HTMLResponse:
+        form = {"lang": "it", "question": "", "answer": "", "tags": "", **values}
+        if form["lang"] not in store.LANGS:
+            form["lang"] = "it"
+        return render(request, "article_new.html", status_code, notice=notice, form=form)
+
+    @app.get("/articles/new", response_class=HTMLResponse)
+    def new_form(
+        request: Request, user: TicketWorker, lang: str = "it", question: str = ""
+    ) -> HTMLResponse:
+        return new_page(request, lang=lang, question=question[: drafts.MAX_QUESTION_CHARS])
+
+    @app.post("/articles/new")
+    def create(
+        request: Request,
+        form: CheckedForm,
+        user: TicketWorker,
+        lang: Annotated[str, Form()] = "it",
+        question: Annotated[str, Form()] = "",
+        answer: Annotated[str, Form()] = "",
+        tags: Annotated[str, Form()] = "",
+    ) -> Response:
+        values = {"lang": lang, "question": question, "answer": answer, "tags": tags}
+        with connected() as db:
+            try:
+                draft = drafts.propose(
+                    db,
+                    question=question,
+                    answer=answer,
+                    lang=lang,
+                    author=user.username,
+                    tags=_tags(tags),
+                    source=f"console:{user.username}",
+                )
+            except ArticleError as exc:
+                return new_page(request, 422, refusal("article_invalid", why=str(exc)), **values)
+        set_notice(request, "draft_created")
+        return RedirectResponse(f"/articles/{draft.id}", status_code=303)
+
+    @app.get("/articles/{article_id}", response_class=HTMLResponse)
+    def show(request: Request, article_id: str, user: TicketWorker) -> HTMLResponse:
+        with connected() as db:
+            versions = _versions(db, article_id)
+            if not versions:
+                return render(request, "error.html", 404, message_key="article_not_found")
+            quality = next(
+                (q for q in ratings.article_quality(db) if q.article_id == article_id), None
+            )
+            history = {lang: store.article_history(db, article_id, lang) for lang in versions}
+            return render(
+                request,
+                "article.html",
+                article_id=article_id,
+                versions=versions,
+                langs=store.LANGS,
+                quality=quality,
+                history=history,
+                tags=", ".join(next(iter(versions.values())).tags),
+            )
+
+    @app.post("/articles/{article_id}/publish")
+    async def publish(
+        request: Request, article_id: str, form: CheckedForm, user: Supervisor
+    ) -> Response:
+        chosen = []
+        for lang in store.LANGS:
+            question = str(form.get(f"question_{lang}") or "").strip()
+            answer = str(form.get(f"answer_{lang}") or "").strip()
+            if question or answer:
+                alts = _lines(str(form.get(f"alt_{lang}") or ""))
+                chosen.append(drafts.Version(lang, question, answer, alts))
+        with connected() as db:
+            try:
+                drafts.publish(
+                    db,
+                    article_id,
+                    chosen,
+                    reviewer=user.username,
+                    tags=_tags(str(form.get("tags") or "")),
+                )
+            except ArticleError as exc:
+                set_notice(request, "article_invalid", level="error", why=str(exc))
+                return RedirectResponse(f"/articles/{article_id}", status_code=303)
+        set_notice(request, "article_published")
+        return RedirectResponse(f"/articles/{article_id}", status_code=303)
+
+    @app.post("/articles/{article_id}/reject")
+    def reject(request: Request, article_id: str, form: CheckedForm, user: Supervisor) -> Response:
+        with connected() as db:
+            drafts.reject(db, article_id, reviewer=user.username)
+        set_notice(request, "draft_rejected")
+        return RedirectResponse("/articles", status_code=303)
+
+    @app.post("/articles/{article_id}/retire")
+    def retire(request: Request, article_id: str, form: CheckedForm, user: Supervisor) -> Response:
+        with connected() as db:
+            drafts.retire(db, article_id, reviewer=user.username)
+        set_notice(request, "article_retired")
+        return RedirectResponse(f"/articles/{article_id}", status_code=303)
