@@ -545,8 +545,9 @@ def test_the_bot_resumes_only_when_the_ticket_is_really_closed(data_dir: Path) -
     assert run(ActionHandoffClosed(), external) == ([], {})  # still open
     close_ticket(db, ticket.id, "anna", deliver=False)
     messages, slots = run(ActionHandoffClosed(), external)
-    assert [m["response"] for m in messages] == ["utter_handoff_closed"]
-    assert slots == {"handoff_active": False}
+    # The bot is back, and asks the customer's CSAT about the closed ticket (once).
+    assert [m["response"] for m in messages] == ["utter_handoff_closed", "utter_ask_csat"]
+    assert slots == {"handoff_active": False, "rating_pending": f"csat|ticket|{ticket.id}|"}
     assert get_ticket(db, ticket.id).resume_delivered
     resumed = make_tracker(
         "EXTERNAL: EXTERNAL_ticket_closed",

@@ -17,12 +17,25 @@ BOB = ratings.Rater("conv-b", "bob", "socketio", "en")
 def test_a_rating_is_stored_against_its_target(db: sqlite_utils.Database) -> None:
     ratings.record(db, ALICE, schema.RATING_CSAT, 4, schema.TARGET_TICKET, "17", NOW)
     (row,) = ratings.ratings_for(db, schema.TARGET_TICKET, "17")
-    assert (row["kind"], row["value"], row["customer_id"], row["lang"]) == ("csat", 4, "alice", "it")
+    assert (row["kind"], row["value"], row["customer_id"], row["lang"]) == (
+        "csat",
+        4,
+        "alice",
+        "it",
+    )
 
 
 @pytest.mark.parametrize(
     ("kind", "value"),
-    [("csat", 0), ("csat", 6), ("nps", 11), ("nps", -1), ("helpful", 2), ("stars", 3), ("csat", True)],
+    [
+        ("csat", 0),
+        ("csat", 6),
+        ("nps", 11),
+        ("nps", -1),
+        ("helpful", 2),
+        ("stars", 3),
+        ("csat", True),
+    ],
 )
 def test_out_of_range_ratings_are_refused(db: sqlite_utils.Database, kind: str, value: int) -> None:
     schema.ensure_schema(db)

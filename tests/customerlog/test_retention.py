@@ -37,13 +37,23 @@ def test_old_conversations_are_deleted_recent_ones_kept(
 def test_closed_tickets_lose_their_text_open_ones_keep_it(db: sqlite_utils.Database) -> None:
     start = datetime(2026, 1, 5, 10, 0, tzinfo=timezone.utc)
     old, _ = tickets.open_ticket(
-        db, "old", lang="it", reason=tickets.REASON_ASKED_FOR_HUMAN, transcript=TRANSCRIPT, now=start
+        db,
+        "old",
+        lang="it",
+        reason=tickets.REASON_ASKED_FOR_HUMAN,
+        transcript=TRANSCRIPT,
+        now=start,
     )
     tickets.set_customer_email(db, old.id, "mario@example.com")
     tickets.answer_ticket(db, old.id, "anna", "Ciao Mario", now=start + timedelta(hours=1))
     tickets.close_ticket(db, old.id, "anna", now=start + timedelta(hours=2))
     still_open, _ = tickets.open_ticket(
-        db, "open", lang="it", reason=tickets.REASON_ASKED_FOR_HUMAN, transcript=TRANSCRIPT, now=start
+        db,
+        "open",
+        lang="it",
+        reason=tickets.REASON_ASKED_FOR_HUMAN,
+        transcript=TRANSCRIPT,
+        now=start,
     )
 
     retention.purge(db, 30, start + timedelta(days=60))

@@ -12,7 +12,9 @@ def test_each_customer_message_becomes_one_turn_with_reply_and_decision(
     db: sqlite_utils.Database, tracker: FakeTracker
 ) -> None:
     tracker.add("c1", {"event": "session_started"}, action("action_session_start"))
-    tracker.add("c1", user("ciao", "greet", "it"), action("utter_greet"), bot("Ciao!", "utter_greet"))
+    tracker.add(
+        "c1", user("ciao", "greet", "it"), action("utter_greet"), bot("Ciao!", "utter_greet")
+    )
     tracker.add("c1", *kb_turn("c1", "quanto costa la spedizione?", "shipping-cost"))
     tracker.add("c1", *kb_turn("c1", "avete un negozio su Marte?", None))
 
