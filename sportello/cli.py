@@ -323,6 +323,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_customer_commands(subparsers)
     _add_log_commands(subparsers)
     _add_run_command(subparsers)
+    # Imported here: insights.cli imports CommandError from this module.
+    from insights.cli import register as add_insights_commands
+
+    add_insights_commands(subparsers)
     return parser
 
 

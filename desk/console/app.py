@@ -13,7 +13,7 @@ refreshes itself with a meta refresh every 30 seconds, forms post back and redir
 Access: ``/healthz``, ``/login`` and the stylesheet are open; every other path (including
 ones that do not exist) needs a session: pages redirect to ``/login``, ``/api/*`` and
 non-GET requests get 401. Operators and supervisors work tickets; marketing users get 403
-on ticket routes and see the insights placeholder. Every POST form carries the session's
+on ticket routes and read the insights (:mod:`insights`). Every POST form carries the session's
 CSRF token (403 without it). The role is re-read from the database on every request.
 
 Tickets are read and changed only through :mod:`desk.tickets` (``list_queue``,
@@ -396,9 +396,135 @@ def create_app(
         user: users.User = request.state.user
         return RedirectResponse("/queue" if user.works_tickets else "/insights", status_code=303)
 
+    # --- insights: marketing and supervisors (operators get 403) -------------------------
+    # The insights package (and matplotlib) load on the first insights request only.
+    from urllib.parse import urlencode
+
+    from desk.console.text import UI_TEXT
+
+    insights_roles = frozenset({users.ROLE_MARKETING, users.ROLE_SUPERVISOR})
+
+    def insights_reader(request: Request) -> users.User:
+        user: users.User | None = request.state.user
+        if user is None or user.role not in insights_roles:
+            raise Forbidden
+        return user
+
+    def insights_query(request: Request) -> tuple[Any, str | None]:
+        """The filters in the query (``language`` filters customers' language: ``lang``
+        is the console's own); bad input falls back to the default period."""
+        from insights.filters import FilterError, make_filters
+
+        query = request.query_params
+        today = clock().astimezone(DISPLAY_TZ).date()
+        language = query.get("language") or None
+        try:
+            return make_filters(
+                query.get("since"),
+                query.get("until"),
+                channel=(query.get("channel") or "")[:40] or None,
+                lang=language if language in SUPPORTED_LANGS else None,
+                source=query.get("source") or None,
+                today=today,
+            ), None
+        except FilterError as exc:
+            return make_filters(today=today), str(exc)
+
+    def insights_link(filters: Any) -> str:
+        """The filters as a query string, for chart and CSV links."""
+        values = {
+            "since": filters.since.isoformat(),
+            "until": filters.until.isoformat(),
+            "channel": filters.channel or "",
+            "language": filters.lang or "",
+            "source": filters.source,
+        }
+        return urlencode({k: v for k, v in values.items() if v})
+
+    def insights_percent(value: float | None) -> str:
+        return "—" if value is None else f"{100 * value:.1f}%"
+
+    def insights_number(value: float | None, places: int = 0) -> str:
+        return "—" if value is None else f"{value:.{places}f}"
+
+    def insights_report(filters: Any, with_gaps: bool) -> Any:
+        from insights.report import build_report
+
+        with connected() as db:
+            return build_report(db, filters, now=clock(), with_gaps=with_gaps)
+
     @app.get("/insights", response_class=HTMLResponse)
     def insights(request: Request) -> HTMLResponse:
-        return render(request, "insights.html")
+        user = insights_reader(request)
+        from insights.charts import CHARTS
+        from insights.data import channels_seen
+        from insights.report import table
+
+        text = ui_text(request)
+        filters, problem = insights_query(request)
+        report = insights_report(filters, with_gaps=True)
+        with connected() as db:
+            channels = channels_seen(db)
+        return render(
+            request,
+            "insights.html",
+            notice=(
+                {"key": "insights_bad_filter", "level": "error", "values": {"why": problem}}
+                if problem
+                else None
+            ),
+            report=report,
+            filters=filters,
+            query=insights_link(filters),
+            channels=channels,
+            articles=table(report, "articles", text.lang),
+            article_ratings=table(report, "article_ratings", text.lang),
+            charts=CHARTS,
+            may_write_articles=user.works_tickets,
+            write_url=lambda gap: (
+                "/articles/new?"
+                + urlencode({"lang": gap.lang, "question": gap.representative}, quote_via=quote)
+            ),
+            pct=insights_percent,
+            num=insights_number,
+            dur=lambda delta: format_duration(delta, text.lang) if delta is not None else "—",
+        )
+
+    @app.get("/insights/charts/{name}.png")
+    def insights_chart(request: Request, name: str) -> Response:
+        insights_reader(request)
+        from insights import charts
+
+        if name not in charts.CHARTS:
+            return render(request, "error.html", 404, message_key="insights_unknown")
+        text = ui_text(request)
+        filters, _ = insights_query(request)
+        report = insights_report(filters, with_gaps=name in charts.NEEDS_GAPS)
+        labels = {
+            key[len("insights_chart_") :]: value
+            for key, value in UI_TEXT[text.lang].items()
+            if key.startswith("insights_chart_")
+        }
+        png = charts.render(report, name, {**labels, "lang": text.lang})
+        return Response(png, media_type="image/png")
+
+    @app.get("/insights/{name}.csv")
+    def insights_csv(request: Request, name: str) -> Response:
+        insights_reader(request)
+        from insights.report import TABLES, columns, table, to_csv
+
+        if name not in TABLES:
+            return render(request, "error.html", 404, message_key="insights_unknown")
+        text = ui_text(request)
+        filters, _ = insights_query(request)
+        report = insights_report(filters, with_gaps=name == "gaps")
+        body = to_csv(columns(name, report), table(report, name, text.lang))
+        filename = f"insights-{name}-{filters.since}-{filters.until}.csv"
+        return Response(
+            body,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
 
     @app.get("/queue", response_class=HTMLResponse)
     def queue(request: Request, user: TicketWorker) -> HTMLResponse:

@@ -81,10 +81,6 @@ UI_TEXT: dict[str, dict[str, str]] = {
         "close_refused": "Non puoi chiudere questo ticket: è di {who}.",
         "already_closed": "Questo ticket è chiuso.",
         "insights_title": "Statistiche",
-        "insights_coming": (
-            "Le statistiche per il marketing arriveranno presto. "
-            "Il tuo ruolo non dà accesso ai ticket."
-        ),
         "forbidden": "Non hai i permessi per questa pagina.",
         "not_found": "Ticket non trovato.",
         "csrf_failed": "Il modulo è scaduto o non è valido: ricarica la pagina e riprova.",
@@ -165,9 +161,6 @@ UI_TEXT: dict[str, dict[str, str]] = {
         "close_refused": "You cannot close this ticket: it belongs to {who}.",
         "already_closed": "This ticket is closed.",
         "insights_title": "Insights",
-        "insights_coming": (
-            "Marketing insights are coming soon. Your role does not give access to tickets."
-        ),
         "forbidden": "You do not have permission to see this page.",
         "not_found": "Ticket not found.",
         "csrf_failed": "The form has expired or is not valid: reload the page and try again.",
@@ -359,6 +352,7 @@ INSIGHTS_TEXT: dict[str, dict[str, str]] = {
         "insights_gaps_empty": "Nessuna domanda senza risposta nel periodo.",
         "insights_table_empty": "Nessun dato nel periodo.",
         "insights_write_article": "Scrivi l'articolo mancante",
+        "insights_unknown": "Tabella o grafico sconosciuto.",
         "insights_col_day": "Giorno",
         "insights_col_week": "Settimana",
         "insights_col_channel": "Canale",
@@ -470,6 +464,7 @@ INSIGHTS_TEXT: dict[str, dict[str, str]] = {
         "insights_gaps_empty": "No unanswered questions in the period.",
         "insights_table_empty": "No data in the period.",
         "insights_write_article": "Write the missing article",
+        "insights_unknown": "Unknown table or chart.",
         "insights_col_day": "Day",
         "insights_col_week": "Week",
         "insights_col_channel": "Channel",

@@ -217,7 +217,7 @@ def test_socketio_customer_gets_the_answer_and_the_resume_pushed(stack: Settings
         assert deliver_ticket_updates(db, stack, ticket.id)
         resumed, csat = customer.bot_texts(2)
         assert "L'operatore ha chiuso la tua richiesta" in resumed
-        assert "da 1 (per niente) a 5" in csat  # asked once about the ticket...
+        assert "Da 1 (per niente) a 5" in csat  # asked once about the ticket...
         customer.say("quanto costa la spedizione?")  # ...and a question is simply answered
         assert customer.bot_texts(1) == [answer_of(stack, "spedizione-costi", "it")]
     finally:

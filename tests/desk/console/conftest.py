@@ -116,8 +116,9 @@ def logged_in(client: TestClient, username: str) -> TestClient:
     return client
 
 
-def page_token(client: TestClient, path: str = "/insights") -> str:
-    """The session's CSRF token, read from any page with a form."""
-    response = client.get(path)
+def page_token(client: TestClient, path: str = "/") -> str:
+    """The session's CSRF token, read from any page with a form ("/" leads each role to
+    its own home page)."""
+    response = client.get(path, follow_redirects=True)
     assert response.status_code == 200, response.text
     return csrf_token(response.text)

@@ -232,14 +232,14 @@ def test_another_sessions_token_is_refused(
 # --- roles -------------------------------------------------------------------------------------
 
 
-def test_marketing_sees_the_insights_placeholder_and_no_tickets(
+def test_marketing_sees_the_insights_and_no_tickets(
     client: TestClient, people: dict, ticket: tickets.Ticket
 ) -> None:
     logged_in(client, "mara")
     assert client.get("/").headers["location"] == "/insights"
     insights = client.get("/insights")
     assert insights.status_code == 200
-    assert UI_TEXT["it"]["insights_coming"] in insights.text
+    assert UI_TEXT["it"]["insights_title"] in insights.text and 'id="figures"' in insights.text
     assert client.get("/queue").status_code == 403
     assert client.get(f"/tickets/{ticket.id}").status_code == 403
     assert client.get("/api/queue").status_code == 403

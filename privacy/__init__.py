@@ -1,0 +1,1 @@
+"""Customers' personal data: scrubbing it from shared text, exporting and erasing it."""
