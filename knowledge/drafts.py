@@ -22,7 +22,7 @@ import sqlite_utils
 
 from knowledge import store
 from knowledge.store import Article, ArticleError
-from privacy.scrub import scrub
+from privacy.scrub import NAME, find_personal_data, scrub
 
 SOURCE_TICKET = "ticket:{ticket_id}"
 TAG_FROM_OPERATOR = "from-operator"
@@ -46,6 +46,17 @@ def names_from_email(email: str | None) -> list[str]:
     """ "mario.rossi@…" → ["Mario", "Rossi"]: a name the scrubber must also remove."""
     match = _NAME_FROM_EMAIL.match(email or "")
     return [part.capitalize() for part in match.groups()] if match else []
+
+
+def customer_names(customer_messages: Iterable[str], email: str | None = None) -> list[str]:
+    """The names a customer gave in the conversation ("mi chiamo Mario Rossi") or in
+    their e-mail address: the operator's answer may use them without any cue."""
+    names = names_from_email(email)
+    for text in customer_messages:
+        for finding in find_personal_data(str(text)):
+            if finding.kind == NAME:
+                names += finding.text.split()
+    return list(dict.fromkeys(n for n in names if len(n) > 1))
 
 
 def derive_question(customer_messages: Iterable[str]) -> str:

@@ -678,9 +678,10 @@ def create_app(
                 return ticket_page(request, db, ticket_id, 403, refused)
             if propose:
                 ticket = tickets.get_ticket(db, ticket_id)
-                question = kb_question.strip() or drafts.derive_question(
+                said = [
                     m.text for m in tickets.ticket_messages(db, ticket_id) if m.role == "customer"
-                )
+                ]
+                question = kb_question.strip() or drafts.derive_question(said)
                 try:
                     draft = drafts.propose(
                         db,
@@ -690,7 +691,7 @@ def create_app(
                         author=user.username,
                         tags=[tag for tag in kb_tags.split(",") if tag.strip()],
                         source=drafts.SOURCE_TICKET.format(ticket_id=ticket_id),
-                        names=drafts.names_from_email(ticket.customer_email),
+                        names=drafts.customer_names(said, ticket.customer_email),
                     )
                 except ArticleError as exc:
                     set_notice(request, "article_invalid", level="error", why=str(exc))

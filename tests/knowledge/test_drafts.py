@@ -10,6 +10,7 @@ import sqlite_utils
 
 from knowledge import drafts, store
 from knowledge.store import ArticleError
+from privacy.scrub import scrub
 from sportello.db import open_db
 
 
@@ -126,3 +127,16 @@ def test_names_from_email() -> None:
     assert drafts.names_from_email("mario.rossi@example.com") == ["Mario", "Rossi"]
     assert drafts.names_from_email("info@example.com") == []
     assert drafts.names_from_email(None) == []
+
+
+def test_names_the_customer_gave_are_collected() -> None:
+    said = ["ciao, mi chiamo Giulia Bianchi", "il pacco non arriva"]
+    assert drafts.customer_names(said, "mario.rossi@example.com") == [
+        "Mario",
+        "Rossi",
+        "Giulia",
+        "Bianchi",
+    ]
+    # ...so the operator's answer loses them even without a greeting before them.
+    answer = "Giulia, il corriere passa domani."
+    assert "Giulia" not in scrub(answer, drafts.customer_names(said))
