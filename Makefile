@@ -8,9 +8,11 @@ export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: run test setup setup-test train lint bench bench-quick rasa-test clean-data
 
-## make run: set up, load the demo knowledge base, train if stale, start everything
+## make run: set up, load the demo knowledge base (and, on a fresh install, simulated
+## conversations for the insights page), train if stale, start everything
 run: setup
 	$(VENV)/sportello kb seed-demo
+	$(VENV)/sportello insights demo-data || echo "real conversations present: no simulated data added"
 	$(VENV)/sportello run
 
 ## make test: set up (with Chromium for browser tests) and run the whole test suite
