@@ -1,4 +1,4 @@
-"""Sportello's versions of Rasa's customer channels (REST and socket.io).
+"""Sportello's versions of Rasa's customer channels (REST, socket.io and callback).
 
 ``RestInput`` (name ``rest``): Rasa's REST channel answers a JSON array with a 500, and
 a missing, null or non-text ``message`` with 200 and no reply (it logs an exception);
@@ -13,6 +13,14 @@ coroutine, so the browser's socket never joins the conversation's room and recei
 everything else and replaces only the ``session_request`` handler with one that awaits
 the join. The channel keeps the name ``socketio`` so web widgets and
 ``output_channel=socketio`` keep working.
+
+``CallbackInput`` (name ``callback``): Rasa's channel for server-to-server
+integrations answers ``success`` and POSTs every bot message (triggered ones included,
+so operators' answers are pushed) to the URL in its credentials. As shipped it reads
+the body like Rasa's REST channel, so an empty body gives a 500 and a missing sender
+the shared "default" conversation, and it drops the request's ``metadata`` (where an
+integration sends the ``customer_id``). This subclass applies ``RestInput``'s checks
+and passes the metadata on.
 """
 
 from __future__ import annotations
@@ -22,12 +30,14 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from rasa.core.channels.callback import CallbackInput as RasaCallbackInput
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput as RasaRestInput
 from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
-from sanic import Blueprint
+from sanic import Blueprint, response
 from sanic.exceptions import InvalidUsage
 from sanic.request import Request
+from sanic.response import HTTPResponse
 
 logger = logging.getLogger(__name__)
 
@@ -83,3 +93,32 @@ class SocketIOInput(RasaSocketIOInput):
 
         sio.on("session_request", session_request, namespace=self.namespace)
         return socketio_webhook
+
+
+class CallbackInput(RasaCallbackInput):
+    """Rasa's callback channel with the REST channel's checks and the customer's metadata."""
+
+    _extract_sender = RestInput._extract_sender
+    _extract_message = RestInput._extract_message
+    get_metadata = RestInput.get_metadata
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        callback_webhook = Blueprint("callback_webhook", __name__)
+
+        @callback_webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @callback_webhook.route("/webhook", methods=["POST"])
+        async def webhook(request: Request) -> HTTPResponse:
+            message = UserMessage(
+                self._extract_message(request),
+                self.get_output_channel(),
+                await self._extract_sender(request),
+                input_channel=self.name(),
+                metadata=self.get_metadata(request),
+            )
+            await on_new_message(message)
+            return response.text("success")  # the answers go to the callback URL
+
+        return callback_webhook

@@ -73,6 +73,15 @@ class Settings:
     log_retention_days: int = 365
     # SPORTELLO_NPS_PERIOD_DAYS: a customer is asked the NPS question at most once per period.
     nps_period_days: int = 90
+    # SPORTELLO_CALLBACK_URL: where Rasa's ``callback`` channel POSTs every bot message
+    # (server-to-server integrations, operator answers included); None: no callback channel.
+    callback_url: str | None = None
+    # SPORTELLO_TELEGRAM_TOKEN (from BotFather), SPORTELLO_TELEGRAM_VERIFY (the bot's
+    # username) and SPORTELLO_TELEGRAM_WEBHOOK_URL (public HTTPS address of
+    # /webhooks/telegram/webhook): all three switch the Telegram channel on; None: off.
+    telegram_token: str | None = None
+    telegram_verify: str | None = None
+    telegram_webhook_url: str | None = None
 
     @property
     def db_path(self) -> Path:
@@ -118,6 +127,10 @@ def load_settings() -> Settings:
         rasa_token=_env_str("SPORTELLO_RASA_TOKEN", "change-me-sportello"),
         log_retention_days=_env_int("SPORTELLO_LOG_RETENTION_DAYS", 365),
         nps_period_days=_env_int("SPORTELLO_NPS_PERIOD_DAYS", 90),
+        callback_url=_env_str("SPORTELLO_CALLBACK_URL", "") or None,
+        telegram_token=_env_str("SPORTELLO_TELEGRAM_TOKEN", "") or None,
+        telegram_verify=_env_str("SPORTELLO_TELEGRAM_VERIFY", "") or None,
+        telegram_webhook_url=_env_str("SPORTELLO_TELEGRAM_WEBHOOK_URL", "") or None,
     )
 
 

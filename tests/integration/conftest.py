@@ -18,11 +18,21 @@ import pytest
 
 from sportello.services import app_env, running_stack, train_model
 from sportello.settings import PROJECT_ROOT, Settings
+from tests.integration.callback import CallbackReceiver, serving_callback_receiver
 from tests.servers import free_port
 
 
 @pytest.fixture(scope="session")
-def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def callback_receiver() -> Iterator[CallbackReceiver]:
+    """Where the stack's callback channel (SPORTELLO_CALLBACK_URL) delivers bot messages."""
+    with serving_callback_receiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="session")
+def stack_settings(
+    tmp_path_factory: pytest.TempPathFactory, callback_receiver: CallbackReceiver
+) -> Settings:
     return Settings(
         data_dir=tmp_path_factory.mktemp("sportello-data"),
         rasa_port=free_port(),
@@ -30,6 +40,7 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         web_port=free_port(),
         console_port=free_port(),
         rasa_token="integration-token",
+        callback_url=callback_receiver.url,
     )
 
 
