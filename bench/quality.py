@@ -8,8 +8,9 @@ Run ``.venv/bin/python -m bench.quality`` (``--quick`` for a subsampled smoke ru
    and computes every retriever's evidence for every query once;
 2. fits the ranker, the confidence model and the answer/abstain cut-off on FIT splits
    only: CLINC150 val + oos_val (train as the knowledge base), a split of Banking77
-   train, xSID-it validation (it and en) and the demo val split. No test split is ever
-   used to fit or to choose anything;
+   train, xSID-it validation (it and en), the demo val split, and the demo val split
+   against the demo knowledge base cut down to a few articles (small shops). No test
+   split is ever used to fit or to choose anything;
 3. reports on the test splits, for each retriever alone and fused (the ablation), and
    rewrites its own section of BENCHMARKS.md between the quality markers.
 
@@ -36,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from knowledge.calibration import (
+    CLF_CONF_FEATURES,
     CONF_FEATURES,
     RANK_FEATURES,
     UNFITTED,
@@ -43,6 +45,7 @@ from knowledge.calibration import (
     choose_threshold,
     fit_logistic,
     fit_softmax_ranker,
+    logit,
     save_calibration,
 )
 from knowledge.encoders import default_encoders
@@ -60,25 +63,41 @@ START, END = "<!-- quality:start -->", "<!-- quality:end -->"
 SEED = 20261123
 MIN_OUT_RECALL = 0.75  # abstain target on fit data; the product owner's bar is 0.70
 
-# Each variant: the candidate features its ranker sees, and those its confidence sees.
-VARIANTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "MiniLM alone": (("mini_q", "mini_a"), ("mini_q", "mini_q_gap")),
-    "USE-m alone": (("usem_q", "usem_a"), ("usem_q", "usem_a", "usem_q_gap")),
-    "lexical alone": (("lex_q", "lex_a", "lex_rel"), ("lex_q", "lex_a", "lex_q_gap")),
+Names = tuple[str, ...]
+# Each variant: the candidate features its ranker sees, those its confidence sees, and
+# those of the confidence used when the article classifier informs it (None: no such
+# second model).
+VARIANTS: dict[str, tuple[Names, Names, Names | None]] = {
+    "MiniLM alone": (("mini_q", "mini_a"), ("mini_q", "mini_q_gap"), None),
+    "USE-m alone": (("usem_q", "usem_a"), ("usem_q", "usem_a", "usem_q_gap"), None),
+    "lexical alone": (("lex_q", "lex_a", "lex_rel"), ("lex_q", "lex_a", "lex_q_gap"), None),
     "fused without answer sentences": (
         tuple(n for n in RANK_FEATURES if not n.endswith("_a")),
         tuple(n for n in CONF_FEATURES if not n.endswith("_a")),
+        tuple(n for n in CLF_CONF_FEATURES if not n.endswith("_a")),
     ),
     "fused without article classifier": (
         tuple(n for n in RANK_FEATURES if not n.startswith("clf_")),
-        tuple(n for n in CONF_FEATURES if not n.startswith("clf_")),
+        CONF_FEATURES,
+        None,
     ),
-    "fused": (RANK_FEATURES, CONF_FEATURES),
+    "fused, classifier only ranking": (RANK_FEATURES, CONF_FEATURES, None),
+    "fused": (RANK_FEATURES, CONF_FEATURES, CLF_CONF_FEATURES),
 }
+DEMO_NAME = "Demo (Caffè Aurora)"
 # How much each fit set counts (default 1). The demo questions are the only fit data
 # that look like the product's traffic (a shop FAQ, Italian and English, questions just
 # outside the FAQ), so they weigh more; chosen on the demo *val* split.
-FIT_WEIGHTS = {"Demo (Caffè Aurora)": 3.0}
+FIT_WEIGHTS = {DEMO_NAME: 3.0}
+# The demo knowledge base cut down to a few articles (random, fixed seeds): the questions
+# of the removed articles become unanswerable, the situation of a small shop whose
+# customers ask about what it has not written yet. Cuts of the val split are fit data
+# (together they count as one fit set), cuts of the test split are reported.
+SMALL_KB_SIZES = (3, 5, 10, 20)
+SMALL_KB_FIT_SEEDS = (1, 2, 3)
+SMALL_KB_REPORT_SIZES = (3, 5, 10, 20, 30)
+SMALL_KB_REPORT_SEEDS = (7, 8)
+SMALL_KB_NAME = "Demo cut to 3-30 articles"
 
 
 @dataclass
@@ -253,7 +272,7 @@ def load_demo(quick: bool) -> Dataset | None:
             Query(row.get("text") or row["question"], row.get("lang"), gold_set)
         )
     return Dataset(
-        "Demo (Caffè Aurora)",
+        DEMO_NAME,
         articles,
         fit={"val": splits.get("val", [])},
         report={"test": splits.get("test", [])},
@@ -261,7 +280,54 @@ def load_demo(quick: bool) -> Dataset | None:
     )
 
 
+def demo_cuts(demo: Dataset) -> tuple[list[Dataset], list[Dataset]]:
+    """Small knowledge bases cut from the demo: (fit cuts of val, report cuts of test)."""
+    ids = sorted({a.id for a in demo.articles})
+
+    def cut(size: int, seed: int, split: str, queries: list[Query], fit: bool) -> Dataset:
+        keep = set(random.Random(f"{SEED}-{split}-{size}-{seed}").sample(ids, size))
+        questions = [Query(q.text, q.lang, q.gold & keep) for q in queries]
+        return Dataset(
+            f"Demo cut to {size} articles ({split}, seed {seed})",
+            [a for a in demo.articles if a.id in keep],
+            fit={split: questions} if fit else {},
+            report={} if fit else {split: questions},
+        )
+
+    fit = [
+        cut(size, seed, "val", demo.fit["val"], True)
+        for size in SMALL_KB_SIZES
+        for seed in SMALL_KB_FIT_SEEDS
+    ]
+    report = [
+        cut(size, seed, "test", demo.report["test"], False)
+        for size in SMALL_KB_REPORT_SIZES
+        for seed in SMALL_KB_REPORT_SEEDS
+    ]
+    return fit, report
+
+
 # ---- evidence -------------------------------------------------------------------------------
+class CachedEncoder:
+    """An encoder that remembers every text it embedded: the small knowledge bases cut
+    from the demo re-index the demo's own phrasings and questions, which need no second
+    embedding."""
+
+    def __init__(self, encoder) -> None:
+        self.encoder = encoder
+        self.name = encoder.name
+        self.dim = encoder.dim
+        self._cache: dict[str, np.ndarray] = {}
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            self._cache.update(zip(missing, self.encoder.encode(missing), strict=True))
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.vstack([self._cache[t] for t in texts])
+
+
 @dataclass
 class Evidence:
     query: Query
@@ -303,13 +369,17 @@ def _ranked(evidence: Evidence, calibration: Calibration) -> list[Candidate]:
 
 def fit_variant(
     fit_sets: list[tuple[float, list[Evidence]]],
-    rank_names: tuple[str, ...],
-    conf_names: tuple[str, ...],
+    rank_names: Names,
+    conf_names: Names,
+    clf_conf_names: Names | None = None,
 ) -> Calibration:
     """Fit ranker, then confidence, then cut-off.
 
     ``fit_sets`` pairs each set's weight with its evidence; within a set every query
-    counts the same, so a big set does not drown a small one.
+    counts the same, so a big set does not drown a small one. With ``clf_conf_names``
+    a second confidence model is fitted on the queries whose knowledge base's classifier
+    informs the confidence; the cut-off is chosen with it, and the plain model's bias
+    is moved so that it answers at the same cut-off as it would at its own best one.
     """
     groups = []
     for set_weight, evidences in fit_sets:
@@ -327,17 +397,7 @@ def fit_variant(
         conf_bias=0.0,
         threshold=0.5,
     )
-    xs, ys, ws = [], [], []
-    for set_weight, evidences in fit_sets:
-        for e in evidences:
-            ranked = _ranked(e, ranker)
-            if not ranked:
-                continue
-            top = ranked[0]
-            xs.append([top.conf_features[n] for n in conf_names])
-            ys.append(1.0 if top.article_id in e.query.gold else 0.0)
-            ws.append(set_weight / len(evidences))
-    weights, bias = fit_logistic(np.array(xs), np.array(ys), np.array(ws))
+    weights, bias = _fit_confidence(fit_sets, ranker, conf_names)
     calibration = Calibration(
         rank_weights=ranker.rank_weights,
         rank_bias=ranker.rank_bias,
@@ -345,6 +405,43 @@ def fit_variant(
         conf_bias=bias,
         threshold=0.5,
     )
+    threshold, stats = _fit_threshold(fit_sets, calibration)
+    if clf_conf_names:
+        weights, bias = _fit_confidence(fit_sets, ranker, clf_conf_names, clf_only=True)
+        calibration.clf_conf_weights = dict(zip(clf_conf_names, weights.tolist(), strict=True))
+        calibration.clf_conf_bias = bias
+        plain_threshold = threshold
+        threshold, stats = _fit_threshold(fit_sets, calibration)
+        calibration.conf_bias += logit(threshold) - logit(plain_threshold)
+    calibration.threshold = threshold
+    calibration.provenance = {"fit_stats": {k: round(v, 4) for k, v in stats.items()}}
+    return calibration
+
+
+def _fit_confidence(
+    fit_sets: list[tuple[float, list[Evidence]]],
+    ranker: Calibration,
+    names: Names,
+    clf_only: bool = False,
+) -> tuple[np.ndarray, float]:
+    """Logistic regression from the top candidate's features to "it is the right one"."""
+    xs, ys, ws = [], [], []
+    for set_weight, evidences in fit_sets:
+        for e in evidences:
+            ranked = _ranked(e, ranker)
+            if not ranked or (clf_only and not ranked[0].features.get("clf_on")):
+                continue
+            top = ranked[0]
+            xs.append([top.conf_features[n] for n in names])
+            ys.append(1.0 if top.article_id in e.query.gold else 0.0)
+            ws.append(set_weight / len(evidences))
+    return fit_logistic(np.array(xs), np.array(ys), np.array(ws))
+
+
+def _fit_threshold(
+    fit_sets: list[tuple[float, list[Evidence]]], calibration: Calibration
+) -> tuple[float, dict]:
+    """The cut-off for ``calibration``'s confidences on the fit data (choose_threshold)."""
     conf_in, right_in, w_in, conf_out, w_out = [], [], [], [], []
     for set_weight, evidences in fit_sets:
         n_in = sum(1 for e in evidences if e.query.gold)
@@ -359,7 +456,7 @@ def fit_variant(
             else:
                 conf_out.append(confidence)
                 w_out.append(set_weight / n_out)
-    threshold, stats = choose_threshold(
+    return choose_threshold(
         np.array(conf_in),
         np.array(right_in),
         np.array(conf_out),
@@ -367,9 +464,6 @@ def fit_variant(
         np.array(w_in),
         np.array(w_out),
     )
-    calibration.threshold = threshold
-    calibration.provenance = {"fit_stats": {k: round(v, 4) for k, v in stats.items()}}
-    return calibration
 
 
 # ---- measuring ------------------------------------------------------------------------------
@@ -407,7 +501,7 @@ def measure(evidences: list[Evidence], calibration: Calibration) -> dict[str, fl
 
 SWEEP_CUTS = (0.3, 0.4, 0.5, 0.6, 0.7)
 SWEEP_SETS = (
-    ("Demo (Caffè Aurora)", ("test",)),
+    (DEMO_NAME, ("test",)),
     ("CLINC150", ("test", "oos_test")),
 )
 
@@ -481,7 +575,8 @@ def render(results: dict, notes: dict, calibration: Calibration, info: dict) -> 
         f"Command: `{info['command']}`",
         "",
         "Cut-off and weights fitted on CLINC150 val + oos_val, a held-out part of Banking77 train,"
-        " xSID-it validation (it, en) and the demo val split; numbers below are on test splits"
+        " xSID-it validation (it, en), the demo val split and the demo val split against the"
+        " demo knowledge base cut to 3-20 articles; numbers below are on test splits"
         f" only. Default cut-off: **{calibration.threshold:.3f}** (calibrated P(correct);"
         " `SPORTELLO_KB_THRESHOLD` overrides it).",
         "",
@@ -519,8 +614,10 @@ def render(results: dict, notes: dict, calibration: Calibration, info: dict) -> 
         ("QA4FAQ-it", "test", "c_at_1", "QA4FAQ c@1"),
         ("xSID-it", "test_it", "top1", "xSID it→it top-1"),
         ("xSID-it", "test_en→it", "top1", "xSID en→it top-1"),
-        ("Demo (Caffè Aurora)", "test", "answered_right", "demo answerable right"),
-        ("Demo (Caffè Aurora)", "test", "abstained_out", "demo unanswerable abstained"),
+        (DEMO_NAME, "test", "answered_right", "demo answerable right"),
+        (DEMO_NAME, "test", "abstained_out", "demo unanswerable abstained"),
+        (SMALL_KB_NAME, "test", "answered_right", "small demo KBs answerable right"),
+        (SMALL_KB_NAME, "test", "abstained_out", "small demo KBs unanswerable abstained"),
     ]
     present = [col for col in columns if (col[0], col[1]) in fused]
     lines.append("| variant | " + " | ".join(col[3] for col in present) + " |")
@@ -544,7 +641,7 @@ def render(results: dict, notes: dict, calibration: Calibration, info: dict) -> 
             "|---|---|---|---|---|",
         ]
         for cut, row in sweep:
-            demo = row.get(("Demo (Caffè Aurora)", "test"), {})
+            demo = row.get((DEMO_NAME, "test"), {})
             clinc_in = row.get(("CLINC150", "test"), {})
             clinc_out = row.get(("CLINC150", "oos_test"), {})
             label = f"**{cut:.3f} (default)**" if cut == calibration.threshold else f"{cut:.2f}"
@@ -615,7 +712,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             if dataset.note:
                 notes[dataset.name] = dataset.note
-            if dataset.name.startswith("Demo"):
+            if dataset.name == DEMO_NAME:
                 demo_searcher = stats["searcher"]
         fit_sets = [
             (FIT_WEIGHTS.get(d.name, 1.0), evidence[d.name][s])
@@ -623,10 +720,39 @@ def main(argv: list[str] | None = None) -> int:
             for s in d.fit
             if evidence[d.name][s]
         ]
+        demo = next((d for d in datasets if d.name == DEMO_NAME), None)
+        if demo is not None:
+            t0 = time.perf_counter()
+            fit_cuts, report_cuts = demo_cuts(demo)
+            cached = [CachedEncoder(encoder) for encoder in encoders]
+            for cut in fit_cuts:
+                cut_evidence, _ = gather(cut, Path(tmp), cached)
+                fit_sets.append((1.0 / len(fit_cuts), cut_evidence["val"]))
+            small = Dataset(
+                SMALL_KB_NAME,
+                [],
+                report={"test": [q for cut in report_cuts for q in cut.report["test"]]},
+                note=f"{len(report_cuts)} knowledge bases of"
+                f" {', '.join(map(str, SMALL_KB_REPORT_SIZES))} random demo articles with the demo"
+                " test questions (those of removed articles"
+                f" are unanswerable); fit on {len(fit_cuts)} such cuts of the val questions",
+            )
+            evidence[small.name] = {
+                "test": [
+                    e for cut in report_cuts for e in gather(cut, Path(tmp), cached)[0]["test"]
+                ]
+            }
+            datasets.append(small)
+            notes[small.name] = small.note
+            print(
+                f"{small.name}: {len(fit_cuts) + len(report_cuts)} knowledge bases in"
+                f" {time.perf_counter() - t0:.1f} s",
+                file=sys.stderr,
+            )
         results: dict[str, dict] = {}
         fitted: dict[str, Calibration] = {}
-        for variant, (rank_names, conf_names) in VARIANTS.items():
-            calibration = fit_variant(fit_sets, rank_names, conf_names)
+        for variant, (rank_names, conf_names, clf_conf_names) in VARIANTS.items():
+            calibration = fit_variant(fit_sets, rank_names, conf_names, clf_conf_names)
             fitted[variant] = calibration
             for d in datasets:
                 for split in d.fit:
@@ -648,9 +774,7 @@ def main(argv: list[str] | None = None) -> int:
         if demo_searcher is not None:
             demo_searcher.calibration = fitted["fused"]
             demo_searcher.threshold = fitted["fused"].threshold
-            texts = [
-                q.text for d in datasets if d.name.startswith("Demo") for q in d.report["test"]
-            ]
+            texts = [q.text for d in datasets if d.name == DEMO_NAME for q in d.report["test"]]
             latency_info = latency(demo_searcher, texts[:200])
     calibration = fitted["fused"]
     command = ".venv/bin/python -m bench.quality" + (" --quick" if args.quick else "")

@@ -9,6 +9,10 @@ turn them into decisions:
   article is best);
 * the *confidence model* maps the best candidate's situation (its score, its margin
   over the runner-up, whether the retrievers agree) to P(this is the right article).
+  It comes in two versions: one that also reads the article classifier's probability,
+  used when the knowledge base has enough phrasings per article for the classifier to
+  mean something, and one without it for every other knowledge base (see
+  ``CLF_CONF_FEATURES``). Both answer at the same ``threshold``.
 
 The customer is answered when that probability reaches ``threshold``; otherwise the bot
 says it does not know and offers a human. Weights and threshold are fitted offline by
@@ -61,16 +65,29 @@ CONF_FEATURES = (
     "mini_q_gap",
     "lex_q_gap",
 )
-# The article classifier's probability (clf_p) ranks but does not feed the confidence:
-# a softmax over a handful of articles puts most of its mass on one of them even for an
-# off-topic question ("what's the weather tomorrow?" -> opening hours, 0.96, in a
-# three-article shop), while every fit set has 55-150 articles, so a confidence model
-# trusting it answered off-topic questions in small knowledge bases.
+# The confidence model used when the knowledge base's article classifier informs it
+# (search: feature ``clf_on``; classifier.ArticleClassifier.informs_confidence). The
+# classifier's probability is the best single sign that a question belongs to an
+# article, but a softmax is a closed world: over a handful of articles it puts most of
+# its mass on one of them even for an off-topic question ("what's the weather
+# tomorrow?" -> opening hours, 0.96, in a three-article shop). So it enters together
+# with the knowledge base's size: ``inv_k`` (1 / articles) and ``clf_p_small`` (clf_p
+# in full up to ten articles, shrinking as 10 / articles above, so that with clf_p the
+# probability's weight can change with the size), and the fit data include the demo
+# shop cut down to 3-20 articles (bench.quality), where the questions of the removed
+# articles are unanswerable; the model learns how much a probability is worth at each
+# size.
+CLF_CONF_FEATURES = (*CONF_FEATURES, "clf_p", "inv_k", "clf_p_small")
 
 
 @dataclass
 class Calibration:
-    """Fitted weights (feature name -> weight) and the answer/abstain cut-off."""
+    """Fitted weights (feature name -> weight) and the answer/abstain cut-off.
+
+    ``clf_conf_weights``/``clf_conf_bias`` are the confidence model for candidates whose
+    features say the article classifier informs the confidence (``clf_on``); empty, the
+    plain ``conf_weights`` serve every candidate.
+    """
 
     rank_weights: dict[str, float]
     rank_bias: float
@@ -78,13 +95,18 @@ class Calibration:
     conf_bias: float
     threshold: float
     provenance: dict = field(default_factory=dict)
+    clf_conf_weights: dict[str, float] = field(default_factory=dict)
+    clf_conf_bias: float = 0.0
 
     def rank_logit(self, features: dict[str, float]) -> float:
         return self.rank_bias + sum(w * features.get(n, 0.0) for n, w in self.rank_weights.items())
 
     def confidence(self, features: dict[str, float]) -> float:
-        z = self.conf_bias + sum(w * features.get(n, 0.0) for n, w in self.conf_weights.items())
-        return _sigmoid(z)
+        if self.clf_conf_weights and features.get("clf_on", 0.0) > 0:
+            weights, bias = self.clf_conf_weights, self.clf_conf_bias
+        else:
+            weights, bias = self.conf_weights, self.conf_bias
+        return _sigmoid(bias + sum(w * features.get(n, 0.0) for n, w in weights.items()))
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -98,7 +120,15 @@ class Calibration:
             conf_bias=float(data["conf_bias"]),
             threshold=float(data["threshold"]),
             provenance=dict(data.get("provenance", {})),
+            clf_conf_weights={k: float(v) for k, v in data.get("clf_conf_weights", {}).items()},
+            clf_conf_bias=float(data.get("clf_conf_bias", 0.0)),
         )
+
+
+def logit(p: float) -> float:
+    """The inverse of the sigmoid, for moving a model's bias to a given cut-off."""
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
 
 
 def _sigmoid(z: float) -> float:

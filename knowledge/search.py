@@ -13,7 +13,9 @@ then given in the customer's language when that version exists, else in the othe
 Next to the three retrievers, a small classifier trained on the knowledge base's own
 question phrasings (knowledge.classifier, over the vectors already in the index) gives
 each article a probability; it is retrained whenever the indexes change, and its best
-articles join the candidates.
+articles join the candidates. When it was trained on enough phrasings per article, its
+probability also informs the answer/abstain confidence (feature ``clf_on``, see
+knowledge.calibration).
 """
 
 from __future__ import annotations
@@ -326,9 +328,10 @@ class Searcher:
                     evidence[f"lex_{kind}"].append(
                         self._aggregate([h.vid for h in hits], [h.score for h in hits], kind)
                     )
+            clf_on = self._classifier.informs_confidence
             for row, i in enumerate(live):
                 by_retriever = {name: per_query[row] for name, per_query in evidence.items()}
-                out[i] = _combine(by_retriever, self._languages_by_id, query_langs[i])
+                out[i] = _combine(by_retriever, self._languages_by_id, query_langs[i], clf_on)
             return out
 
     def _aggregate(self, ids, scores, kind: str, lang: str | None = None) -> dict[str, float]:
@@ -411,15 +414,26 @@ def rank_candidates(candidates: list[Candidate], calibration: Calibration) -> li
     return candidates
 
 
+# ``clf_p_small`` is the classifier's probability in full up to this many articles and
+# shrinking as SMALL_KB_ARTICLES / articles above: next to clf_p it lets the confidence
+# model weigh the probability differently in small knowledge bases, where a softmax is
+# sure of one of few articles whatever the question (calibration.CLF_CONF_FEATURES).
+SMALL_KB_ARTICLES = 10
+
+
 def _combine(
     by_retriever: dict[str, dict[str, float]],
     languages_by_id: dict[str, set[str]],
     query_lang: str,
+    clf_on: bool = False,
 ) -> list[Candidate]:
     """Merge the retrievers' per-article scores into candidate feature dicts.
 
     An article a dense retriever did not return gets that retriever's lowest returned
     score (it is at most that similar); one the keyword index did not return gets 0.
+    ``clf_on`` says whether the article classifier informs the confidence; the size of
+    the knowledge base goes with it, because a softmax's probability means less over
+    fewer articles.
     """
     ids: dict[str, None] = {}
     for scores in by_retriever.values():
@@ -435,6 +449,7 @@ def _combine(
         return by_retriever.get(name, {}).get(article_id, 0.0)
 
     lex_max = max(by_retriever.get("lex_q", {}).values(), default=0.0)
+    n_articles = max(len(languages_by_id), 1)
     candidates = []
     for article_id in ids:
         lex_q = lexical("lex_q", article_id)
@@ -451,7 +466,10 @@ def _combine(
             "same_lang": 1.0 if same_lang else 0.0,
             # The article classifier's probability (0 when it is off or ranks it low).
             "clf_p": lexical("clf", article_id),
+            "clf_on": 1.0 if clf_on else 0.0,
+            "inv_k": 1.0 / n_articles,
         }
+        features["clf_p_small"] = features["clf_p"] * min(1.0, SMALL_KB_ARTICLES / n_articles)
         candidates.append(Candidate(article_id=article_id, features=features))
     return candidates
 

@@ -10,6 +10,7 @@ from knowledge.calibration import (
     choose_threshold,
     fit_logistic,
     load_calibration,
+    logit,
     save_calibration,
 )
 
@@ -46,3 +47,34 @@ def test_the_shipped_calibration_is_fitted_and_says_how():
     assert calibration.provenance.get("fitted") is True
     assert "test" in calibration.provenance["rule"]
     assert 0.0 < calibration.threshold < 1.0
+
+
+def test_the_classifier_confidence_model_serves_only_where_the_classifier_informs_it():
+    calibration = Calibration(
+        rank_weights={},
+        rank_bias=0.0,
+        conf_weights={"usem_q": 1.0},
+        conf_bias=0.0,
+        threshold=0.5,
+        clf_conf_weights={"clf_p": 4.0},
+        clf_conf_bias=-2.0,
+    )
+    features = {"usem_q": 0.0, "clf_p": 1.0}
+    assert calibration.confidence(features) == 0.5  # plain model: sigmoid(0)
+    assert calibration.confidence({**features, "clf_on": 1.0}) > 0.85  # sigmoid(2)
+    without = Calibration({}, 0.0, {"usem_q": 1.0}, 0.0, 0.5)
+    assert without.confidence({**features, "clf_on": 1.0}) == 0.5
+
+
+def test_a_calibration_with_both_confidence_models_round_trips(tmp_path):
+    calibration = Calibration(
+        {"usem_q": 2.0}, 0.0, {"usem_q": 1.5}, 0.2, 0.6, {"fitted": True}, {"clf_p": 3.0}, -1.0
+    )
+    path = tmp_path / "calibration.json"
+    save_calibration(calibration, path)
+    assert load_calibration(path) == calibration
+
+
+def test_logit_inverts_the_confidence_scale():
+    assert abs(logit(0.5)) < 1e-12
+    assert abs(Calibration({}, 0.0, {}, logit(0.73), 0.5).confidence({}) - 0.73) < 1e-9

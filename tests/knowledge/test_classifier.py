@@ -96,3 +96,79 @@ def test_its_confidence_in_a_tiny_knowledge_base_does_not_answer_off_topic(tmp_p
     for question in off_topic:
         assert searcher.search(question).abstain, question
     assert not searcher.search("Quanto costa la spedizione?", lang="it").abstain
+
+
+def _many_clusters(articles: int, per_article: int, seed: int = 0):
+    """``articles`` separated blobs of ``per_article`` unit vectors each, labelled a0, a1, ..."""
+    rng = np.random.default_rng(seed)
+    x, labels = [], []
+    for i in range(articles):
+        centre = np.eye(articles, 32, k=i, dtype=np.float32)[0]
+        points = centre + 0.2 * rng.standard_normal((per_article, 32)).astype(np.float32)
+        x.append(points / np.linalg.norm(points, axis=1, keepdims=True))
+        labels += [f"a{i}"] * per_article
+    return np.vstack(x), labels
+
+
+def test_it_informs_the_confidence_only_with_enough_articles_and_phrasings():
+    model = ArticleClassifier()
+    model.fit(*_many_clusters(20, 5))
+    assert model.phrasings_per_article == 5
+    assert model.informs_confidence
+    model.fit(*_many_clusters(20, 1))  # a plain FAQ list: one phrasing per article
+    assert model.trained
+    assert not model.informs_confidence
+    model.fit(*_many_clusters(3, 12))  # a tiny shop: a softmax over three articles
+    assert model.trained
+    assert not model.informs_confidence
+
+
+def _topic_articles(n: int) -> list[Article]:
+    topics = [
+        "shipping",
+        "returns",
+        "payment",
+        "opening hours",
+        "decaf",
+        "gift cards",
+        "capsules",
+        "grinders",
+        "subscriptions",
+        "invoices",
+        "wholesale",
+        "espresso machines",
+        "repairs",
+        "warranty",
+        "allergens",
+        "organic coffee",
+        "delivery to islands",
+        "order tracking",
+        "discount codes",
+        "newsletter",
+        "privacy",
+        "loyalty points",
+    ][:n]
+    return [
+        Article(
+            id=topic.replace(" ", "-"),
+            lang="en",
+            question=f"Tell me about {topic}",
+            answer=f"Everything about {topic}.",
+            alt_questions=[f"question on {topic}", f"{topic}?", f"I need help with {topic}"],
+        )
+        for topic in topics
+    ]
+
+
+def test_the_searcher_tells_the_confidence_whether_the_classifier_informs_it(tmp_path):
+    small = build_kb(tmp_path / "small")  # the fixture shop: five articles
+    candidates = small.candidate_features(["Can I pay with PayPal?"], ["en"])[0]
+    assert small._classifier.trained
+    assert all(c.features["clf_on"] == 0.0 for c in candidates)
+    larger = build_kb(tmp_path / "larger", _topic_articles(20))
+    candidates = larger.candidate_features(["how do I pay?"], ["en"])[0]
+    assert all(c.features["clf_on"] == 1.0 for c in candidates)
+    assert all(c.features["inv_k"] == 1.0 / 20 for c in candidates)
+    best = max(candidates, key=lambda c: c.features["clf_p"])
+    assert best.article_id == "payment"
+    assert abs(best.features["clf_p_small"] - best.features["clf_p"] * 10 / 20) < 1e-12
