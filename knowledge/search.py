@@ -135,6 +135,7 @@ class Searcher:
         self._lexical = {QUESTION: LexicalIndex(), ANSWER: LexicalIndex()}
         self._articles: dict[tuple[str, str], Article] = {}
         self._languages_by_id: dict[str, set[str]] = defaultdict(set)
+        self._question_ids: frozenset[str] = frozenset()
         self._classifier = ArticleClassifier()
         self._classifier_generation = 0
         self._classifier_thread: threading.Thread | None = None
@@ -178,6 +179,9 @@ class Searcher:
             if added or removed or not self._classifier.trained:
                 self._train_classifier()
             self._articles = {(a.id, a.lang): a for a in articles}
+            self._question_ids = frozenset(
+                p.article_id for p in self._vectors.phrasings.values() if p.kind == QUESTION
+            )
             self._languages_by_id = defaultdict(set)
             for article in articles:
                 self._languages_by_id[article.id].add(article.lang)
@@ -319,7 +323,13 @@ class Searcher:
                                 ids[row], scores[row], kind, lang if same_lang_only else None
                             )
                         )
-            if self._classifier.trained:
+            # A classifier trained before the last change does not know every article: a
+            # newly approved one would be ranked below the articles it knows. Until the
+            # background retraining replaces it, it is left out (ranking and confidence).
+            classifier_current = self._classifier.trained and (
+                frozenset(self._classifier.labels) == self._question_ids
+            )
+            if classifier_current:
                 probabilities = self._classifier.scores(np.hstack(query_vectors))
                 evidence["clf"] = [_top(p, CANDIDATES_PER_RETRIEVER) for p in probabilities]
             for kind, lexical in self._lexical.items():
@@ -328,7 +338,7 @@ class Searcher:
                     evidence[f"lex_{kind}"].append(
                         self._aggregate([h.vid for h in hits], [h.score for h in hits], kind)
                     )
-            clf_on = self._classifier.informs_confidence
+            clf_on = classifier_current and self._classifier.informs_confidence
             for row, i in enumerate(live):
                 by_retriever = {name: per_query[row] for name, per_query in evidence.items()}
                 out[i] = _combine(by_retriever, self._languages_by_id, query_langs[i], clf_on)

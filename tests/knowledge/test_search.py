@@ -221,3 +221,45 @@ def test_env_threshold_is_read_by_a_new_searcher(data_dir, monkeypatch):
     monkeypatch.setenv("SPORTELLO_KB_THRESHOLD", "0.99")
     get_settings.cache_clear()
     assert Searcher().threshold == 0.99
+
+
+def test_a_new_article_wins_while_the_classifier_is_still_retraining(tmp_path, monkeypatch):
+    """The classifier trained before the change does not know the new article: it must not
+    push it below the articles it knows while the background retraining runs. Measured on
+    the demo knowledge base, where the stale classifier did exactly that."""
+    from knowledge import search as search_module
+    from knowledge.importer import import_file
+    from sportello.settings import PROJECT_ROOT
+
+    db_path = tmp_path / "sportello.db"
+    import_file(open_db(db_path), PROJECT_ROOT / "knowledge" / "demo" / "articles.jsonl")
+    searcher = Searcher(db_path=db_path, index_dir=tmp_path / "index")
+    question = "i cani possono entrare nei vostri negozi?"
+    assert searcher.search(question, lang="it").results[0].id != "dogs"
+    searcher.wait_for_classifier()
+    release = threading.Event()
+    fit = search_module._fitted_classifier
+
+    def held_fit(*args, **kwargs):
+        release.wait(timeout=60)
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(search_module, "_fitted_classifier", held_fit)
+    upsert_article(
+        open_db(db_path),
+        Article(
+            id="dogs",
+            lang="it",
+            question="Posso portare il mio cane nei vostri negozi?",
+            answer="Sì, i cani al guinzaglio sono i benvenuti.",
+            alt_questions=["i cani sono ammessi in negozio?", "animali in negozio"],
+        ),
+    )
+    try:
+        during = searcher.search(question, lang="it")
+        assert during.results[0].id == "dogs"
+        assert not during.abstain
+    finally:
+        release.set()
+    searcher.wait_for_classifier()
+    assert searcher.search(question, lang="it").results[0].id == "dogs"
