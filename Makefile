@@ -6,7 +6,7 @@ RASA := .venv-rasa/bin/rasa
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test setup setup-test train lint bench bench-quick rasa-test clean-data
+.PHONY: run test setup setup-test train lint bench bench-quick bench-speed bench-speed-quick rasa-test clean-data
 
 ## make run: set up, load the demo knowledge base (and, on a fresh install, simulated
 ## conversations for the insights page), train if stale, start everything
@@ -43,3 +43,10 @@ bench: setup
 
 bench-quick: setup
 	$(VENV)/python -m bench.quality --quick
+
+## make bench-speed: turn latency/throughput, cold start, article freshness, vector search at 1M -> BENCHMARKS.md (~11 min)
+bench-speed: setup
+	$(VENV)/python -m bench.speed
+
+bench-speed-quick: setup
+	$(VENV)/python -m bench.speed --quick

@@ -1,0 +1,148 @@
+"""The pure parts of the speed benchmark: statistics, scenarios, the shared report file."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench import load, scale
+from bench.load import TurnResult, percentile, summarise
+from bench.sections import replace_section, write_section
+
+
+# ---- percentiles and summaries ----------------------------------------------------------------
+@pytest.mark.parametrize("q", [0, 1, 25, 50, 90, 95, 99, 100])
+def test_percentile_matches_numpy_linear_interpolation(q: float) -> None:
+    values = [3.0, 1.0, 4.0, 1.5, 9.0, 2.6, 5.0, 35.0, 8.9, 7.0, 9.3]
+    assert percentile(values, q) == pytest.approx(float(np.percentile(values, q)))
+
+
+def test_percentile_of_one_value_and_of_nothing() -> None:
+    assert percentile([7.0], 99) == 7.0
+    assert math.isnan(percentile([], 50))
+
+
+def test_percentile_refuses_out_of_range() -> None:
+    with pytest.raises(ValueError):
+        percentile([1.0], 101)
+
+
+def test_summary_counts_errors_and_only_successful_turns_in_throughput() -> None:
+    results = [TurnResult("kb", 0.010 * i, ok=i != 3, started=float(i)) for i in range(1, 11)]
+    summary = summarise(results, wall_s=2.0)
+    assert summary.turns == 10
+    assert summary.errors == 1
+    assert summary.throughput == pytest.approx(9 / 2.0)
+    assert summary.p50_ms == pytest.approx(55.0)
+    assert summary.by_kind == {"kb": pytest.approx(55.0)}
+
+
+# ---- scenarios --------------------------------------------------------------------------------
+def _pools() -> dict:
+    return load.build_pools(
+        {"it": ["quanto costa la spedizione?", "posso pagare a rate?", "dove siete?"],
+         "en": ["how much is shipping?", "can I pay in instalments?"]}
+    )  # fmt: skip
+
+
+def test_conversations_follow_the_script_in_one_language() -> None:
+    for conversation in itertools.islice(load.conversations(_pools(), seed=1), 50):
+        assert [turn.kind for turn in conversation] == list(load.SCRIPT)
+        assert len({turn.lang for turn in conversation}) == 1
+        lang = conversation[0].lang
+        for turn in conversation:
+            assert turn.text in _pools()[lang][turn.kind]
+
+
+def test_one_unknown_question_sits_between_two_different_kb_questions() -> None:
+    # Two abstentions in a row would hand the conversation over (and silence the bot).
+    for conversation in itertools.islice(load.conversations(_pools(), seed=2), 50):
+        kinds = [turn.kind for turn in conversation]
+        assert kinds.count("unknown") == 1
+        i = kinds.index("unknown")
+        assert kinds[i - 1] == kinds[i + 1] == "kb"
+        kb_texts = [turn.text for turn in conversation if turn.kind == "kb"]
+        assert len(set(kb_texts)) == len(kb_texts)
+
+
+def test_conversations_are_reproducible_and_mix_languages() -> None:
+    first = list(itertools.islice(load.conversations(_pools(), seed=3), 40))
+    again = list(itertools.islice(load.conversations(_pools(), seed=3), 40))
+    assert first == again
+    assert {c[0].lang for c in first} == {"it", "en"}
+
+
+def test_a_language_without_kb_phrasings_is_left_out() -> None:
+    pools = load.build_pools({"it": ["quanto costa la spedizione?", "dove siete?"]})
+    langs = {c[0].lang for c in itertools.islice(load.conversations(pools, seed=4), 30)}
+    assert langs == {"it"}
+
+
+def test_article_phrasings_reads_questions_and_alternatives(tmp_path: Path) -> None:
+    path = tmp_path / "articles.jsonl"
+    rows = [
+        {"id": "a", "lang": "it", "question": "Q1?", "answer": "A", "alt_questions": ["Q2?"]},
+        {"id": "a", "lang": "en", "question": "E1?", "answer": "A"},
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    assert load.article_phrasings(path) == {"it": ["Q1?", "Q2?"], "en": ["E1?"]}
+
+
+def test_demo_phrasings_are_not_the_evaluation_questions() -> None:
+    demo = load.article_phrasings(Path("knowledge/demo/articles.jsonl"))
+    questions = Path("bench/data/demo_questions.jsonl")
+    if not questions.exists():
+        pytest.skip("no demo evaluation questions in this checkout")
+    asked = {json.loads(line).get("text") for line in questions.open(encoding="utf-8")}
+    overlap = {t for texts in demo.values() for t in texts} & asked
+    assert not overlap
+
+
+# ---- the report file --------------------------------------------------------------------------
+OTHER = "<!-- quality:start -->\n## Answer quality\n\nfigures\n\n<!-- quality:end -->"
+
+
+def test_section_is_appended_after_the_other_sections() -> None:
+    current = f"# Benchmarks\n\n{OTHER}\n"
+    updated = replace_section(current, "speed", "## Speed\n\nfast")
+    assert updated.startswith(current.rstrip("\n"))
+    assert updated.endswith("<!-- speed:start -->\n## Speed\n\nfast\n\n<!-- speed:end -->\n")
+
+
+def test_rewriting_a_section_keeps_everything_else_byte_for_byte() -> None:
+    current = replace_section(f"# Benchmarks\n\n{OTHER}\n", "speed", "old")
+    current += "\ntrailing notes\n"
+    updated = replace_section(current, "speed", "new")
+    assert "old" not in updated
+    assert updated.count("<!-- speed:start -->") == 1
+    assert updated.replace("new", "old") == current
+
+
+def test_a_section_is_written_into_a_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "BENCHMARKS.md"
+    write_section(path, "speed", "## Speed")
+    write_section(path, "speed", "## Speed again")
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# Benchmarks\n")
+    assert text.count("## Speed") == 1 and "again" in text
+
+
+# ---- scale plan -------------------------------------------------------------------------------
+def test_quick_scale_plan_stops_at_100k_and_full_reaches_a_million() -> None:
+    assert max(c.n for c in scale.configs(quick=True)) == 100_000
+    full = scale.configs(quick=False)
+    assert {(c.dim, c.kind) for c in full if c.n == 1_000_000} >= {(384, "flat"), (512, "ivf-sq8")}
+
+
+def test_synthetic_vectors_are_unit_length_and_reproducible() -> None:
+    first = list(scale.synthetic_chunks(1_000, 32))
+    again = list(scale.synthetic_chunks(1_000, 32))
+    vectors = np.vstack([chunk for _, chunk in first])
+    assert vectors.shape == (1_000, 32)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(first, again, strict=True))
