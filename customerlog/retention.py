@@ -1,7 +1,8 @@
 """The log's retention period: conversations older than it are deleted.
 
 What goes (older than ``SPORTELLO_LOG_RETENTION_DAYS``): the log's turns, Rasa's
-tracker events, and the text of closed tickets (transcript, messages, e-mail address).
+tracker events, and the text of closed tickets (transcript, messages, the e-mail
+address, also where the audit log recorded it).
 What stays: ratings and ticket rows without their text (numbers for the insights,
 nothing that says who wrote what), and knowledge-base articles, which are scrubbed
 when they are made. The SLA monitor runs :func:`purge` once an hour.
@@ -52,6 +53,12 @@ def purge(
         gone_messages = conn.execute(
             f"DELETE FROM ticket_messages WHERE ticket_id IN ({old_closed})", (cutoff_iso,)
         ).rowcount
+        # The e-mail address a customer left is also in the audit log's "email" event.
+        conn.execute(
+            f"UPDATE ticket_events SET detail = NULL WHERE kind = 'email' "
+            f"AND detail IS NOT NULL AND ticket_id IN ({old_closed})",
+            (cutoff_iso,),
+        )
         emptied = conn.execute(
             "UPDATE tickets SET transcript = '[]', customer_email = NULL "
             "WHERE status = 'closed' AND closed_at < ? "

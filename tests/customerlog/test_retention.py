@@ -61,6 +61,10 @@ def test_closed_tickets_lose_their_text_open_ones_keep_it(db: sqlite_utils.Datab
     emptied = tickets.get_ticket(db, old.id)
     assert emptied.transcript == [] and emptied.customer_email is None
     assert tickets.ticket_messages(db, old.id) == []
+    assert all(
+        "mario@example.com" not in (event.detail or "")
+        for event in tickets.ticket_events(db, old.id)
+    )
     assert emptied.status == tickets.STATUS_CLOSED, "the ticket row stays for SLA figures"
     assert tickets.get_ticket(db, still_open.id).transcript != []
 
