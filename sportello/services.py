@@ -1,20 +1,28 @@
-"""Starting and stopping the whole assistant: Rasa server, action server, chat page.
+"""Starting, watching and stopping the whole assistant: Rasa server, action server, chat
+page, operator console and the desk's monitor.
 
 Rasa 3.6 needs Python 3.10 and the knowledge base needs torch on 3.11, so the assistant
-is three processes from two environments (Rasa's own production shape: a server and a
+is several processes from two environments (Rasa's own production shape: a server and a
 separate action server). ``sportello run`` and the integration tests both start them
-through :func:`start_stack`, so what the tests exercise is what a company runs.
+through :func:`running_stack`, so what the tests exercise is what a company runs.
+
+``sportello run`` also watches them (:func:`supervise`): a process that dies (a crash,
+``kill -9``, the out-of-memory killer) is started again, so the assistant heals by
+itself; everything a process knows lives in SQLite, so a restart loses nothing. A
+service that keeps dying is given up on and the whole stack stops with its log's name.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +32,12 @@ import httpx
 from desk.users import list_users
 from sportello.db import open_db
 from sportello.settings import PROJECT_ROOT, Settings
+
+logger = logging.getLogger(__name__)
+
+# A service restarted more than this many times within the window is given up on.
+MAX_RESTARTS = 5
+RESTART_WINDOW_S = 300.0
 
 RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
 APP_PYTHON = Path(sys.executable)
@@ -79,6 +93,10 @@ class Service:
                 pass
             time.sleep(0.5)
         raise ServiceError(f"{self.name} not ready after {timeout:.0f} s; see {self.log_path}")
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -321,6 +339,46 @@ def wait_model_loaded(settings: Settings, timeout: float) -> None:
     raise ServiceError("the Rasa server did not load its model in time")
 
 
+def supervise(
+    services: list[Service],
+    stop: threading.Event,
+    *,
+    ready_timeout: float = 180,
+    poll_s: float = 1.0,
+    clock: Callable[[], float] = time.monotonic,
+    on_restart: Callable[[Service], None] | None = None,
+) -> None:
+    """Restart any service that exits, until ``stop`` is set.
+
+    Raises :class:`ServiceError` when one service needed more than
+    :data:`MAX_RESTARTS` restarts within :data:`RESTART_WINDOW_S` (it will not heal by
+    being restarted again: a broken configuration, a full disk).
+    """
+    restarts: dict[str, list[float]] = {}
+    while not stop.wait(poll_s):
+        for service in services:
+            if service.running or stop.is_set():
+                continue
+            code = service.process.returncode if service.process is not None else None
+            now = clock()
+            recent = [t for t in restarts.get(service.name, []) if now - t < RESTART_WINDOW_S]
+            if len(recent) >= MAX_RESTARTS:
+                raise ServiceError(
+                    f"{service.name} keeps stopping (exit code {code}); see {service.log_path}"
+                )
+            restarts[service.name] = [*recent, now]
+            logger.warning("%s stopped (exit code %s): restarting it", service.name, code)
+            print(f"{service.name} stopped (exit code {code}): restarting it", flush=True)
+            service.start()
+            try:
+                service.wait_ready(ready_timeout)
+            except ServiceError:
+                logger.exception("%s did not come back", service.name)
+                continue
+            if on_restart is not None:
+                on_restart(service)
+
+
 def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -353,11 +411,6 @@ def serve(settings: Settings) -> None:
                 flush=True,
             )
         try:
-            while all(s.process is not None and s.process.poll() is None for s in services):
-                time.sleep(1)
+            supervise(services, threading.Event())
         except KeyboardInterrupt:
             return
-        stopped = [
-            s.name for s in services if s.process is not None and s.process.poll() is not None
-        ]
-        raise ServiceError(f"stopped unexpectedly: {', '.join(stopped)}; see {run_dir(settings)}")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from sportello.services import app_env, running_stack, train_model
+from sportello.services import Service, app_env, running_stack, train_model
 from sportello.settings import PROJECT_ROOT, Settings
 from tests.integration.callback import CallbackReceiver, serving_callback_receiver
 from tests.servers import free_port
@@ -45,8 +45,8 @@ def stack_settings(
 
 
 @pytest.fixture(scope="session")
-def stack(stack_settings: Settings) -> Iterator[Settings]:
-    """The running assistant; yields its settings (ports, data directory)."""
+def stack_services(stack_settings: Settings) -> Iterator[list[Service]]:
+    """The running assistant's processes (the fault-injection tests kill them)."""
     subprocess.run(
         [sys.executable, "-m", "sportello.cli", "kb", "seed-demo"],
         cwd=PROJECT_ROOT,
@@ -54,8 +54,14 @@ def stack(stack_settings: Settings) -> Iterator[Settings]:
         check=True,
     )
     model = train_model()
-    with running_stack(stack_settings, model):
-        yield stack_settings
+    with running_stack(stack_settings, model) as services:
+        yield services
+
+
+@pytest.fixture(scope="session")
+def stack(stack_settings: Settings, stack_services: list[Service]) -> Settings:
+    """The running assistant; its settings (ports, data directory)."""
+    return stack_settings
 
 
 @pytest.fixture(scope="session")
