@@ -6,7 +6,7 @@ RASA := .venv-rasa/bin/rasa
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test setup setup-test train lint bench bench-quick bench-speed bench-speed-quick rasa-test clean-data
+.PHONY: run test setup setup-test train lint bench bench-quick bench-speed bench-speed-quick bench-soak bench-soak-quick rasa-test clean-data
 
 ## make run: set up, load the demo knowledge base (and, on a fresh install, simulated
 ## conversations for the insights page), train if stale, start everything
@@ -50,3 +50,10 @@ bench-speed: setup
 
 bench-speed-quick: setup
 	$(VENV)/python -m bench.speed --quick
+
+## make bench-soak: 50 customers for 10 minutes, then every message, ticket and rating accounted for
+bench-soak: setup
+	$(VENV)/python -m bench.soak
+
+bench-soak-quick: setup
+	$(VENV)/python -m bench.soak --quick
