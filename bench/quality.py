@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import statistics
 import sys
@@ -36,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.sections import machine, write_section
 from knowledge.calibration import (
     CLF_CONF_FEATURES,
     CONF_FEATURES,
@@ -59,7 +59,7 @@ EVAL_DIR = Path(os.environ.get("SPORTELLO_EVAL_DIR", PROJECT_ROOT.parent / "shar
 DEMO_ARTICLES = PROJECT_ROOT / "knowledge" / "demo" / "articles.jsonl"
 DEMO_QUESTIONS = PROJECT_ROOT / "bench" / "data" / "demo_questions.jsonl"
 BENCHMARKS = PROJECT_ROOT / "BENCHMARKS.md"
-START, END = "<!-- quality:start -->", "<!-- quality:end -->"
+SECTION = "quality"  # its part of BENCHMARKS.md (bench.sections keeps the others)
 SEED = 20261123
 MIN_OUT_RECALL = 0.75  # abstain target on fit data; the product owner's bar is 0.70
 
@@ -545,29 +545,9 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
 
 
-def _machine() -> str:
-    memory = "?"
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GB"
-    except OSError:
-        pass
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores ({cpu}), {memory} RAM, Python {platform.python_version()}"
-
-
 def render(results: dict, notes: dict, calibration: Calibration, info: dict) -> str:
     fused = results["fused"]
     lines = [
-        START,
         "## Answer quality",
         "",
         f"Measured {info['date']} on {info['machine']}; {info['seconds']:.0f} s in all.",
@@ -660,20 +640,7 @@ def render(results: dict, notes: dict, calibration: Calibration, info: dict) -> 
             f"- Latency of one search (both encoders + FTS5 + fusion, 1 thread, demo questions):"
             f" p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms over {lat['n']} queries."
         )
-    lines += ["", END]
     return "\n".join(lines)
-
-
-def write_section(text: str, path: Path = BENCHMARKS) -> None:
-    """Replace this benchmark's section of BENCHMARKS.md, leaving the others alone."""
-    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    if START in current and END in current:
-        head, rest = current.split(START, 1)
-        _, tail = rest.split(END, 1)
-        updated = head + text + tail
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text + "\n"
-    path.write_text(updated, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -792,7 +759,7 @@ def main(argv: list[str] | None = None) -> int:
         save_calibration(calibration)
     info = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": _machine(),
+        "machine": machine(),
         "command": command,
         "seconds": time.perf_counter() - started,
         "latency": latency_info,
@@ -801,7 +768,7 @@ def main(argv: list[str] | None = None) -> int:
     section = render(results, notes, calibration, info)
     print(section)
     if not args.no_write:
-        write_section(section)
+        write_section(BENCHMARKS, SECTION, section)
     return 0
 
 
