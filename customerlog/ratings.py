@@ -10,6 +10,7 @@ Every question can be skipped; a skipped question is never asked again.
 from __future__ import annotations
 
 import math
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -54,6 +55,39 @@ def check_value(kind: str, value: int) -> int:
     return value
 
 
+def _insert(
+    conn: sqlite3.Connection,
+    rater: Rater,
+    kind: str,
+    value: int,
+    target_type: str,
+    target_id: str,
+    now: datetime,
+    article_lang: str | None = None,
+    session: str = "",
+) -> int:
+    """One row of ``ratings`` inside the caller's transaction; returns its id."""
+    cursor = conn.execute(
+        f"""INSERT INTO {schema.RATINGS} (kind, value, target_type, target_id, article_lang,
+            session, conversation_id, customer_id, channel, lang, at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        (
+            kind,
+            value,
+            target_type,
+            target_id,
+            article_lang,
+            session,
+            rater.conversation_id,
+            rater.customer_id,
+            rater.channel,
+            rater.lang,
+            _iso(now),
+        ),
+    )
+    return int(cursor.lastrowid or 0)
+
+
 def record(
     db: sqlite_utils.Database,
     rater: Rater,
@@ -70,30 +104,15 @@ def record(
     check_value(kind, value)
     schema.ensure_schema(db)
     with write_transaction(db) as conn:
-        cursor = conn.execute(
-            f"""INSERT INTO {schema.RATINGS} (kind, value, target_type, target_id, article_lang,
-                session, conversation_id, customer_id, channel, lang, at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (
-                kind,
-                value,
-                target_type,
-                str(target_id),
-                article_lang,
-                session,
-                rater.conversation_id,
-                rater.customer_id,
-                rater.channel,
-                rater.lang,
-                _iso(now),
-            ),
+        rating_id = _insert(
+            conn, rater, kind, value, target_type, str(target_id), now, article_lang, session
         )
         conn.execute(
             f"""UPDATE {schema.REQUESTS} SET status = ?, answered_at = ?
                 WHERE kind = ? AND target_type = ? AND target_id = ? AND session = ?""",
             (schema.REQUEST_ANSWERED, _iso(now), kind, target_type, str(target_id), session),
         )
-        return int(cursor.lastrowid or 0)
+        return rating_id
 
 
 def record_helpful(
@@ -114,24 +133,16 @@ def record_helpful(
                 AND conversation_id = ?""",
             (schema.RATING_HELPFUL, schema.TARGET_ARTICLE, article_id, rater.conversation_id),
         )
-        cursor = conn.execute(
-            f"""INSERT INTO {schema.RATINGS} (kind, value, target_type, target_id, article_lang,
-                session, conversation_id, customer_id, channel, lang, at)
-                VALUES (?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?)""",
-            (
-                schema.RATING_HELPFUL,
-                int(helpful),
-                schema.TARGET_ARTICLE,
-                article_id,
-                article_lang,
-                rater.conversation_id,
-                rater.customer_id,
-                rater.channel,
-                rater.lang,
-                _iso(now),
-            ),
+        return _insert(
+            conn,
+            rater,
+            schema.RATING_HELPFUL,
+            int(helpful),
+            schema.TARGET_ARTICLE,
+            article_id,
+            now,
+            article_lang,
         )
-        return int(cursor.lastrowid or 0)
 
 
 def ask(
