@@ -10,7 +10,6 @@ when they are made. The SLA monitor runs :func:`purge` once an hour.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -81,15 +80,8 @@ def delete_tracker_events(
     SQLite may hand a deleted row's id to the next event, so the log's position is moved
     back to the highest id left: nothing written afterwards is skipped.
     """
-    from sportello.settings import get_settings
-
-    path = tracker_path or get_settings().tracker_db_path
-    if not path.exists():
-        return 0
-    conn = sqlite3.connect(path, timeout=10)
-    try:
-        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-        if "events" not in tables:
+    with turns.tracker_store(tracker_path) as conn:
+        if conn is None:
             return 0
         deleted = 0
         with conn:
@@ -105,8 +97,6 @@ def delete_tracker_events(
                         f"DELETE FROM events WHERE sender_id IN ({marks})", chunk
                     ).rowcount
             highest = conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
-    finally:
-        conn.close()
     with write_transaction(db) as log:
         log.execute(
             f"UPDATE {schema.STATE} SET value = MIN(value, ?) WHERE name = ?",

@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -271,43 +273,51 @@ def _project(conn: sqlite3.Connection, rows: list[tuple[int, str, str]]) -> int:
     return started
 
 
-def _tracker_rows(path: Path, after: int, limit: int) -> list[tuple[int, str, str]]:
-    src = sqlite3.connect(path, timeout=5)
+@contextmanager
+def tracker_store(tracker_path: Path | None = None) -> Iterator[sqlite3.Connection | None]:
+    """Rasa's tracker store (default: the configured one), or None while it holds no
+    ``events`` table yet (Rasa creates it on its first conversation). Never creates the
+    file itself."""
+    path = tracker_path or get_settings().tracker_db_path
+    if not path.exists():
+        yield None
+        return
+    conn = sqlite3.connect(path, timeout=10)
     try:
-        tables = {row[0] for row in src.execute("SELECT name FROM sqlite_master")}
-        if "events" not in tables:
-            return []
-        return src.execute(
-            "SELECT id, sender_id, data FROM events WHERE id > ? ORDER BY id LIMIT ?",
-            (after, limit),
-        ).fetchall()
+        found = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'"
+        ).fetchone()
+        yield conn if found else None
     finally:
-        src.close()
+        conn.close()
 
 
 def sync(db: sqlite_utils.Database, tracker_path: Path | None = None, batch: int = 2000) -> int:
     """Project the tracker events not yet logged; returns the number of new turns."""
     schema.ensure_schema(db)
-    path = tracker_path or get_settings().tracker_db_path
-    if not path.exists():
-        return 0
     total = 0
-    while True:
-        with write_transaction(db) as conn:
-            row = conn.execute(
-                f"SELECT value FROM {schema.STATE} WHERE name = ?", (MARK,)
-            ).fetchone()
-            mark = row[0] if row else 0
-            rows = _tracker_rows(path, mark, batch)
-            if rows:
-                total += _project(conn, rows)
-                conn.execute(
-                    f"INSERT INTO {schema.STATE} (name, value) VALUES (?, ?) "
-                    "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-                    (MARK, rows[-1][0]),
-                )
-        if len(rows) < batch:
-            return total
+    with tracker_store(tracker_path) as src:
+        if src is None:
+            return 0
+        while True:
+            with write_transaction(db) as conn:
+                row = conn.execute(
+                    f"SELECT value FROM {schema.STATE} WHERE name = ?", (MARK,)
+                ).fetchone()
+                mark = row[0] if row else 0
+                rows = src.execute(
+                    "SELECT id, sender_id, data FROM events WHERE id > ? ORDER BY id LIMIT ?",
+                    (mark, batch),
+                ).fetchall()
+                if rows:
+                    total += _project(conn, rows)
+                    conn.execute(
+                        f"INSERT INTO {schema.STATE} (name, value) VALUES (?, ?) "
+                        "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                        (MARK, rows[-1][0]),
+                    )
+            if len(rows) < batch:
+                return total
 
 
 TURN_COLUMNS = (

@@ -16,7 +16,6 @@ they become drafts, so approved articles survive an erasure.
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,7 +25,6 @@ import sqlite_utils
 
 from customerlog import retention, schema, turns
 from sportello.db import write_transaction
-from sportello.settings import get_settings
 
 
 @dataclass(frozen=True)
@@ -37,9 +35,18 @@ class Footprint:
     conversations: list[str]
     tickets: list[int]
 
+    def rows_of_customer(self) -> tuple[str, list[Any]]:
+        """SQL condition and parameters for the log's and the desk's rows of the customer."""
+        marks = ", ".join("?" for _ in self.conversations)
+        return (
+            f"customer_id = ? OR conversation_id IN ({marks})",
+            [self.customer_id, *self.conversations],
+        )
 
-def _tracker_path(tracker_path: Path | None) -> Path:
-    return tracker_path or get_settings().tracker_db_path
+    def rows_of_tickets(self, column: str = "ticket_id") -> tuple[str, list[Any]]:
+        """SQL condition and parameters for rows of the customer's tickets."""
+        marks = ", ".join("?" for _ in self.tickets) or "NULL"
+        return f"{column} IN ({marks})", list(self.tickets)
 
 
 def find(db: sqlite_utils.Database, customer_id: str) -> Footprint:
@@ -67,21 +74,17 @@ def _rows(db: sqlite_utils.Database, sql: str, params: list[Any]) -> list[dict[s
     return list(db.query(sql, params))
 
 
-def _tracker_events(path: Path, conversations: list[str]) -> list[dict[str, Any]]:
-    if not path.exists() or not conversations:
+def _tracker_events(tracker_path: Path | None, conversations: list[str]) -> list[dict[str, Any]]:
+    if not conversations:
         return []
-    conn = sqlite3.connect(path, timeout=10)
-    try:
-        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-        if "events" not in tables:
+    with turns.tracker_store(tracker_path) as conn:
+        if conn is None:
             return []
         marks = ", ".join("?" for _ in conversations)
         rows = conn.execute(
             f"SELECT sender_id, data FROM events WHERE sender_id IN ({marks}) ORDER BY id",
             conversations,
         ).fetchall()
-    finally:
-        conn.close()
     events = []
     for sender, data in rows:
         try:
@@ -92,21 +95,14 @@ def _tracker_events(path: Path, conversations: list[str]) -> list[dict[str, Any]
     return events
 
 
-def _where(footprint: Footprint) -> tuple[str, str, list[Any], list[Any]]:
-    conv_marks = ", ".join("?" for _ in footprint.conversations)
-    ticket_marks = ", ".join("?" for _ in footprint.tickets) or "NULL"
-    return conv_marks, ticket_marks, list(footprint.conversations), list(footprint.tickets)
-
-
 def export(
     db: sqlite_utils.Database, customer_id: str, tracker_path: Path | None = None
 ) -> dict[str, Any]:
     """Everything held about the customer, as one JSON-ready dictionary."""
     turns.sync(db, tracker_path)
     footprint = find(db, customer_id)
-    conv_marks, ticket_marks, conversations, ticket_ids = _where(footprint)
-    by_customer = f"customer_id = ? OR conversation_id IN ({conv_marks})"
-    params = [customer_id, *conversations]
+    by_customer, params = footprint.rows_of_customer()
+    tickets_where, ticket_ids = footprint.rows_of_tickets("id")
     return {
         "customer_id": customer_id,
         "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -134,10 +130,10 @@ def export(
                 ),
             }
             for ticket in _rows(
-                db, f"SELECT * FROM tickets WHERE id IN ({ticket_marks}) ORDER BY id", ticket_ids
+                db, f"SELECT * FROM tickets WHERE {tickets_where} ORDER BY id", ticket_ids
             )
         ],
-        "tracker_events": _tracker_events(_tracker_path(tracker_path), conversations),
+        "tracker_events": _tracker_events(tracker_path, footprint.conversations),
     }
 
 
@@ -145,9 +141,8 @@ def remaining(
     db: sqlite_utils.Database, footprint: Footprint, tracker_path: Path | None = None
 ) -> dict[str, int]:
     """How many rows about the customer each place still holds (after erasure: zeros)."""
-    conv_marks, ticket_marks, conversations, ticket_ids = _where(footprint)
-    by_customer = f"customer_id = ? OR conversation_id IN ({conv_marks})"
-    params = [footprint.customer_id, *conversations]
+    by_customer, params = footprint.rows_of_customer()
+    of_tickets, ticket_ids = footprint.rows_of_tickets()
 
     def count(sql: str, values: list[Any]) -> int:
         return int(db.execute(sql, values).fetchone()[0])
@@ -156,13 +151,9 @@ def remaining(
         table: count(f"SELECT COUNT(*) FROM {table} WHERE {by_customer}", params)
         for table in (schema.TURNS, schema.RATINGS, schema.REQUESTS, "tickets")
     }
-    counts["ticket_messages"] = count(
-        f"SELECT COUNT(*) FROM ticket_messages WHERE ticket_id IN ({ticket_marks})", ticket_ids
-    )
-    counts["ticket_events"] = count(
-        f"SELECT COUNT(*) FROM ticket_events WHERE ticket_id IN ({ticket_marks})", ticket_ids
-    )
-    counts["tracker_events"] = len(_tracker_events(_tracker_path(tracker_path), conversations))
+    for table in ("ticket_messages", "ticket_events"):
+        counts[table] = count(f"SELECT COUNT(*) FROM {table} WHERE {of_tickets}", ticket_ids)
+    counts["tracker_events"] = len(_tracker_events(tracker_path, footprint.conversations))
     return counts
 
 
@@ -175,14 +166,14 @@ def erase(
     """
     turns.sync(db, tracker_path)
     footprint = find(db, customer_id)
-    conv_marks, ticket_marks, conversations, ticket_ids = _where(footprint)
-    by_customer = f"customer_id = ? OR conversation_id IN ({conv_marks})"
-    params = [customer_id, *conversations]
+    by_customer, params = footprint.rows_of_customer()
+    of_tickets, ticket_ids = footprint.rows_of_tickets()
+    tickets_where, _ = footprint.rows_of_tickets("id")
     with write_transaction(db) as conn:
         for table in ("ticket_messages", "ticket_events"):
-            conn.execute(f"DELETE FROM {table} WHERE ticket_id IN ({ticket_marks})", ticket_ids)
-        conn.execute(f"DELETE FROM tickets WHERE id IN ({ticket_marks})", ticket_ids)
+            conn.execute(f"DELETE FROM {table} WHERE {of_tickets}", ticket_ids)
+        conn.execute(f"DELETE FROM tickets WHERE {tickets_where}", ticket_ids)
         for table in (schema.TURNS, schema.RATINGS, schema.REQUESTS):
             conn.execute(f"DELETE FROM {table} WHERE {by_customer}", params)
-    retention.delete_tracker_events(db, tracker_path, senders=conversations)
+    retention.delete_tracker_events(db, tracker_path, senders=footprint.conversations)
     return remaining(db, footprint, tracker_path)
