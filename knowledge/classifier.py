@@ -52,6 +52,8 @@ class ArticleClassifier:
 
     def __init__(self) -> None:
         self.labels: list[str] = []
+        # The same ids as a set, for the searcher's "does it know every article?" check.
+        self.label_set: frozenset[str] = frozenset()
         self.weights: np.ndarray | None = None
         self.bias: np.ndarray | None = None
         self.phrasings_per_article = 0.0
@@ -81,7 +83,9 @@ class ArticleClassifier:
         self.labels = sorted(set(labels))
         if not self.worth_training(len(labels), len(self.labels)):
             self.labels = []
+            self.label_set = frozenset()
             return False
+        self.label_set = frozenset(self.labels)
         index = {label: i for i, label in enumerate(self.labels)}
         y = np.array([index[label] for label in labels])
         x = np.asarray(x, dtype=np.float32)

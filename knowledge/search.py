@@ -326,8 +326,8 @@ class Searcher:
             # A classifier trained before the last change does not know every article: a
             # newly approved one would be ranked below the articles it knows. Until the
             # background retraining replaces it, it is left out (ranking and confidence).
-            classifier_current = self._classifier.trained and (
-                frozenset(self._classifier.labels) == self._question_ids
+            classifier_current = (
+                self._classifier.trained and self._classifier.label_set == self._question_ids
             )
             if classifier_current:
                 probabilities = self._classifier.scores(np.hstack(query_vectors))
