@@ -95,9 +95,9 @@ def _session_events(tracker: Tracker) -> list[dict[str, Any]]:
 
 def session_key(tracker: Tracker) -> str:
     """Which session of the conversation is rated: its start time, "" before any."""
-    for event in reversed(tracker.events):
-        if event.get("event") == "session_started":
-            return str(event.get("timestamp") or "")
+    first = _session_events(tracker)[:1]
+    if first and first[0].get("event") == "session_started":
+        return str(first[0].get("timestamp") or "")
     return ""
 
 

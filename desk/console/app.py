@@ -586,13 +586,14 @@ def create_app(
             None,
             user.username,
         )
+        messages = tickets.ticket_messages(db, ticket_id)
         return render(
             request,
             "ticket.html",
             status_code,
             notice=notice,
             ticket=ticket,
-            messages=tickets.ticket_messages(db, ticket_id),
+            messages=messages,
             deadline=deadline(ticket, clock(), text),
             status=status_label(ticket, text),
             customer_lang=text.get(f"lang_{ticket.lang}", ticket.lang),
@@ -603,9 +604,7 @@ def create_app(
             and user.is_supervisor,
             max_answer_chars=MAX_ANSWER_CHARS,
             draft=draft,
-            kb_question=drafts.derive_question(
-                m.text for m in tickets.ticket_messages(db, ticket_id) if m.role == "customer"
-            ),
+            kb_question=drafts.derive_question(m.text for m in messages if m.role == "customer"),
             format_time=format_time,
         )
 
