@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -35,6 +36,9 @@ from actions.handoff import (
     SLOT_HANDOFF_OFFERED,
     SLOT_HANDOFF_REASON,
     SLOT_REJECTIONS,
+    SLOT_TICKET_CONTINUED,
+    STATUS_ALREADY_OPEN,
+    STATUS_CONTINUED,
     customer_language,
     escalate,
     say_pending_answers,
@@ -51,6 +55,7 @@ from desk.tickets import (
     REASON_KB_ABSTAINED,
     REASON_PERSONAL_CASE,
 )
+from identity.returning import continue_ticket
 from sportello.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -243,17 +248,27 @@ class ActionRecordForOperator(Action):
         text = tracker.latest_message.get("text") or ""
         intent = _intent(tracker)
         lang = customer_language(tracker)
+        message = _Incoming(
+            conversation_id=tracker.sender_id,
+            channel=tracker.get_latest_input_channel(),
+            metadata=tracker.latest_message.get("metadata"),
+            text=text,
+            intent=intent,
+            lang=lang,
+            continued=tracker.get_slot(SLOT_TICKET_CONTINUED) is not None,
+        )
         try:
-            ticket = await asyncio.to_thread(
-                with_db, self._record, dispatcher, tracker.sender_id, text, intent, lang
-            )
+            ticket = await asyncio.to_thread(with_db, self._record, dispatcher, message)
         except Exception:
             logger.exception("could not record a message for %s", tracker.sender_id)
             return []
         if ticket is not None:
-            return []
+            return [SlotSet(SLOT_TICKET_CONTINUED, None)] if message.continued else []
         dispatcher.utter_message(response="utter_handoff_closed")
-        events: list[EventType] = [SlotSet(SLOT_HANDOFF_ACTIVE, False)]
+        events: list[EventType] = [
+            SlotSet(SLOT_HANDOFF_ACTIVE, False),
+            SlotSet(SLOT_TICKET_CONTINUED, None),
+        ]
         if intent in KB_INTENTS:
             events += await answer_from_kb(dispatcher, tracker)
         elif intent == INTENT_ASK_HUMAN:
@@ -268,33 +283,59 @@ class ActionRecordForOperator(Action):
 
     @staticmethod
     def _record(
-        db: Any,
-        dispatcher: CollectingDispatcher,
-        conversation_id: str,
-        text: str,
-        intent: str,
-        lang: str,
+        db: Any, dispatcher: CollectingDispatcher, message: _Incoming
     ) -> tickets.Ticket | None:
-        """Record and acknowledge; returns the active ticket, None if it was closed."""
+        """Record and acknowledge; returns the active ticket, None if it was closed.
+
+        The customer's active ticket may live in another of their conversations (they
+        came back on another channel, or went back to the first one): it follows them here.
+        """
+        conversation_id = message.conversation_id
+        ticket = continue_ticket(db, conversation_id, message.channel, message.metadata)
         say_pending_answers(db, dispatcher, conversation_id)
-        ticket = tickets.get_open_ticket(db, conversation_id)
         if ticket is None:
             latest = tickets.latest_ticket(db, conversation_id)
             if latest is not None:
                 tickets.mark_resume_delivered(db, latest.id)
             return None
-        if text.strip():
+        policy = sla.load_policy(get_settings().sla_file)
+        if message.continued:
+            say_ticket_status(
+                dispatcher, ticket, policy, handoff.clock(), message.lang, status=STATUS_CONTINUED
+            )
+        text = message.text
+        if text.strip() and not text.startswith("/"):
             # Cut like knowledge-base queries: a hostile 1 MB message stays out of the desk.
+            # Button payloads ("/greet" sent by the web widget on opening) are not words.
             limit = get_settings().max_message_chars
             tickets.record_customer_message(db, ticket.id, text[:limit])
         email = find_email(text)
         if email:
             tickets.set_customer_email(db, ticket.id, email)
             dispatcher.utter_message(response="utter_email_recorded", email=email)
-        elif intent in (INTENT_ASK_HUMAN, INTENT_PERSONAL_CASE):
-            policy = sla.load_policy(get_settings().sla_file)
-            say_ticket_status(dispatcher, ticket, policy, handoff.clock(), lang, created=False)
+        elif message.intent in (INTENT_ASK_HUMAN, INTENT_PERSONAL_CASE) and not message.continued:
+            say_ticket_status(
+                dispatcher,
+                ticket,
+                policy,
+                handoff.clock(),
+                message.lang,
+                status=STATUS_ALREADY_OPEN,
+            )
         return ticket
+
+
+@dataclass(frozen=True)
+class _Incoming:
+    """A customer message while an operator owns the conversation."""
+
+    conversation_id: str
+    channel: str | None
+    metadata: Any
+    text: str
+    intent: str
+    lang: str
+    continued: bool
 
 
 class ActionDeliverOperatorMessage(Action):

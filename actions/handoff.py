@@ -30,6 +30,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.wording import due_text, when_text
 from customerlog.turns import customer_id_from
 from desk import sla, tickets
+from identity.returning import continue_ticket
 from sportello.db import open_db
 from sportello.settings import get_settings
 
@@ -44,6 +45,8 @@ SLOT_ABSTAIN_STREAK = "kb_abstain_streak"
 SLOT_REJECTIONS = "kb_rejections"
 SLOT_ARTICLE_ID = "kb_article_id"
 SLOT_CONFIDENCE = "kb_confidence"
+# The ticket a returning customer continues in this conversation, until they are told.
+SLOT_TICKET_CONTINUED = "ticket_continued"
 
 # Escalate when the knowledge base abstains this many times in a row, or when the
 # customer rejects this many answers.
@@ -51,6 +54,16 @@ ABSTENTIONS_TO_ESCALATE = 2
 REJECTIONS_TO_ESCALATE = 2
 
 PERSONAL_CASE_PRIORITY = "high"
+
+# Which ticket the customer is told about (say_ticket_status).
+STATUS_CREATED = "created"
+STATUS_ALREADY_OPEN = "already_open"
+STATUS_CONTINUED = "continued"
+_STATUS_RESPONSES = {
+    STATUS_CREATED: "utter_handoff_recorded",
+    STATUS_ALREADY_OPEN: "utter_handoff_already_open",
+    STATUS_CONTINUED: "utter_ticket_continued",
+}
 
 T = TypeVar("T")
 
@@ -98,13 +111,18 @@ def say_ticket_status(
     now: datetime,
     lang: str,
     *,
-    created: bool,
+    status: str,
 ) -> None:
-    """Tell the customer when an operator will answer; outside hours, when we open."""
+    """Tell the customer when an operator will answer; outside hours, when we open.
+
+    ``status`` says which ticket: a new one, the one already open here, or the one a
+    returning customer continues from another conversation.
+    """
     due = tickets.parse_time(ticket.first_response_due) or now
     dispatcher.utter_message(
-        response="utter_handoff_recorded" if created else "utter_handoff_already_open",
+        response=_STATUS_RESPONSES[status],
         due=due_text(due, now, lang, policy.timezone),
+        ticket=ticket.id,
     )
     if not sla.is_open(policy, now):
         opening = sla.next_opening(policy, now)
@@ -130,30 +148,55 @@ async def escalate(
     cleared = [SlotSet(SLOT_HANDOFF_OFFERED, False), SlotSet(SLOT_HANDOFF_REASON, None)]
     try:
         policy = sla.load_policy(get_settings().sla_file)
-        ticket, created = await asyncio.to_thread(
-            with_db,
-            tickets.open_ticket,
-            tracker.sender_id,
-            lang=lang,
-            reason=reason,
-            priority=priority,
-            channel=tracker.get_latest_input_channel(),
-            customer_id=customer_id_from(tracker.latest_message.get("metadata"), tracker.sender_id),
-            transcript=transcript_from_events(tracker.events),
-            policy=policy,
-            now=now,
+        ticket, status = await asyncio.to_thread(
+            with_db, _open_or_continue, tracker, lang, reason, priority, policy, now
         )
     except Exception:
         logger.exception("could not open a ticket for %s", tracker.sender_id)
         dispatcher.utter_message(response="utter_handoff_failed")
         return cleared
-    say_ticket_status(dispatcher, ticket, policy, now, lang, created=created)
+    say_ticket_status(dispatcher, ticket, policy, now, lang, status=status)
     return [
         *cleared,
         SlotSet(SLOT_HANDOFF_ACTIVE, True),
+        SlotSet(SLOT_TICKET_CONTINUED, None),
         SlotSet(SLOT_ABSTAIN_STREAK, 0.0),
         SlotSet(SLOT_REJECTIONS, 0.0),
     ]
+
+
+def _open_or_continue(
+    db: Any,
+    tracker: Tracker,
+    lang: str,
+    reason: str,
+    priority: str,
+    policy: sla.SlaPolicy,
+    now: datetime,
+) -> tuple[tickets.Ticket, str]:
+    """The customer's ticket: the one they already have (here or, for a recognised
+    returning customer, in another conversation, moved here) or a new one."""
+    metadata = tracker.latest_message.get("metadata")
+    channel = tracker.get_latest_input_channel()
+    text = tracker.latest_message.get("text") or ""
+    existing = continue_ticket(db, tracker.sender_id, channel, metadata, text)
+    if existing is not None:
+        born_here = tickets.ticket_conversations(db, existing.id)[0]["conversation_id"]
+        status = STATUS_ALREADY_OPEN if born_here == tracker.sender_id else STATUS_CONTINUED
+        return existing, status
+    ticket, created = tickets.open_ticket(
+        db,
+        tracker.sender_id,
+        lang=lang,
+        reason=reason,
+        priority=priority,
+        channel=channel,
+        customer_id=customer_id_from(metadata, tracker.sender_id),
+        transcript=transcript_from_events(tracker.events),
+        policy=policy,
+        now=now,
+    )
+    return ticket, STATUS_CREATED if created else STATUS_ALREADY_OPEN
 
 
 def say_pending_answers(

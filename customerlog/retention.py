@@ -1,8 +1,9 @@
 """The log's retention period: conversations older than it are deleted.
 
 What goes (older than ``SPORTELLO_LOG_RETENTION_DAYS``): the log's turns, Rasa's
-tracker events, and the text of closed tickets (transcript, messages, the e-mail
-address, also where the audit log recorded it).
+tracker events, the text of closed tickets (transcript, messages, the e-mail
+address, also where the audit log recorded it), and the identity of customers not seen
+since (their channel ids, conversations and contact details, :mod:`identity.profiles`).
 What stays: ratings and ticket rows without their text (numbers for the insights,
 nothing that says who wrote what), and knowledge-base articles, which are scrubbed
 when they are made. The SLA monitor runs :func:`purge` once an hour.
@@ -17,6 +18,8 @@ from pathlib import Path
 import sqlite_utils
 
 from customerlog import schema, turns
+from identity import profiles
+from identity import schema as identity_schema
 from sportello.db import write_transaction
 
 
@@ -28,10 +31,17 @@ class Purged:
     tracker_events: int = 0
     ticket_messages: int = 0
     tickets_emptied: int = 0
+    channel_ids: int = 0
 
     @property
     def total(self) -> int:
-        return self.turns + self.tracker_events + self.ticket_messages + self.tickets_emptied
+        return (
+            self.turns
+            + self.tracker_events
+            + self.ticket_messages
+            + self.tickets_emptied
+            + self.channel_ids
+        )
 
 
 def purge(
@@ -64,8 +74,19 @@ def purge(
             "AND (transcript != '[]' OR customer_email IS NOT NULL)",
             (cutoff_iso,),
         ).rowcount
+        stale = [
+            row[0]
+            for row in conn.execute(
+                f"SELECT channel_id FROM {identity_schema.CHANNELS} WHERE last_seen < ?",
+                (cutoff_iso,),
+            )
+        ]
+        profiles.forget(conn, stale)
+        conn.execute(
+            f"DELETE FROM {identity_schema.CONVERSATIONS} WHERE last_seen < ?", (cutoff_iso,)
+        )
     gone_events = delete_tracker_events(db, tracker_path, before=cutoff.timestamp())
-    return Purged(gone_turns, gone_events, gone_messages, emptied)
+    return Purged(gone_turns, gone_events, gone_messages, emptied, len(stale))
 
 
 def delete_tracker_events(

@@ -13,7 +13,8 @@ id                 row id
 event_id           the tracker store's id of the user event (unique: re-projecting is safe;
                    empty for turns written by :func:`customerlog.turns.record_turn`)
 conversation_id    Rasa's sender id: one chat on one channel
-customer_id        the person: the channel's customer id when it sends one, else the
+customer_id        the person as the channel knows them: the company's customer id when the
+                   metadata carries it signed (identity.contacts), else the
                    conversation id
 channel            Rasa input channel (``socketio``, ``rest``, ``callback``…)
 lang               language of the conversation at this turn (``it``/``en``)

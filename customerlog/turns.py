@@ -26,6 +26,8 @@ from typing import Any
 import sqlite_utils
 
 from customerlog import schema
+from identity import contacts, profiles
+from identity import schema as identity_schema
 from sportello.db import write_transaction
 from sportello.settings import get_settings
 
@@ -41,9 +43,9 @@ _ERROR_RESPONSES = ("utter_error", "utter_handoff_failed")
 
 
 def customer_id_from(metadata: object, conversation_id: str) -> str:
-    """The person behind a message: the channel's ``customer_id`` if it sends one."""
-    given = metadata.get("customer_id") if isinstance(metadata, dict) else None
-    return str(given)[:200] if given else conversation_id
+    """The person behind a message: the company's ``customer_id`` when the metadata
+    carries it signed (:mod:`identity.contacts`), else the conversation id."""
+    return contacts.verified_customer_id(metadata, contacts.identity_secret()) or conversation_id
 
 
 def _iso(timestamp: object) -> str:
@@ -145,6 +147,20 @@ def _new_turn(event_id: int, sender: str, data: dict[str, Any], lang: str | None
         text="" if external else str(data.get("text") or ""),
         intent=name,
         intent_confidence=float(confidence) if isinstance(confidence, (int, float)) else None,
+    )
+
+
+def _observe_identity(conn: sqlite3.Connection, turn: _Turn, metadata: object) -> None:
+    """Every conversation belongs to a customer profile: record this message's identity
+    facts (channel id, e-mail/phone given or signed) in the same transaction."""
+    found = contacts.observed(metadata, turn.text, contacts.identity_secret())
+    profiles.observe(
+        conn,
+        conversation_id=turn.conversation_id,
+        channel_id=turn.customer_id,
+        channel=turn.channel,
+        contacts=found,
+        at=datetime.fromisoformat(turn.at),
     )
 
 
@@ -261,6 +277,8 @@ def _project(conn: sqlite3.Connection, rows: list[tuple[int, str, str]]) -> int:
             open_turns[sender] = turn
             touched.append(turn)
             started += 1
+            if turn.kind == schema.KIND_CUSTOMER:
+                _observe_identity(conn, turn, data.get("metadata"))
             continue
         if turn is None:
             turn = _load_last(conn, sender)
@@ -295,6 +313,7 @@ def tracker_store(tracker_path: Path | None = None) -> Iterator[sqlite3.Connecti
 def sync(db: sqlite_utils.Database, tracker_path: Path | None = None, batch: int = 2000) -> int:
     """Project the tracker events not yet logged; returns the number of new turns."""
     schema.ensure_schema(db)
+    identity_schema.ensure_schema(db)
     total = 0
     with tracker_store(tracker_path) as src:
         if src is None:

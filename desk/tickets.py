@@ -39,6 +39,9 @@ from sportello.db import write_transaction
 TABLE = "tickets"
 MESSAGES = "ticket_messages"
 EVENTS = "ticket_events"
+# Every conversation a ticket has lived in: a customer recognised on another channel
+# continues the same ticket there (see move_ticket).
+CONVERSATIONS = "ticket_conversations"
 
 # Why a ticket was opened; kept as plain strings so reports can group by them.
 REASON_ASKED_FOR_HUMAN = "asked_for_human"
@@ -76,6 +79,7 @@ EVENT_BREACHED = "breached"
 EVENT_ESCALATED = "escalated"
 EVENT_CLOSED = "closed"
 EVENT_EMAIL = "email"
+EVENT_MOVED = "moved"
 
 # The two SLA clocks a ticket runs, named in at_risk/breached events' ``detail``.
 TARGET_FIRST_RESPONSE = "first_response"
@@ -259,7 +263,7 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     and the index covering open *and* claimed tickets; existing rows are kept.
     """
     names = set(db.table_names())
-    if {TABLE, MESSAGES, EVENTS} <= names and _index_is_current(db):
+    if {TABLE, MESSAGES, EVENTS, CONVERSATIONS} <= names and _index_is_current(db):
         return
     with write_transaction(db) as conn:
         conn.execute(
@@ -320,6 +324,19 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         )
         conn.execute(
             f"CREATE INDEX IF NOT EXISTS {EVENTS}_ticket ON {EVENTS}(ticket_id, kind, detail)"
+        )
+        conn.execute(
+            f"""CREATE TABLE IF NOT EXISTS {CONVERSATIONS} (
+                ticket_id INTEGER NOT NULL REFERENCES {TABLE}(id),
+                conversation_id TEXT NOT NULL,
+                channel TEXT,
+                joined_at TEXT NOT NULL,
+                PRIMARY KEY (ticket_id, conversation_id)
+            )"""
+        )
+        conn.execute(
+            f"CREATE INDEX IF NOT EXISTS {CONVERSATIONS}_conversation "
+            f"ON {CONVERSATIONS}(conversation_id)"
         )
 
 
@@ -461,6 +478,117 @@ def conversation_pending_answers(db: sqlite_utils.Database, conversation_id: str
         [conversation_id, ROLE_OPERATOR],
     )
     return [Message.from_row(row) for row in rows]
+
+
+def active_ticket_of(
+    db: sqlite_utils.Database, conversation_ids: Iterable[str], customer_ids: Iterable[str] = ()
+) -> Ticket | None:
+    """The active ticket of any of these conversations or customer (channel) ids, the one
+    that has lived in any of the conversations included; the nearest deadline first."""
+    conversations, customers = list(conversation_ids), list(customer_ids)
+    if not conversations and not customers:
+        return None
+    ensure_schema(db)
+    conv_marks = ", ".join("?" for _ in conversations) or "NULL"
+    cust_marks = ", ".join("?" for _ in customers) or "NULL"
+    rows = list(
+        db.query(
+            f"""SELECT * FROM {TABLE} WHERE {_ACTIVE_SQL} AND (
+                    conversation_id IN ({conv_marks}) OR customer_id IN ({cust_marks})
+                    OR id IN (SELECT ticket_id FROM {CONVERSATIONS}
+                              WHERE conversation_id IN ({conv_marks})))
+                ORDER BY first_response_due IS NULL, first_response_due, id LIMIT 1""",
+            [*conversations, *customers, *conversations],
+        )
+    )
+    return Ticket.from_row(rows[0]) if rows else None
+
+
+def ticket_conversations(db: sqlite_utils.Database, ticket_id: int) -> list[dict[str, Any]]:
+    """The conversations the ticket has lived in, in order (the first one included)."""
+    ensure_schema(db)
+    ticket = get_ticket(db, ticket_id)
+    rows = list(
+        db.query(
+            f"SELECT conversation_id, channel, joined_at FROM {CONVERSATIONS} "
+            "WHERE ticket_id = ? ORDER BY rowid",
+            [ticket_id],
+        )
+    )
+    if not any(row["conversation_id"] == ticket.conversation_id for row in rows):
+        rows.insert(
+            0,
+            {
+                "conversation_id": ticket.conversation_id,
+                "channel": ticket.channel,
+                "joined_at": ticket.created_at,
+            },
+        )
+    return rows
+
+
+def move_ticket(
+    db: sqlite_utils.Database,
+    ticket_id: int,
+    conversation_id: str,
+    *,
+    channel: str | None,
+    actor: str = "customer",
+    now: datetime | None = None,
+) -> Ticket:
+    """The customer continues the ticket in another conversation (another channel).
+
+    From now on the customer's messages there are recorded on the ticket and operators'
+    answers are delivered there (pending ones included). The old conversation stays in
+    the ticket's history; writing there again moves the ticket back. Raises
+    :class:`TicketClosedError` for a closed ticket and :class:`TicketError` when the
+    conversation has another active ticket.
+    """
+    ensure_schema(db)
+    moment = (now or utc_now()).astimezone(timezone.utc)
+    with write_transaction(db) as conn:
+        row = conn.execute(
+            f"SELECT status, conversation_id, channel, created_at FROM {TABLE} WHERE id = ?",
+            [ticket_id],
+        ).fetchone()
+        if row is None:
+            raise TicketError(f"no ticket #{ticket_id}")
+        status, current, current_channel, created_at = row
+        if status not in ACTIVE_STATUSES:
+            raise TicketClosedError(f"ticket #{ticket_id} is closed")
+        if current == conversation_id and channel and channel != current_channel:
+            # A new conversation's channel is known only from its first message.
+            conn.execute(f"UPDATE {TABLE} SET channel = ? WHERE id = ?", [channel, ticket_id])
+        elif current != conversation_id:
+            other = conn.execute(
+                f"SELECT id FROM {TABLE} WHERE conversation_id = ? AND {_ACTIVE_SQL} AND id != ?",
+                [conversation_id, ticket_id],
+            ).fetchone()
+            if other is not None:
+                raise TicketError(f"conversation {conversation_id} already has ticket #{other[0]}")
+            conn.execute(
+                f"INSERT OR IGNORE INTO {CONVERSATIONS} (ticket_id, conversation_id, channel, "
+                "joined_at) VALUES (?, ?, ?, ?)",
+                [ticket_id, current, current_channel, created_at],
+            )
+            conn.execute(
+                f"INSERT OR IGNORE INTO {CONVERSATIONS} (ticket_id, conversation_id, channel, "
+                "joined_at) VALUES (?, ?, ?, ?)",
+                [ticket_id, conversation_id, channel, format_time(moment)],
+            )
+            conn.execute(
+                f"UPDATE {TABLE} SET conversation_id = ?, channel = ? WHERE id = ?",
+                [conversation_id, channel, ticket_id],
+            )
+            _log(
+                conn,
+                ticket_id,
+                EVENT_MOVED,
+                moment,
+                detail=f"{current_channel or '?'} → {channel or '?'}",
+                actor=actor,
+            )
+    return get_ticket(db, ticket_id)
 
 
 # ---- the bot's side ------------------------------------------------------------------------

@@ -1,13 +1,15 @@
 """A customer's data: export everything held about them, or erase it and prove it.
 
-A customer is found by their customer id or by a conversation id (for web visitors
-they are the same): every conversation logged under that customer id belongs to them,
-and so does every ticket and rating of those conversations. What is held:
+A customer is found by any id that names them: their profile id (``cust-…``), a channel
+(customer) id or a conversation id. The whole linked identity is covered
+(:mod:`identity.profiles`): every channel id linked to the profile, every conversation
+of those, every ticket and rating of those conversations. What is held:
 
 - the customer log (:mod:`customerlog.schema`): turns, ratings, rating questions;
 - the desk (:mod:`desk.tickets`): tickets with transcripts and e-mail addresses,
   their messages (operators' answers included) and audit events;
-- Rasa's tracker store: every event of those conversations.
+- Rasa's tracker store: every event of those conversations;
+- the identity tables: the profile, its channel ids, contact details and links.
 
 Knowledge-base articles are not the customer's: operator answers are scrubbed before
 they become drafts, so approved articles survive an erasure.
@@ -16,7 +18,7 @@ they become drafts, so approved articles survive an erasure.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -24,23 +26,30 @@ from typing import Any
 import sqlite_utils
 
 from customerlog import retention, schema, turns
+from desk import tickets
+from identity import profiles
+from identity import schema as identity_schema
 from sportello.db import write_transaction
 
 
 @dataclass(frozen=True)
 class Footprint:
-    """Where a customer appears: their conversation ids and ticket ids."""
+    """Where a customer appears: their channel ids, conversation ids and ticket ids."""
 
     customer_id: str
     conversations: list[str]
     tickets: list[int]
+    channel_ids: list[str] = field(default_factory=list)
+    profile_id: str | None = None
 
     def rows_of_customer(self) -> tuple[str, list[Any]]:
         """SQL condition and parameters for the log's and the desk's rows of the customer."""
-        marks = ", ".join("?" for _ in self.conversations)
+        ids = self.channel_ids or [self.customer_id]
+        id_marks = ", ".join("?" for _ in ids)
+        marks = ", ".join("?" for _ in self.conversations) or "NULL"
         return (
-            f"customer_id = ? OR conversation_id IN ({marks})",
-            [self.customer_id, *self.conversations],
+            f"customer_id IN ({id_marks}) OR conversation_id IN ({marks})",
+            [*ids, *self.conversations],
         )
 
     def rows_of_tickets(self, column: str = "ticket_id") -> tuple[str, list[Any]]:
@@ -50,28 +59,58 @@ class Footprint:
 
 
 def find(db: sqlite_utils.Database, customer_id: str) -> Footprint:
-    """Every conversation and ticket of the customer (by customer or conversation id)."""
+    """Every channel id, conversation and ticket of the customer named by any of their ids."""
     schema.ensure_schema(db)
-    conversations = {customer_id}
+    profile_id = profiles.resolve(db, customer_id)
+    profile = profiles.get_profile(db, profile_id) if profile_id else None
+    if profile is not None:
+        channel_ids = set(profile.channel_ids) or {customer_id}
+        conversations = set(profile.conversation_ids)
+    else:
+        channel_ids, conversations = {customer_id}, {customer_id}
+    id_marks = ", ".join("?" for _ in channel_ids)
     for table in (schema.TURNS, schema.RATINGS, schema.REQUESTS, "tickets"):
         for (conversation,) in db.execute(
-            f"SELECT DISTINCT conversation_id FROM {table} WHERE customer_id = ?", [customer_id]
+            f"SELECT DISTINCT conversation_id FROM {table} WHERE customer_id IN ({id_marks})",
+            sorted(channel_ids),
         ).fetchall():
             conversations.add(conversation)
     marks = ", ".join("?" for _ in conversations)
     ids = [
         row[0]
         for row in db.execute(
-            f"SELECT id FROM tickets WHERE customer_id = ? OR conversation_id IN ({marks}) "
-            "ORDER BY id",
-            [customer_id, *conversations],
+            f"SELECT id FROM tickets WHERE customer_id IN ({id_marks}) "
+            f"OR conversation_id IN ({marks}) OR id IN (SELECT ticket_id FROM "
+            f"{tickets.CONVERSATIONS} WHERE conversation_id IN ({marks})) ORDER BY id",
+            [*sorted(channel_ids), *conversations, *conversations],
         ).fetchall()
     ]
-    return Footprint(customer_id, sorted(conversations), ids)
+    # A ticket that moved with the customer lived in conversations of theirs.
+    for ticket_id in ids:
+        conversations.update(
+            row["conversation_id"] for row in tickets.ticket_conversations(db, ticket_id)
+        )
+    return Footprint(
+        customer_id,
+        sorted(conversations),
+        ids,
+        sorted(channel_ids),
+        profile_id if profile else None,
+    )
 
 
 def _rows(db: sqlite_utils.Database, sql: str, params: list[Any]) -> list[dict[str, Any]]:
     return list(db.query(sql, params))
+
+
+def _profile(db: sqlite_utils.Database, footprint: Footprint) -> dict[str, Any] | None:
+    """The identity profile: channel ids, conversations, contact details, links."""
+    profile = profiles.get_profile(db, footprint.profile_id) if footprint.profile_id else None
+    if profile is None:
+        return None
+    data = asdict(profile)
+    data["merges"] = [asdict(merge) for merge in profile.merges]
+    return data
 
 
 def _tracker_events(tracker_path: Path | None, conversations: list[str]) -> list[dict[str, Any]]:
@@ -106,6 +145,8 @@ def export(
     return {
         "customer_id": customer_id,
         "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "profile": _profile(db, footprint),
+        "channel_ids": footprint.channel_ids,
         "conversations": footprint.conversations,
         "turns": _rows(db, f"SELECT * FROM {schema.TURNS} WHERE {by_customer} ORDER BY id", params),
         "ratings": _rows(
@@ -151,8 +192,27 @@ def remaining(
         table: count(f"SELECT COUNT(*) FROM {table} WHERE {by_customer}", params)
         for table in (schema.TURNS, schema.RATINGS, schema.REQUESTS, "tickets")
     }
-    for table in ("ticket_messages", "ticket_events"):
+    for table in ("ticket_messages", "ticket_events", tickets.CONVERSATIONS):
         counts[table] = count(f"SELECT COUNT(*) FROM {table} WHERE {of_tickets}", ticket_ids)
+    ids = footprint.channel_ids or [footprint.customer_id]
+    id_marks = ", ".join("?" for _ in ids)
+    conv_marks = ", ".join("?" for _ in footprint.conversations) or "NULL"
+    for table in (identity_schema.CHANNELS, identity_schema.CONTACTS):
+        counts[table] = count(f"SELECT COUNT(*) FROM {table} WHERE channel_id IN ({id_marks})", ids)
+    counts[identity_schema.CONVERSATIONS] = count(
+        f"SELECT COUNT(*) FROM {identity_schema.CONVERSATIONS} WHERE channel_id IN ({id_marks}) "
+        f"OR conversation_id IN ({conv_marks})",
+        [*ids, *footprint.conversations],
+    )
+    profile = [footprint.profile_id or ""]
+    counts[identity_schema.PROFILES] = count(
+        f"SELECT COUNT(*) FROM {identity_schema.PROFILES} WHERE id = ? OR merged_into = ?",
+        profile * 2,
+    )
+    counts[identity_schema.MERGES] = count(
+        f"SELECT COUNT(*) FROM {identity_schema.MERGES} WHERE kept = ? OR absorbed = ?",
+        profile * 2,
+    )
     counts["tracker_events"] = len(_tracker_events(tracker_path, footprint.conversations))
     return counts
 
@@ -169,11 +229,18 @@ def erase(
     by_customer, params = footprint.rows_of_customer()
     of_tickets, ticket_ids = footprint.rows_of_tickets()
     tickets_where, _ = footprint.rows_of_tickets("id")
+    identity_schema.ensure_schema(db)
     with write_transaction(db) as conn:
-        for table in ("ticket_messages", "ticket_events"):
+        for table in ("ticket_messages", "ticket_events", tickets.CONVERSATIONS):
             conn.execute(f"DELETE FROM {table} WHERE {of_tickets}", ticket_ids)
         conn.execute(f"DELETE FROM tickets WHERE {tickets_where}", ticket_ids)
         for table in (schema.TURNS, schema.RATINGS, schema.REQUESTS):
             conn.execute(f"DELETE FROM {table} WHERE {by_customer}", params)
+        profiles.forget(conn, footprint.channel_ids)
+        marks = ", ".join("?" for _ in footprint.conversations) or "NULL"
+        conn.execute(
+            f"DELETE FROM {identity_schema.CONVERSATIONS} WHERE conversation_id IN ({marks})",
+            footprint.conversations,
+        )
     retention.delete_tracker_events(db, tracker_path, senders=footprint.conversations)
     return remaining(db, footprint, tracker_path)

@@ -201,6 +201,11 @@ def app_env(settings: Settings) -> dict[str, str]:
         "SPORTELLO_CONSOLE_PORT": str(settings.console_port),
         **({"SPORTELLO_SLA_FILE": str(settings.sla_file)} if settings.sla_file else {}),
         **({"SPORTELLO_SECRET_KEY": settings.secret_key} if settings.secret_key else {}),
+        **(
+            {"SPORTELLO_IDENTITY_SECRET": settings.identity_secret}
+            if settings.identity_secret
+            else {}
+        ),
         "SPORTELLO_RASA_TOKEN": settings.rasa_token,
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",

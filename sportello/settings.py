@@ -82,6 +82,12 @@ class Settings:
     telegram_token: str | None = None
     telegram_verify: str | None = None
     telegram_webhook_url: str | None = None
+    # SPORTELLO_IDENTITY_SECRET: the key a company's own site or messaging integration
+    # signs a logged-in customer's e-mail/phone with (HMAC-SHA256, identity/contacts.py),
+    # so that Sportello may trust them and link that customer's channels; None means a
+    # random key kept in data_dir/identity_secret (``sportello identity sign`` prints
+    # signatures made with it).
+    identity_secret: str | None = None
 
     @property
     def db_path(self) -> Path:
@@ -131,6 +137,7 @@ def load_settings() -> Settings:
         telegram_token=_env_str("SPORTELLO_TELEGRAM_TOKEN", "") or None,
         telegram_verify=_env_str("SPORTELLO_TELEGRAM_VERIFY", "") or None,
         telegram_webhook_url=_env_str("SPORTELLO_TELEGRAM_WEBHOOK_URL", "") or None,
+        identity_secret=os.environ.get("SPORTELLO_IDENTITY_SECRET") or None,
     )
 
 

@@ -21,42 +21,24 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
+from sportello.keys import load_key
 from sportello.settings import Settings
 
 COOKIE_NAME = "sportello_console"
 MAX_AGE_SECONDS = 12 * 3600
 KEY_FILE = "secret_key"
-KEY_BYTES = 32
 
 
 def load_secret_key(settings: Settings) -> bytes:
-    """The key sessions are signed with (see the module docstring)."""
-    if settings.secret_key:
-        return settings.secret_key.encode("utf-8")
-    path = Path(settings.data_dir) / KEY_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = path.read_text(encoding="ascii").strip()
-        if len(key) < 32:
-            raise ValueError(
-                f"{path} holds no usable key: delete it to generate a new one "
-                "(this logs every console user out)"
-            ) from None
-        return key.encode("ascii")
-    key = secrets.token_urlsafe(KEY_BYTES)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(key + "\n")
-    return key.encode("ascii")
+    """The key sessions are signed with (see the module docstring); deleting the file
+    logs every console user out."""
+    return load_key(settings.secret_key, settings.data_dir, KEY_FILE)
 
 
 def _b64(data: bytes) -> str:

@@ -43,6 +43,8 @@ from desk.tickets import (
     open_ticket,
     ticket_messages,
 )
+from identity import schema as identity_schema
+from identity.contacts import identity_secret, signed_metadata
 from knowledge.store import Article, upsert_articles
 from sportello.db import open_db
 from sportello.settings import get_settings
@@ -117,7 +119,13 @@ def data_dir(kb_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     use_data_dir(monkeypatch, kb_dir)
     yield kb_dir
     db = open_db(kb_dir / "sportello.db")
-    for table in ("ticket_events", "ticket_messages", "tickets"):
+    for table in (
+        "ticket_events",
+        "ticket_messages",
+        "ticket_conversations",
+        "tickets",
+        *reversed(identity_schema.TABLES),
+    ):
         if table in db.table_names():
             db[table].delete_where()
     get_settings.cache_clear()
@@ -285,7 +293,7 @@ def test_asking_for_a_human_opens_a_ticket_with_the_transcript(data_dir: Path) -
         "voglio parlare con un operatore",
         language="it",
         history=HISTORY,
-        metadata={"customer_id": "cust-7"},
+        metadata=signed_metadata(identity_secret(), customer_id="cust-7"),
     )
     messages, slots = run(ActionRequestHuman(), tracker)
     assert [m["response"] for m in messages] == ["utter_handoff_recorded"]

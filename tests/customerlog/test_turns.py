@@ -5,7 +5,13 @@ from __future__ import annotations
 import sqlite_utils
 
 from customerlog import schema, turns
+from identity.contacts import identity_secret, signed_metadata
 from tests.customerlog.tracker import FakeTracker, action, bot, kb_turn, slot, user
+
+
+def signed(**details: str) -> dict[str, str]:
+    """Metadata as a company's server signs it (identity.contacts)."""
+    return signed_metadata(identity_secret(), **details)
 
 
 def test_each_customer_message_becomes_one_turn_with_reply_and_decision(
@@ -65,7 +71,7 @@ def test_escalation_operator_messages_and_language(
 ) -> None:
     tracker.add(
         "c2",
-        user("I want a human", "ask_human", "en", metadata={"customer_id": "crm-42"}),
+        user("I want a human", "ask_human", "en", metadata=signed(customer_id="crm-42")),
         action("action_request_human"),
         bot("I've passed your conversation..."),
         slot("handoff_active", True),

@@ -22,6 +22,7 @@ from desk.tickets import (
     get_ticket,
     ticket_messages,
 )
+from identity.contacts import identity_secret, signed_metadata
 from knowledge.store import get_article
 from sportello.db import open_db
 from sportello.settings import Settings
@@ -44,9 +45,8 @@ def test_callback_customer_gets_answers_and_the_operators_answer_pushed(
     assert shipping is not None
 
     def say(text: str) -> list[str]:
-        reply = send(
-            stack, {"sender": customer, "message": text, "metadata": {"customer_id": "crm-4711"}}
-        )
+        metadata = signed_metadata(identity_secret(stack), customer_id="crm-4711")
+        reply = send(stack, {"sender": customer, "message": text, "metadata": metadata})
         assert (reply.status_code, reply.text) == (200, "success")  # no answer in the response
         return callback_receiver.new_texts(customer)  # Rasa POSTs before it replies
 
@@ -57,7 +57,7 @@ def test_callback_customer_gets_answers_and_the_operators_answer_pushed(
     assert (ticket.channel, ticket.reason, ticket.customer_id) == (
         "callback",
         REASON_ASKED_FOR_HUMAN,
-        "crm-4711",  # the integration's metadata reaches the ticket
+        "crm-4711",  # the integration's signed customer id reaches the ticket
     )
     assert say("ci siete?") == []  # a person owns the conversation: the bot is silent
     assert "ci siete?" in [m.text for m in ticket_messages(db, ticket.id)]

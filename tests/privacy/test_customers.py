@@ -12,6 +12,7 @@ import sqlite_utils
 
 from customerlog import ratings, schema
 from desk import tickets
+from identity.contacts import identity_secret, signed_metadata
 from privacy import customers
 from sportello.db import open_db
 from sportello.settings import get_settings
@@ -41,7 +42,12 @@ def _two_customers(db: sqlite_utils.Database, tracker: FakeTracker) -> tickets.T
     """Mario has two conversations (one via a CRM id) and a ticket; Bianca has one."""
     tracker.add("web-1", *kb_turn("web-1", "quanto costa la spedizione?", "shipping"))
     first = kb_turn("rest-9", "I need help with my order AUR-1234", None, lang="en")
-    first[0] = user(first[0]["text"], "ask_question", "en", metadata={"customer_id": "web-1"})
+    first[0] = user(
+        first[0]["text"],
+        "ask_question",
+        "en",
+        metadata=signed_metadata(identity_secret(), customer_id="web-1"),
+    )
     tracker.add("rest-9", *first)
     tracker.add("bianca", *kb_turn("bianca", "orari del negozio?", "opening-hours"))
     ticket, _ = tickets.open_ticket(

@@ -1,0 +1,1 @@
+"""Customer identity: one person across web chat, messaging channels and e-mail."""
