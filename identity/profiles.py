@@ -289,6 +289,22 @@ def record(
         )
 
 
+def profile_map(db: sqlite_utils.Database) -> dict[str, str]:
+    """Every known channel id and conversation id → its live profile, for reports that
+    count people rather than conversations (one query each, not one per row)."""
+    schema.ensure_schema(db)
+    mapping = {
+        row[0]: row[1]
+        for row in db.execute(f"SELECT channel_id, profile_id FROM {schema.CHANNELS}")
+    }
+    for conversation_id, channel_id in db.execute(
+        f"SELECT conversation_id, channel_id FROM {schema.CONVERSATIONS}"
+    ).fetchall():
+        if channel_id in mapping:
+            mapping.setdefault(conversation_id, mapping[channel_id])
+    return mapping
+
+
 def get_profile(db: sqlite_utils.Database, profile_id: str) -> Profile | None:
     """Everything known about a profile (resolving merged ids); None if unknown."""
     schema.ensure_schema(db)

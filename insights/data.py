@@ -17,6 +17,7 @@ import sqlite_utils
 
 from customerlog import schema
 from desk import tickets
+from identity import profiles
 from insights.filters import Filters, is_simulated
 
 # Text pre-selection margin: larger than any UTC offset.
@@ -107,6 +108,7 @@ def read_turns(db: sqlite_utils.Database, filters: Filters, end: datetime) -> li
             FROM {schema.TURNS} WHERE at >= ? AND at < ? ORDER BY at, id""",
         [low, high],
     )
+    people = profiles.profile_map(db)
     turns = []
     for row in rows:
         at = parse_at(row["at"])
@@ -118,7 +120,10 @@ def read_turns(db: sqlite_utils.Database, filters: Filters, end: datetime) -> li
             Turn(
                 id=row["id"],
                 conversation_id=row["conversation_id"],
-                customer_id=row["customer_id"],
+                # The person, across channels (identity.profiles), not the channel id.
+                customer_id=people.get(row["conversation_id"])
+                or people.get(row["customer_id"])
+                or row["customer_id"],
                 channel=row["channel"],
                 lang=row["lang"],
                 at=at,

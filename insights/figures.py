@@ -10,6 +10,11 @@ The definitions (also in docs/insights.md):
 * **conversation** — a ``conversation_id`` with at least one customer turn in the
   period. Its day, channel and language are those of its first customer turn in the
   period; the channel and language filters select conversations by them.
+* **customer** — the person behind a conversation: their profile
+  (:mod:`identity.profiles`), which joins their channel ids (web chat, messaging apps)
+  when they gave the same verified e-mail or phone, or an operator merged them.
+  **Customers** = distinct customers of the period's conversations; **multichannel
+  customers** = those whose conversations in the slice used two channels or more.
 * **escalated** — a conversation with an ``escalated`` turn in the period or a ticket
   created in the period. **Contained** — not escalated: no person was involved.
   Containment rate = contained / conversations; escalation rate = escalated /
@@ -18,7 +23,7 @@ The definitions (also in docs/insights.md):
   contact: either the bot answered (an ``answered`` turn), nothing was escalated and
   no answer of the conversation was rated not helpful; or it was escalated and a
   ticket of it was closed after exactly one operator answer. In both cases the same
-  customer (``customer_id``) must not have started another conversation within
+  customer must not have started another conversation, on any channel, within
   :data:`REPEAT_CONTACT_WINDOW` of this one's start. Web-chat ids persist per browser,
   so a customer coming back to the same chat is not seen as a repeat contact.
 * **CSAT** — ``csat`` ratings (1–5) given in the period: their mean, and the share of
@@ -280,6 +285,8 @@ class Summary:
     """The scalar figures of one slice (see the module docstring for definitions)."""
 
     conversations: int
+    customers: int
+    multichannel_customers: int
     contained: int
     escalated: int
     first_contact_resolved: int
@@ -338,8 +345,13 @@ def summarise(facts: Facts) -> Summary:
     nps = [r.value for r in facts.ratings if r.kind == schema.RATING_NPS]
     tickets = facts.tickets
     closed = [t for t in tickets if t.handling_wall is not None]
+    channels_of: dict[str, set[str | None]] = defaultdict(set)
+    for conversation in conversations:
+        channels_of[conversation.customer_id].add(conversation.channel)
     return Summary(
         conversations=len(conversations),
+        customers=len(channels_of),
+        multichannel_customers=sum(len(used) > 1 for used in channels_of.values()),
         contained=sum(c.contained for c in conversations),
         escalated=sum(c.escalated for c in conversations),
         first_contact_resolved=sum(c.resolved_first_contact for c in conversations),

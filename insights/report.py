@@ -37,6 +37,8 @@ TABLES = ("summary", "trend", "channels", "languages", "articles", "article_rati
 # The figures of a Summary, in the order tables show them, with how each is read.
 SUMMARY_COLUMNS: tuple[tuple[str, Callable[[figures.Summary], Any]], ...] = (
     ("conversations", lambda s: s.conversations),
+    ("customers", lambda s: s.customers),
+    ("multichannel_customers", lambda s: s.multichannel_customers),
     ("contained", lambda s: s.contained),
     ("containment_rate", lambda s: _fraction(s.containment_rate)),
     ("escalated", lambda s: s.escalated),

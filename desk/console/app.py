@@ -49,7 +49,7 @@ from sqlite_utils.db import NotFoundError
 from starlette.concurrency import run_in_threadpool
 
 from desk import tickets, users
-from desk.console import articles
+from desk.console import articles, customers
 from desk.console.auth import FAILURE_DELAY_SECONDS, LoginThrottle
 from desk.console.deps import CheckedForm, CsrfRejected, Forbidden, TicketWorker
 from desk.console.session import (
@@ -606,6 +606,8 @@ def create_app(
             draft=draft,
             kb_question=drafts.derive_question(m.text for m in messages if m.role == "customer"),
             format_time=format_time,
+            conversations=tickets.ticket_conversations(db, ticket_id),
+            **customers.customer_context(db, ticket),
         )
 
     def refusal(key: str, **values: str) -> dict[str, Any]:
@@ -714,6 +716,9 @@ def create_app(
         return RedirectResponse("/queue", status_code=303)
 
     articles.register(app, render=render, connected=connected, set_notice=set_notice)
+    customers.register(
+        app, render=render, connected=connected, set_notice=set_notice, format_time=format_time
+    )
     return app
 
 

@@ -33,6 +33,8 @@ import sqlite_utils
 from customerlog import ratings, schema
 from customerlog.turns import record_turn
 from desk import sla, tickets
+from identity import profiles
+from identity.contacts import Contact
 from insights import figures
 from insights.data import read_period
 from insights.filters import Filters
@@ -266,3 +268,27 @@ def test_report_tables(week: sqlite_utils.Database) -> None:
     trend = table(report, "trend")
     assert [row["day"] for row in trend] == [f"2026-11-0{d}" for d in range(2, 9)]
     assert trend[2]["csat_mean"] is None, "a day without data is empty, not zero"
+
+
+def test_customers_are_people_across_channels(week: sqlite_utils.Database) -> None:
+    before = figures.summarise(facts(week))
+    # u1 (c1, c6) and u3 (c3, c5) wrote twice, each on one channel.
+    assert (before.customers, before.multichannel_customers) == (5, 0)
+    # u3 (REST) and u4 (web chat, c4) gave the same verified e-mail: one person.
+    anna = Contact("email", "anna@example.com", True)
+    for conversation, channel_id, channel in (("c5", "u3", "rest"), ("c4", "u4", "socketio")):
+        profiles.record(
+            week,
+            conversation_id=conversation,
+            channel_id=channel_id,
+            channel=channel,
+            contacts=[anna],
+        )
+    found = facts(week)
+    after = figures.summarise(found)
+    assert (after.customers, after.multichannel_customers) == (4, 1)
+    # c5 counted as resolved first time until we knew that its customer came back on
+    # another channel (c4) two days later.
+    [c5] = [c for c in found.conversations if c.id == "c5"]
+    assert c5.came_back and not c5.resolved_first_contact
+    assert after.first_contact_resolved == before.first_contact_resolved - 1
