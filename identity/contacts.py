@@ -18,7 +18,7 @@ conversation is attributed to it only when it is signed, otherwise to the conver
 id, so nobody can write into someone else's history by naming their id.
 
 Metadata, top level (what the web widget's ``customData`` or an integration's
-``metadata`` carries); ``sportello identity sign`` prints signatures::
+``metadata`` carries); ``sportello customer sign`` prints signatures::
 
     {"customer_id": "crm-4711", "customer_id_signature": "<hex>",
      "email": "anna@example.com", "email_signature": "<hex>",

@@ -247,15 +247,97 @@ def _customer_erase(args: argparse.Namespace) -> int:
     return 0
 
 
+def _customer_show(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from customerlog.turns import sync
+    from identity import profiles
+
+    db = open_db()
+    sync(db)
+    live = profiles.resolve(db, args.customer_id)
+    profile = profiles.get_profile(db, live) if live else None
+    if profile is None:
+        raise CommandError(f"unknown customer / cliente sconosciuto: {args.customer_id}")
+    data = asdict(profile)
+    data["suggestions"] = [asdict(s) for s in profiles.suggestions(db, profile.id)]
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+    return 0
+
+
+def _customer_merge(args: argparse.Namespace) -> int:
+    from identity import profiles
+
+    try:
+        merge_id = profiles.merge(open_db(), args.keep, args.other, actor=args.by)
+    except profiles.IdentityError as exc:
+        raise CommandError(str(exc)) from exc
+    print(f"merged / uniti: link {merge_id} (undo: sportello customer unmerge {merge_id})")
+    return 0
+
+
+def _customer_unmerge(args: argparse.Namespace) -> int:
+    from identity import profiles
+
+    try:
+        separated = profiles.undo(open_db(), args.link, actor=args.by)
+    except profiles.IdentityError as exc:
+        raise CommandError(str(exc)) from exc
+    print(f"separated / separati: {separated}")
+    return 0
+
+
+def _customer_sign(args: argparse.Namespace) -> int:
+    from identity.contacts import identity_secret, signed_metadata
+
+    details = {
+        kind: value
+        for kind, value in (
+            ("customer_id", args.customer_id),
+            ("email", args.email),
+            ("phone", args.phone),
+        )
+        if value
+    }
+    if not details:
+        raise CommandError("give --email, --phone or --customer-id / indica almeno un dato")
+    try:
+        print(json.dumps(signed_metadata(identity_secret(), **details), ensure_ascii=False))
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    return 0
+
+
 def _add_customer_commands(subparsers: argparse._SubParsersAction) -> None:
-    customer = subparsers.add_parser("customer", help="a customer's data: export or erase")
+    customer = subparsers.add_parser(
+        "customer", help="a customer across channels: show, merge, sign, export, erase"
+    )
     customer_sub = customer.add_subparsers(dest="customer_command", required=True)
+    p = customer_sub.add_parser("show", help="a customer's profile: channels, contacts, links")
+    p.add_argument("customer_id", help="profile id, channel (customer) id or conversation id")
+    p.set_defaults(handler=_customer_show)
+    p = customer_sub.add_parser("merge", help="two ids are the same person (undo: unmerge)")
+    p.add_argument("keep", help="any id of the customer who stays")
+    p.add_argument("other", help="any id of the customer merged into the first")
+    p.add_argument("--by", default="cli", help="who decided (kept in the link's history)")
+    p.set_defaults(handler=_customer_merge)
+    p = customer_sub.add_parser("unmerge", help="undo a link (automatic ones too)")
+    p.add_argument("link", type=int, help="the link number (customer show lists them)")
+    p.add_argument("--by", default="cli", help="who decided")
+    p.set_defaults(handler=_customer_unmerge)
+    p = customer_sub.add_parser(
+        "sign", help="the signed metadata a company's server sends for a signed-in customer"
+    )
+    p.add_argument("--email")
+    p.add_argument("--phone")
+    p.add_argument("--customer-id", dest="customer_id")
+    p.set_defaults(handler=_customer_sign)
     p = customer_sub.add_parser("export", help="everything held about a customer, as JSON")
-    p.add_argument("customer_id", help="customer id or conversation id")
+    p.add_argument("customer_id", help="profile id, channel (customer) id or conversation id")
     p.add_argument("--output", "-o", help="write to this file instead of stdout")
     p.set_defaults(handler=_customer_export)
     p = customer_sub.add_parser("erase", help="delete everything held about a customer")
-    p.add_argument("customer_id", help="customer id or conversation id")
+    p.add_argument("customer_id", help="profile id, channel (customer) id or conversation id")
     p.add_argument("--yes", action="store_true", help="confirm (erasure cannot be undone)")
     p.set_defaults(handler=_customer_erase)
 
@@ -327,6 +409,9 @@ def build_parser() -> argparse.ArgumentParser:
     from insights.cli import register as add_insights_commands
 
     add_insights_commands(subparsers)
+    from bench.cli import register as add_bench_commands  # light: the benchmarks load on use
+
+    add_bench_commands(subparsers)
     return parser
 
 

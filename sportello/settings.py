@@ -85,7 +85,7 @@ class Settings:
     # SPORTELLO_IDENTITY_SECRET: the key a company's own site or messaging integration
     # signs a logged-in customer's e-mail/phone with (HMAC-SHA256, identity/contacts.py),
     # so that Sportello may trust them and link that customer's channels; None means a
-    # random key kept in data_dir/identity_secret (``sportello identity sign`` prints
+    # random key kept in data_dir/identity_secret (``sportello customer sign`` prints
     # signatures made with it).
     identity_secret: str | None = None
 
