@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 import sqlite_utils
 
 from customerlog import schema
+from identity import profiles
 from sportello.db import write_transaction
 
 # An article needs this many helpful/not-helpful votes before its score means anything.
@@ -198,13 +199,18 @@ def skip(
 
 
 def nps_due(db: sqlite_utils.Database, customer_id: str, period_days: int, now: datetime) -> bool:
-    """Whether the customer may be asked NPS: not asked within the last ``period_days``."""
+    """Whether the customer may be asked NPS: not asked within the last ``period_days``
+    on any of their channels (the person's profile, :mod:`identity.profiles`)."""
     schema.ensure_schema(db)
     since = _iso(now - timedelta(days=period_days))
+    profile_id = profiles.resolve(db, customer_id)
+    profile = profiles.get_profile(db, profile_id) if profile_id else None
+    ids = sorted({customer_id, *(profile.channel_ids if profile else [])})
+    marks = ", ".join("?" for _ in ids)
     row = db.execute(
-        f"SELECT 1 FROM {schema.REQUESTS} WHERE customer_id = ? AND kind = ? AND asked_at > ? "
-        "LIMIT 1",
-        [customer_id, schema.RATING_NPS, since],
+        f"SELECT 1 FROM {schema.REQUESTS} WHERE customer_id IN ({marks}) AND kind = ? "
+        "AND asked_at > ? LIMIT 1",
+        [*ids, schema.RATING_NPS, since],
     ).fetchone()
     return row is None
 

@@ -8,6 +8,7 @@ import pytest
 import sqlite_utils
 
 from customerlog import ratings, schema
+from identity import profiles
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 ALICE = ratings.Rater("conv-a", "alice", "rest", "it")
@@ -66,6 +67,15 @@ def test_nps_is_asked_at_most_once_per_period(db: sqlite_utils.Database) -> None
     assert not ratings.nps_due(db, "alice", 90, NOW + timedelta(days=89))
     assert ratings.nps_due(db, "alice", 90, NOW + timedelta(days=91))
     assert ratings.nps_due(db, "bob", 90, NOW), "other customers are not affected"
+
+
+def test_nps_counts_the_person_on_every_channel(db: sqlite_utils.Database) -> None:
+    ratings.ask(db, ALICE, schema.RATING_NPS, schema.TARGET_CUSTOMER, "alice", NOW)
+    assert ratings.nps_due(db, "alice-on-telegram", 90, NOW)
+    for channel_id in ("alice", "alice-on-telegram"):
+        profiles.record(db, conversation_id=channel_id, channel_id=channel_id, channel="x")
+    profiles.merge(db, "alice", "alice-on-telegram", actor="op")
+    assert not ratings.nps_due(db, "alice-on-telegram", 90, NOW)
 
 
 def test_a_second_vote_from_one_conversation_replaces_the_first(
