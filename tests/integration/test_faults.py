@@ -22,6 +22,7 @@ from desk.tickets import answer_ticket, get_open_ticket, get_ticket
 from sportello.db import open_db
 from sportello.services import Service, supervise
 from sportello.settings import Settings
+from tests.hardening import fault_rounds
 from tests.integration.rest import say, texts
 
 pytestmark = pytest.mark.integration
@@ -37,11 +38,13 @@ def _helpful_payload(messages: list[dict]) -> str:
     raise AssertionError(f"no 👍 button in {messages}")
 
 
+@pytest.mark.parametrize("round_", fault_rounds(), ids=lambda n: f"round{n}")
 def test_killed_services_come_back_and_nothing_is_lost(
-    stack: Settings, stack_services: list[Service]
+    stack: Settings, stack_services: list[Service], round_: int
 ) -> None:
+    """One round; ``python -m bench.hardening`` repeats it on the same, ever older, data."""
     db = open_db(stack.db_path)
-    customer = f"fault-{uuid.uuid4().hex[:8]}"
+    customer = f"fault-{round_}-{uuid.uuid4().hex[:8]}"
     answer = say(stack, customer, "quanto costa la spedizione?")
     say(stack, customer, _helpful_payload(answer))
     say(stack, customer, "voglio parlare con un operatore")
