@@ -8,6 +8,9 @@ the conversation's language. The entity spans the whole message: the evidence is
 message, not one word.
 
 ``UnknownWordsFallback`` sends messages with no known word to the knowledge base.
+
+Importing this module also installs :mod:`bot.rasa_speedups`: Rasa imports it when it
+loads the model, before the first message.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+import bot.rasa_speedups  # noqa: F401  (installs the speed-ups before the first message)
 from knowledge.language import detect_language
 
 ENTITY = "language"

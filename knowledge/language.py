@@ -26,7 +26,7 @@ _IT_WORDS = frozenset(
     piu può puo posso potete qual quale quali quando quanto quanti quanta quante questo
     questa quello quella se sei si sì sia siete sono su sul sulla tu tuo tua un una uno
     vi voi vorrei vuoi salve arrivederci prego spedizione pagamento reso rimborso consegna
-    negozio sconto carta fattura ordinare acquistare operatore persona umano aiuto
+    negozio sconto carta fattura ordinare acquistare operatore persona umano aiuto salta
     """.split()
 )
 
@@ -37,7 +37,7 @@ _EN_WORDS = frozenset(
     just me my need no not now of on or order our please refund return shipping so that
     the their them there they this to too up us want was we were what when where which
     who why will with would yes you your thanks thank bye goodbye human agent person
-    store payment invoice discount card much many long
+    store payment invoice discount card much many long skip
     """.split()
 )
 

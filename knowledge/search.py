@@ -25,6 +25,7 @@ import threading
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,7 +36,7 @@ from knowledge.classifier import ArticleClassifier
 from knowledge.encoders import Encoder, default_encoders
 from knowledge.index import ANSWER, MANIFEST, QUESTION, VectorIndex
 from knowledge.language import detect_language
-from knowledge.lexical import LexicalIndex
+from knowledge.lexical import LexicalHit, LexicalIndex
 from knowledge.store import LANGS, Article, kb_version, list_articles
 from sportello.db import open_db
 from sportello.settings import get_settings
@@ -139,6 +140,7 @@ class Searcher:
         self._classifier = ArticleClassifier()
         self._classifier_generation = 0
         self._classifier_thread: threading.Thread | None = None
+        self._helper_pool: ThreadPoolExecutor | None = None
 
     # ---- keeping the indexes in step with SQLite -------------------------------------
     def _db(self):
@@ -277,7 +279,11 @@ class Searcher:
             query_langs = [
                 self.query_language(q, lang) for q, lang in zip(queries, langs, strict=True)
             ]
-            ranked = self.rank_many(queries, query_langs)
+            # The indexes were just refreshed under the same lock: no second version check.
+            ranked = [
+                rank_candidates(candidates, self.calibration)
+                for candidates in self._candidate_features(queries, query_langs)
+            ]
             return [
                 self._result(candidates, lang, k)
                 for candidates, lang in zip(ranked, query_langs, strict=True)
@@ -300,49 +306,81 @@ class Searcher:
         """The retrievers' evidence for each candidate article of each query (unranked)."""
         with self._lock:
             self.refresh()
-            out: list[list[Candidate]] = [[] for _ in queries]
-            live = [i for i, q in enumerate(queries) if q]
-            if not live or not len(self._vectors):
-                return out
-            texts = [queries[i] for i in live]
-            langs = [query_langs[i] for i in live]
-            # retriever name -> one {article id: best score} per query
-            evidence: dict[str, list[dict[str, float]]] = defaultdict(list)
-            query_vectors = []
-            for encoder in self.encoders:
-                vectors = encoder.encode(texts)
-                query_vectors.append(vectors)
-                scores, ids = self._vectors.search(encoder.name, vectors, PHRASINGS_PER_RETRIEVER)
-                # MiniLM only understands English well: compare it only with phrasings
-                # in the customer's language, where its scores mean something.
-                same_lang_only = encoder.name == "minilm"
-                for row, lang in enumerate(langs):
-                    for kind in (QUESTION, ANSWER):
-                        evidence[f"{encoder.name}_{kind}"].append(
-                            self._aggregate(
-                                ids[row], scores[row], kind, lang if same_lang_only else None
-                            )
-                        )
-            # A classifier trained before the last change does not know every article: a
-            # newly approved one would be ranked below the articles it knows. Until the
-            # background retraining replaces it, it is left out (ranking and confidence).
-            classifier_current = (
-                self._classifier.trained and self._classifier.label_set == self._question_ids
-            )
-            if classifier_current:
-                probabilities = self._classifier.scores(np.hstack(query_vectors))
-                evidence["clf"] = [_top(p, CANDIDATES_PER_RETRIEVER) for p in probabilities]
-            for kind, lexical in self._lexical.items():
-                for text in texts:
-                    hits = lexical.search(text, PHRASINGS_PER_RETRIEVER)
-                    evidence[f"lex_{kind}"].append(
-                        self._aggregate([h.vid for h in hits], [h.score for h in hits], kind)
-                    )
-            clf_on = classifier_current and self._classifier.informs_confidence
-            for row, i in enumerate(live):
-                by_retriever = {name: per_query[row] for name, per_query in evidence.items()}
-                out[i] = _combine(by_retriever, self._languages_by_id, query_langs[i], clf_on)
+            return self._candidate_features(queries, query_langs)
+
+    def _candidate_features(
+        self, queries: list[str], query_langs: list[str]
+    ) -> list[list[Candidate]]:
+        """:meth:`candidate_features` for a caller that holds the lock and just refreshed."""
+        out: list[list[Candidate]] = [[] for _ in queries]
+        live = [i for i, q in enumerate(queries) if q]
+        if not live or not len(self._vectors):
             return out
+        texts = [queries[i] for i in live]
+        langs = [query_langs[i] for i in live]
+        # retriever name -> one {article id: best score} per query
+        evidence: dict[str, list[dict[str, float]]] = defaultdict(list)
+        # The first encoder (MiniLM, the slowest) runs here while a helper thread encodes
+        # with the others and queries the keyword index: on two cores a search then takes
+        # about MiniLM's time plus the fusion (docs/profiling.md). The computations are
+        # the same and the evidence is assembled in the same order, so are the results.
+        first, *others = self.encoders
+        pending = self._helper().submit(self._encode_and_match, others, texts)
+        query_vectors = [first.encode(texts)]
+        other_vectors, lexical_hits = pending.result()
+        query_vectors += other_vectors
+        for encoder, vectors in zip(self.encoders, query_vectors, strict=True):
+            scores, ids = self._vectors.search(encoder.name, vectors, PHRASINGS_PER_RETRIEVER)
+            # MiniLM only understands English well: compare it only with phrasings
+            # in the customer's language, where its scores mean something.
+            same_lang_only = encoder.name == "minilm"
+            for row, lang in enumerate(langs):
+                for kind in (QUESTION, ANSWER):
+                    evidence[f"{encoder.name}_{kind}"].append(
+                        self._aggregate(
+                            ids[row], scores[row], kind, lang if same_lang_only else None
+                        )
+                    )
+        # A classifier trained before the last change does not know every article: a
+        # newly approved one would be ranked below the articles it knows. Until the
+        # background retraining replaces it, it is left out (ranking and confidence).
+        classifier_current = (
+            self._classifier.trained and self._classifier.label_set == self._question_ids
+        )
+        if classifier_current:
+            probabilities = self._classifier.scores(np.hstack(query_vectors))
+            evidence["clf"] = [_top(p, CANDIDATES_PER_RETRIEVER) for p in probabilities]
+        for kind, hits_per_text in lexical_hits.items():
+            for hits in hits_per_text:
+                evidence[f"lex_{kind}"].append(
+                    self._aggregate([h.vid for h in hits], [h.score for h in hits], kind)
+                )
+        clf_on = classifier_current and self._classifier.informs_confidence
+        for row, i in enumerate(live):
+            by_retriever = {name: per_query[row] for name, per_query in evidence.items()}
+            out[i] = _combine(by_retriever, self._languages_by_id, query_langs[i], clf_on)
+        return out
+
+    def _helper(self) -> ThreadPoolExecutor:
+        """The one thread that works beside a search (created on first use)."""
+        if self._helper_pool is None:
+            self._helper_pool = ThreadPoolExecutor(1, thread_name_prefix="search-helper")
+        return self._helper_pool
+
+    def _encode_and_match(
+        self, encoders: list[Encoder], texts: list[str]
+    ) -> tuple[list[np.ndarray], dict[str, list[list[LexicalHit]]]]:
+        """The other encoders' vectors and the keyword hits of ``texts`` (helper thread).
+
+        Runs while the searching thread, which holds the lock, waits for it: the indexes
+        cannot change meanwhile.
+        """
+        vectors = [encoder.encode(texts) for encoder in encoders]
+        hits = {
+            kind: [lexical.search(text, PHRASINGS_PER_RETRIEVER) for text in texts]
+            for kind, lexical in self._lexical.items()
+        }
+        return vectors, hits
 
     def _aggregate(self, ids, scores, kind: str, lang: str | None = None) -> dict[str, float]:
         """Best score per article id among phrasings of ``kind`` (and ``lang`` if given).

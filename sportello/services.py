@@ -126,7 +126,7 @@ def write_endpoints(settings: Settings) -> Path:
         "action_endpoint:\n"
         f'  url: "{settings.action_url}"\n'
         "tracker_store:\n"
-        "  type: SQL\n"
+        "  type: bot.tracker_store.SQLiteTrackerStore\n"
         '  dialect: "sqlite"\n'
         f'  db: "{settings.tracker_db_path}"\n',
         encoding="utf-8",

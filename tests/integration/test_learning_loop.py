@@ -11,6 +11,7 @@ nothing, and erasing customer A leaves nothing of them while the article survive
 from __future__ import annotations
 
 import json
+import sqlite3
 import uuid
 
 import pytest
@@ -142,6 +143,10 @@ def test_an_operator_answer_becomes_knowledge_for_the_next_customers(stack: Sett
         for r in ratings.ratings_for(db, schema.TARGET_ARTICLE, draft.id)
         if r["conversation_id"] == customer_c
     }
+
+    # Rasa loaded our tracker store (it would fall back to memory silently otherwise).
+    with sqlite3.connect(stack.tracker_db_path) as tracker_db:
+        assert tracker_db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
     # The log has every turn, with the article and decision.
     turns.sync(db, stack.tracker_db_path)

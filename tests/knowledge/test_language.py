@@ -19,6 +19,7 @@ from knowledge.language import detect_language, resolve_language
         "grazie mille",
         "avete capsule compatibili",
         "buongiorno",
+        "salta",  # the one-word answer the rating question invites
     ],
 )
 def test_italian_messages(text: str) -> None:
@@ -36,6 +37,7 @@ def test_italian_messages(text: str) -> None:
         "thanks a lot",
         "do you sell bicycles?",
         "hello",
+        "skip",
     ],
 )
 def test_english_messages(text: str) -> None:

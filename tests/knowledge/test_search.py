@@ -263,3 +263,34 @@ def test_a_new_article_wins_while_the_classifier_is_still_retraining(tmp_path, m
         release.set()
     searcher.wait_for_classifier()
     assert searcher.search(question, lang="it").results[0].id == "dogs"
+
+
+def test_the_other_encoders_and_the_keyword_index_work_beside_the_first_encoder(
+    shared_searcher, monkeypatch
+):
+    first, second = shared_searcher.encoders
+    threads: dict[str, str] = {}
+    for encoder in (first, second):
+        original = encoder.encode
+
+        def recording_encode(texts, encoder=encoder, original=original):
+            threads[encoder.name] = threading.current_thread().name
+            return original(texts)
+
+        monkeypatch.setattr(encoder, "encode", recording_encode)
+    result = shared_searcher.search("how much is delivery?", "en")
+    assert result.results[0].id == "shipping-cost"
+    assert threads[first.name] == threading.current_thread().name
+    assert threads[second.name].startswith("search-helper")
+
+
+def test_a_failure_in_the_helper_thread_reaches_the_caller(fresh_searcher, monkeypatch):
+    fresh_searcher.refresh()
+
+    def broken_search(text, k=50):
+        raise RuntimeError("keyword index broken")
+
+    for lexical in fresh_searcher._lexical.values():
+        monkeypatch.setattr(lexical, "search", broken_search)
+    with pytest.raises(RuntimeError, match="keyword index broken"):
+        fresh_searcher.search("how much is delivery?", "en")

@@ -15,7 +15,7 @@ def test_endpoints_point_rasa_at_this_action_server_and_tracker(tmp_path: Path) 
     endpoints = yaml.safe_load(write_endpoints(settings).read_text())
     assert endpoints["action_endpoint"]["url"] == "http://127.0.0.1:6123/webhook"
     assert endpoints["tracker_store"] == {
-        "type": "SQL",
+        "type": "bot.tracker_store.SQLiteTrackerStore",
         "dialect": "sqlite",
         "db": str(tmp_path / "tracker.db"),
     }

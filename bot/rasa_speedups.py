@@ -1,0 +1,97 @@
+"""Two costs Rasa 3.6 pays on every turn, removed (measured in docs/profiling.md).
+
+- Every action-server response is checked against Rasa's response schema with
+  ``jsonschema.validate``, which first re-checks that constant schema against the JSON
+  Schema meta-schema: 36 of the 40 ms a check takes. :func:`compile_action_response_check`
+  checks with a validator compiled once.
+- Every stored event is turned into an object by walking all ``Event`` subclasses to find
+  its type name, for every event of the conversation on every turn.
+  :func:`index_event_types` looks the class up in a table.
+
+Both replace one Rasa function each, keep its behaviour (same checks, same errors) and are
+tied to Rasa 3.6 / jsonschema 4.17: tests/bot/test_rasa_speedups.py fails if either
+speed-up or behaviour is lost on an upgrade. Installed on import; ``bot.components``
+imports this module, so Rasa installs it when it loads the model.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import best_match
+from rasa.core.actions.action import RemoteAction
+from rasa.shared.constants import DOCS_BASE_URL
+from rasa.shared.core.events import Event
+
+# ---- Rasa's check of action-server responses, compiled once --------------------------
+
+
+@cache
+def _action_response_validator() -> jsonschema.protocols.Validator:
+    """A validator for Rasa's action-response schema; the schema itself is checked once."""
+    schema = RemoteAction.action_response_format_spec()
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    return validator_class(schema)
+
+
+def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
+    """What ``RemoteAction._validate_action_result`` does, without re-checking the schema."""
+    error = best_match(_action_response_validator().iter_errors(result))
+    if error is None:
+        return True
+    error.message += (
+        ". Failed to validate Action server response from API, "
+        "make sure your response from the Action endpoint is valid. "
+        f"For more information about the format visit {DOCS_BASE_URL}/custom-actions"
+    )
+    raise error
+
+
+def compile_action_response_check() -> None:
+    """Make Rasa validate action-server responses with a validator compiled once.
+
+    Rasa 3.6 checks every response of the action server with ``jsonschema.validate``,
+    which first re-validates Rasa's own, constant response schema against the JSON
+    Schema 2020-12 meta-schema: 36 ms of the 40 ms a check takes on this machine, paid
+    on every turn that runs a custom action (docs/profiling.md). The response is still
+    checked against the same schema and a bad one raises the same ``ValidationError``
+    with Rasa's message; only the meta-schema check happens once. Idempotent.
+    """
+    RemoteAction._validate_action_result = _validate_action_result
+
+
+# ---- event classes by type name ------------------------------------------------------
+
+_EVENT_TYPES: dict[str, type[Event]] = {}
+_resolve_by_walking_subclasses = Event.resolve_by_type
+
+
+def _resolve_event_type(type_name: str, default: type[Event] | None = None) -> type[Event] | None:
+    """``Event.resolve_by_type`` remembering each class it found (misses are not cached)."""
+    event_class = _EVENT_TYPES.get(type_name)
+    if event_class is None:
+        event_class = _resolve_by_walking_subclasses(type_name, default)
+        if event_class is not None and event_class.type_name == type_name:
+            _EVENT_TYPES[type_name] = event_class
+    return event_class
+
+
+def index_event_types() -> None:
+    """Make Rasa find an event's class by its type name in a table.
+
+    Rasa 3.6 turns every stored or returned event into an object by walking all ~25
+    ``Event`` subclasses (``inspect.isabstract`` on each) to find the one with that
+    ``type_name``: 0.06 ms per event, every event of the conversation on every turn
+    (the tracker is rebuilt from the tracker store), so 2-3 ms a turn in a five-turn
+    conversation and tens of milliseconds in a long one. The class found first is
+    remembered and returned for that name from then on; unknown names still go through
+    Rasa's own lookup (its default, ``None`` for "topic", or its ``ValueError``).
+    """
+    Event.resolve_by_type = staticmethod(_resolve_event_type)
+
+
+compile_action_response_check()
+index_event_types()
