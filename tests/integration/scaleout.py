@@ -321,21 +321,40 @@ def running_redis(workdir: Path, timeout: float = 30) -> Iterator[Redis]:
 
 # ---- Rasa servers sharing them ---------------------------------------------------------------
 def scale_out_endpoints(
-    action_url: str, postgres: Postgres, redis: Redis, lock_store: str = LOCK_STORE
+    action_url: str,
+    postgres: Postgres,
+    redis: Redis,
+    lock_store: str = LOCK_STORE,
+    sqlite_tracker: Path | None = None,
 ) -> str:
     """Rasa's endpoints file for a Rasa server of several: the SQL tracker store on
-    PostgreSQL and a lock store in Redis (the snippet docs/scaling.md shows)."""
+    PostgreSQL and a lock store in Redis (the snippet docs/scaling.md shows).
+
+    With ``sqlite_tracker``, the tracker store is that SQLite file instead, shared by
+    every Rasa server of one machine (docs/scaling.md, "Several Rasa processes on one
+    machine").
+    """
+    if sqlite_tracker is None:
+        tracker = (
+            "  type: SQL\n"
+            '  dialect: "postgresql"\n'
+            f'  url: "{postgres.host}"\n'
+            f"  port: {postgres.port}\n"
+            f'  db: "{postgres.database}"\n'
+            f'  username: "{postgres.user}"\n'
+        )
+    else:
+        tracker = (
+            "  type: bot.tracker_store.SQLiteTrackerStore\n"
+            '  dialect: "sqlite"\n'
+            f'  db: "{sqlite_tracker}"\n'
+        )
     return (
         "# Generated for a scaled-out test run (tests/integration/scaleout.py).\n"
         "action_endpoint:\n"
         f'  url: "{action_url}"\n'
         "tracker_store:\n"
-        "  type: SQL\n"
-        '  dialect: "postgresql"\n'
-        f'  url: "{postgres.host}"\n'
-        f"  port: {postgres.port}\n"
-        f'  db: "{postgres.database}"\n'
-        f'  username: "{postgres.user}"\n'
+        f"{tracker}"
         "lock_store:\n"
         f'  type: "{lock_store}"\n'
         f'  url: "{redis.host}"\n'
@@ -381,12 +400,16 @@ def running_scale_out(
     rasa_servers: int = 2,
     *,
     durable: bool = False,
+    sqlite_shared: int = 0,
     extra_rasa: Sequence[str] = (),
     lock_store: str = LOCK_STORE,
     timeout: float = 300,
 ) -> Iterator[ScaleOut]:
     """PostgreSQL, Redis, one action server and ``rasa_servers`` Rasa servers sharing them.
 
+    ``sqlite_shared`` further Rasa servers (named ``Rasa server S1``, ``S2``...) share one
+    SQLite tracker store file and the Redis lock store: several Rasa processes on one
+    machine without PostgreSQL. They follow the PostgreSQL ones in :attr:`ScaleOut.rasa`.
     ``extra_rasa`` names further Rasa servers started with the shipped single-machine
     endpoints (SQLite tracker store, in-memory locks), for comparison; they are listed
     after the shared ones in :attr:`ScaleOut.rasa` and named ``Rasa server <name>``.
@@ -407,15 +430,31 @@ def running_scale_out(
         [action] = [s for s in build_services(settings, model) if s.name == "action server"]
         endpoints = workdir / "endpoints-scale-out.yml"
         endpoints.write_text(scale_out_endpoints(settings.action_url, postgres, redis, lock_store))
+        sqlite_endpoints = workdir / "endpoints-sqlite-shared.yml"
+        sqlite_endpoints.write_text(
+            scale_out_endpoints(
+                settings.action_url, postgres, redis, lock_store, workdir / "shared-tracker.db"
+            )
+        )
         out = ScaleOut(settings=settings, rasa=[], postgres=postgres, redis=redis)
-        names = [str(i + 1) for i in range(rasa_servers)] + list(extra_rasa)
+        names = (
+            [str(i + 1) for i in range(rasa_servers)]
+            + [f"S{i + 1}" for i in range(sqlite_shared)]
+            + list(extra_rasa)
+        )
         for i, name in enumerate(names):
             own = dataclasses.replace(
                 settings,
                 data_dir=workdir / f"rasa-{name}",
                 rasa_port=settings.rasa_port if i == 0 else free_port(),
             )
-            service = rasa_server(own, model, endpoints if i < rasa_servers else None)
+            if i < rasa_servers:
+                chosen: Path | None = endpoints
+            elif i < rasa_servers + sqlite_shared:
+                chosen = sqlite_endpoints
+            else:
+                chosen = None
+            service = rasa_server(own, model, chosen)
             service.name = f"Rasa server {name}"
             out.rasa.append(own)
             out.services.append(service)
