@@ -68,6 +68,9 @@ TARGET_FRESH_S = 1.0
 FRESH_TIMEOUT_S = 20
 TARGET_SEARCH_P95_MS = 10
 TARGET_SEARCH_MB = 2048
+# Not in issue 6's wording, but an approximate index that loses more than one right
+# neighbour in ten is a different search, not a faster one: it must not count as met.
+TARGET_SEARCH_RECALL = 0.9
 
 
 @dataclass(frozen=True)
@@ -281,23 +284,30 @@ def render(stack: StackResults, colds: list[dict], scale_rows: list[dict], info:
             f" over {len(stack.fresh_s)} articles | {_mark(median <= TARGET_FRESH_S)} |"
         )
     million = [r for r in scale_rows if r.get("n") == 1_000_000 and "error" not in r]
-    fitting = [
+    fast_small = [
         r
         for r in million
         if r["p95_ms"] <= TARGET_SEARCH_P95_MS and r["index_mb"] <= TARGET_SEARCH_MB
     ]
+    fitting = [r for r in fast_small if r["recall_at_10"] >= TARGET_SEARCH_RECALL]
+
+    def described(r: dict) -> str:
+        return (
+            f"{r['kind']} at {r['dim']} dims: p95 {r['p95_ms']:.1f} ms,"
+            f" {r['index_mb']:.0f} MB, recall@10 {r['recall_at_10']:.2f}"
+        )
+
     if million:
         if fitting:
-            pick = max(fitting, key=lambda r: (r["recall_at_10"], -r["index_mb"]))
-            text = (
-                f"{pick['kind']} at {pick['dim']} dims: p95 {pick['p95_ms']:.1f} ms,"
-                f" {pick['index_mb']:.0f} MB, recall@10 {pick['recall_at_10']:.2f}"
-            )
+            text = described(max(fitting, key=lambda r: (r["recall_at_10"], -r["index_mb"])))
+        elif fast_small:
+            closest = max(fast_small, key=lambda r: r["recall_at_10"])
+            text = f"none with recall@10 ≥ {TARGET_SEARCH_RECALL}; closest {described(closest)}"
         else:
             text = "no index kind measured meets both"
         lines.append(
-            f"| search at 1M vectors: p95 ≤ {TARGET_SEARCH_P95_MS} ms and ≤ 2 GB | {text} |"
-            f" {_mark(bool(fitting))} |"
+            f"| search at 1M vectors: p95 ≤ {TARGET_SEARCH_P95_MS} ms and ≤ 2 GB, recall@10 ≥"
+            f" {TARGET_SEARCH_RECALL} | {text} | {_mark(bool(fitting))} |"
         )
     lines += _load_tables(stack)
     lines += _profile_table(stack, one)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import load, scale
+from bench import load, scale, speed
 from bench.load import TurnResult, percentile, summarise
 from bench.sections import replace_section, write_section
 
@@ -146,3 +146,30 @@ def test_synthetic_vectors_are_unit_length_and_reproducible() -> None:
     assert vectors.shape == (1_000, 32)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert all(np.array_equal(a[1], b[1]) for a, b in zip(first, again, strict=True))
+
+
+def _million(kind: str, p95_ms: float, index_mb: float, recall: float) -> dict:
+    return {
+        "n": 1_000_000, "dim": 384, "kind": kind, "queries": 200, "build_s": 1.0,
+        "index_mb": index_mb, "rss_mb": index_mb, "p50_ms": p95_ms, "p95_ms": p95_ms,
+        "recall_at_10": recall,
+    }  # fmt: skip
+
+
+def _search_target(scale_rows: list[dict]) -> str:
+    info = {
+        "date": "today", "machine": "2 cores", "seconds": 1, "load_before": "0",
+        "load_after": "0", "command": "bench",
+    }  # fmt: skip
+    text = speed.render(speed.StackResults(), [], scale_rows, info)
+    [row] = [line for line in text.splitlines() if line.startswith("| search at 1M")]
+    return row
+
+
+def test_a_fast_index_that_loses_right_neighbours_does_not_meet_the_search_target() -> None:
+    exact = _million("flat", 93.0, 1515, 1.0)
+    lossy = _million("ivf-sq8", 4.9, 447, 0.72)
+    row = _search_target([exact, lossy])
+    assert row.endswith("❌ |") and "closest ivf-sq8" in row and "0.72" in row
+    good = _million("ivf-sq8", 8.0, 600, 0.93)
+    assert _search_target([exact, lossy, good]).endswith("✅ |")
