@@ -18,6 +18,7 @@ from pathlib import Path
 import sqlite_utils
 
 from customerlog import schema, turns
+from customerlog.tracker import tracker_store
 from identity import profiles
 from identity import schema as identity_schema
 from sportello.db import write_transaction
@@ -45,15 +46,16 @@ class Purged:
 
 
 def purge(
-    db: sqlite_utils.Database, days: int, now: datetime, tracker_path: Path | None = None
+    db: sqlite_utils.Database, days: int, now: datetime, tracker: str | Path | None = None
 ) -> Purged:
-    """Delete conversation data older than ``days`` days before ``now``."""
+    """Delete conversation data older than ``days`` days before ``now``; ``tracker`` is
+    the tracker store's file or URL (default: the settings')."""
     if days < 1:
         raise ValueError("the retention period is at least one day")
     cutoff = now - timedelta(days=days)
     cutoff_iso = cutoff.isoformat(timespec="seconds")
     # Project what is still unlogged first, so the mark never points into deleted rows.
-    turns.sync(db, tracker_path)
+    turns.sync(db, tracker)
     with write_transaction(db) as conn:
         gone_turns = conn.execute(
             f"DELETE FROM {schema.TURNS} WHERE at < ?", (cutoff_iso,)
@@ -85,39 +87,41 @@ def purge(
         conn.execute(
             f"DELETE FROM {identity_schema.CONVERSATIONS} WHERE last_seen < ?", (cutoff_iso,)
         )
-    gone_events = delete_tracker_events(db, tracker_path, before=cutoff.timestamp())
+    gone_events = delete_tracker_events(db, tracker, before=cutoff.timestamp())
     return Purged(gone_turns, gone_events, gone_messages, emptied, len(stale))
 
 
 def delete_tracker_events(
     db: sqlite_utils.Database,
-    tracker_path: Path | None,
+    tracker: str | Path | None,
     *,
     before: float | None = None,
     senders: list[str] | None = None,
 ) -> int:
     """Delete tracker events older than ``before`` (a Unix time) or of ``senders``.
 
+    ``tracker`` is a SQLite file or a URL (:func:`customerlog.tracker.tracker_store`).
     SQLite may hand a deleted row's id to the next event, so the log's position is moved
-    back to the highest id left: nothing written afterwards is skipped.
+    back to the highest id left: nothing written afterwards is skipped (PostgreSQL never
+    reuses ids; there the move is harmless).
     """
-    with turns.tracker_store(tracker_path) as conn:
-        if conn is None:
+    with tracker_store(tracker) as store:
+        if store is None:
             return 0
         deleted = 0
-        with conn:
+        with store.transaction():
             if before is not None:
-                deleted += conn.execute(
+                deleted += store.execute(
                     "DELETE FROM events WHERE timestamp < ?", (before,)
                 ).rowcount
             if senders:
                 for start in range(0, len(senders), 500):
                     chunk = senders[start : start + 500]
                     marks = ", ".join("?" for _ in chunk)
-                    deleted += conn.execute(
+                    deleted += store.execute(
                         f"DELETE FROM events WHERE sender_id IN ({marks})", chunk
                     ).rowcount
-            highest = conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
+            highest = store.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
     with write_transaction(db) as log:
         log.execute(
             f"UPDATE {schema.STATE} SET value = MIN(value, ?) WHERE name = ?",

@@ -6,7 +6,9 @@ custom action — which would miss every turn a plain response answers (greeting
 thanks, chitchat) — the log follows that table: each customer message becomes one row
 of ``log_turns`` with what the bot said and decided after it. The position reached is
 stored with the rows in one transaction, so a crash or a second process replays
-nothing twice and skips nothing; ``event_id`` is unique as a second guard.
+nothing twice and skips nothing; ``event_id`` is unique as a second guard. The
+store is a SQLite file or, with several Rasa servers, PostgreSQL; there the log reads
+only up to a safe horizon (:mod:`customerlog.tracker`), so it runs 10-20 s behind.
 
 The SLA monitor runs :func:`sync` every few seconds; ``sportello log sync`` runs it once.
 """
@@ -16,8 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,14 +27,18 @@ from typing import Any
 import sqlite_utils
 
 from customerlog import schema
+from customerlog.tracker import Sighting, TrackerStore, settled, tracker_store
 from identity import contacts, profiles
 from identity import schema as identity_schema
 from sportello.db import write_transaction
-from sportello.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
+# The log's position in the tracker store: the highest event id projected, and the
+# fence of the safe horizon (customerlog/tracker.py): an id and when it was seen (ms).
 MARK = "tracker_event_id"
+FENCE_ID = "tracker_fence_id"
+FENCE_AT = "tracker_fence_at_ms"
 
 # Actions and slots of the bot (bot/domain.yml) that say what was decided.
 _KB_ACTION = "action_answer_from_kb"
@@ -291,52 +296,87 @@ def _project(conn: sqlite3.Connection, rows: list[tuple[int, str, str]]) -> int:
     return started
 
 
-@contextmanager
-def tracker_store(tracker_path: Path | None = None) -> Iterator[sqlite3.Connection | None]:
-    """Rasa's tracker store (default: the configured one), or None while it holds no
-    ``events`` table yet (Rasa creates it on its first conversation). Never creates the
-    file itself."""
-    path = tracker_path or get_settings().tracker_db_path
-    if not path.exists():
-        yield None
-        return
-    conn = sqlite3.connect(path, timeout=10)
-    try:
-        found = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'"
-        ).fetchone()
-        yield conn if found else None
-    finally:
-        conn.close()
+def _fence(conn: sqlite3.Connection) -> Sighting | None:
+    found = dict(
+        conn.execute(
+            f"SELECT name, value FROM {schema.STATE} WHERE name IN (?, ?)", (FENCE_ID, FENCE_AT)
+        ).fetchall()
+    )
+    if FENCE_ID not in found or FENCE_AT not in found:
+        return None
+    return Sighting(int(found[FENCE_ID]), int(found[FENCE_AT]))
 
 
-def sync(db: sqlite_utils.Database, tracker_path: Path | None = None, batch: int = 2000) -> int:
-    """Project the tracker events not yet logged; returns the number of new turns."""
+def _save_state(conn: sqlite3.Connection, values: dict[str, int]) -> None:
+    for name, value in values.items():
+        conn.execute(
+            f"INSERT INTO {schema.STATE} (name, value) VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+            (name, value),
+        )
+
+
+def _settle(db: sqlite_utils.Database, src: TrackerStore) -> tuple[int | None, float]:
+    """How far this pass may read (:func:`customerlog.tracker.settled`), and in how
+    many seconds the fence kept for the next pass matures. The fence lives with the
+    mark, so every process tailing the store shares it."""
+    seen = src.sighting()
+    if src.horizon_s <= 0:
+        return seen.event_id, 0.0
+    with write_transaction(db) as conn:
+        fence = _fence(conn)
+        upto, kept = settled(fence, seen, src.horizon_s)
+        if kept != fence:
+            _save_state(conn, {FENCE_ID: kept.event_id, FENCE_AT: kept.at_ms})
+    return upto, (kept.at_ms + src.horizon_s * 1000 - seen.at_ms) / 1000
+
+
+def _mark(conn: sqlite3.Connection) -> int:
+    row = conn.execute(f"SELECT value FROM {schema.STATE} WHERE name = ?", (MARK,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _project_upto(db: sqlite_utils.Database, src: TrackerStore, upto: int, batch: int) -> int:
+    total = 0
+    while True:
+        with write_transaction(db) as conn:
+            rows = src.events_after(_mark(conn), upto, batch)
+            if rows:
+                total += _project(conn, rows)
+                _save_state(conn, {MARK: rows[-1][0]})
+        if len(rows) < batch:
+            return total
+
+
+def sync(
+    db: sqlite_utils.Database,
+    tracker: str | Path | None = None,
+    batch: int = 2000,
+    *,
+    settle: bool = False,
+) -> int:
+    """Project the tracker events not yet logged; returns the number of new turns.
+
+    ``tracker`` is a SQLite file or a URL (:func:`customerlog.tracker.tracker_store`;
+    default: the settings'). On PostgreSQL the log reads only ids visible for the
+    store's horizon, so it runs 10-20 s behind; ``settle=True`` waits for that, so
+    that every event committed before the call is logged (export and erasure).
+    """
     schema.ensure_schema(db)
     identity_schema.ensure_schema(db)
     total = 0
-    with tracker_store(tracker_path) as src:
+    with tracker_store(tracker) as src:
         if src is None:
             return 0
+        wanted = src.sighting().event_id
         while True:
-            with write_transaction(db) as conn:
-                row = conn.execute(
-                    f"SELECT value FROM {schema.STATE} WHERE name = ?", (MARK,)
-                ).fetchone()
-                mark = row[0] if row else 0
-                rows = src.execute(
-                    "SELECT id, sender_id, data FROM events WHERE id > ? ORDER BY id LIMIT ?",
-                    (mark, batch),
-                ).fetchall()
-                if rows:
-                    total += _project(conn, rows)
-                    conn.execute(
-                        f"INSERT INTO {schema.STATE} (name, value) VALUES (?, ?) "
-                        "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-                        (MARK, rows[-1][0]),
-                    )
-            if len(rows) < batch:
+            upto, matures_in = _settle(db, src)
+            if upto is not None:
+                total += _project_upto(db, src, upto, batch)
+            # The mark only passes ids that are final, so reaching ``wanted`` is enough.
+            if not settle or max(upto or 0, _mark(db.conn)) >= wanted:
                 return total
+            time.sleep(max(matures_in, 0.1))
 
 
 TURN_COLUMNS = (

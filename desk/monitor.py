@@ -1,6 +1,7 @@
 """The desk's background loop: SLA breach detection, outbox retries, the customer log.
 
-Each pass also logs the conversations' new turns (:func:`customerlog.turns.sync`); once
+Each pass also logs the conversations' new turns (:func:`customerlog.turns.sync`, from the
+tracker store the settings name: the SQLite file or ``SPORTELLO_TRACKER_URL``); once
 an hour it applies the log's retention period (:func:`customerlog.retention.purge`).
 
 Every pass recomputes everything from SQLite (deadlines are stored on the tickets, the
@@ -54,7 +55,7 @@ def run_once(
     for event in events:
         logger.warning("ticket %s: %s %s", event.ticket_id, event.kind, event.detail or "")
     delivered = deliver_pending(db, settings)
-    logged = turns.sync(db, settings.tracker_db_path)
+    logged = turns.sync(db, settings.tracker_store)
     return PassResult(events=events, delivered=delivered, logged=logged)
 
 
@@ -84,7 +85,7 @@ def run_forever(
                         db,
                         settings.log_retention_days,
                         tickets.utc_now(),
-                        settings.tracker_db_path,
+                        settings.tracker_store,
                     )
                     if purged.total:
                         logger.info("retention: %s", purged)

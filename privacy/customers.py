@@ -8,7 +8,8 @@ of those, every ticket and rating of those conversations. What is held:
 - the customer log (:mod:`customerlog.schema`): turns, ratings, rating questions;
 - the desk (:mod:`desk.tickets`): tickets with transcripts and e-mail addresses,
   their messages (operators' answers included) and audit events;
-- Rasa's tracker store: every event of those conversations;
+- Rasa's tracker store (a SQLite file or PostgreSQL, :mod:`customerlog.tracker`):
+  every event of those conversations;
 - the identity tables: the profile, its channel ids, contact details and links.
 
 Knowledge-base articles are not the customer's: operator answers are scrubbed before
@@ -26,6 +27,7 @@ from typing import Any
 import sqlite_utils
 
 from customerlog import retention, schema, turns
+from customerlog.tracker import tracker_store
 from desk import tickets
 from identity import profiles
 from identity import schema as identity_schema
@@ -113,14 +115,14 @@ def _profile(db: sqlite_utils.Database, footprint: Footprint) -> dict[str, Any] 
     return data
 
 
-def _tracker_events(tracker_path: Path | None, conversations: list[str]) -> list[dict[str, Any]]:
+def _tracker_events(tracker: str | Path | None, conversations: list[str]) -> list[dict[str, Any]]:
     if not conversations:
         return []
-    with turns.tracker_store(tracker_path) as conn:
-        if conn is None:
+    with tracker_store(tracker) as store:
+        if store is None:
             return []
         marks = ", ".join("?" for _ in conversations)
-        rows = conn.execute(
+        rows = store.execute(
             f"SELECT sender_id, data FROM events WHERE sender_id IN ({marks}) ORDER BY id",
             conversations,
         ).fetchall()
@@ -135,10 +137,15 @@ def _tracker_events(tracker_path: Path | None, conversations: list[str]) -> list
 
 
 def export(
-    db: sqlite_utils.Database, customer_id: str, tracker_path: Path | None = None
+    db: sqlite_utils.Database, customer_id: str, tracker: str | Path | None = None
 ) -> dict[str, Any]:
-    """Everything held about the customer, as one JSON-ready dictionary."""
-    turns.sync(db, tracker_path)
+    """Everything held about the customer, as one JSON-ready dictionary.
+
+    ``tracker``: the tracker store's file or URL (default: the settings'). The log is
+    first brought up to the call (on PostgreSQL that waits out the log's safe horizon,
+    10-20 s), so that conversations linked by their latest messages are included.
+    """
+    turns.sync(db, tracker, settle=True)
     footprint = find(db, customer_id)
     by_customer, params = footprint.rows_of_customer()
     tickets_where, ticket_ids = footprint.rows_of_tickets("id")
@@ -174,12 +181,12 @@ def export(
                 db, f"SELECT * FROM tickets WHERE {tickets_where} ORDER BY id", ticket_ids
             )
         ],
-        "tracker_events": _tracker_events(tracker_path, footprint.conversations),
+        "tracker_events": _tracker_events(tracker, footprint.conversations),
     }
 
 
 def remaining(
-    db: sqlite_utils.Database, footprint: Footprint, tracker_path: Path | None = None
+    db: sqlite_utils.Database, footprint: Footprint, tracker: str | Path | None = None
 ) -> dict[str, int]:
     """How many rows about the customer each place still holds (after erasure: zeros)."""
     by_customer, params = footprint.rows_of_customer()
@@ -213,18 +220,19 @@ def remaining(
         f"SELECT COUNT(*) FROM {identity_schema.MERGES} WHERE kept = ? OR absorbed = ?",
         profile * 2,
     )
-    counts["tracker_events"] = len(_tracker_events(tracker_path, footprint.conversations))
+    counts["tracker_events"] = len(_tracker_events(tracker, footprint.conversations))
     return counts
 
 
 def erase(
-    db: sqlite_utils.Database, customer_id: str, tracker_path: Path | None = None
+    db: sqlite_utils.Database, customer_id: str, tracker: str | Path | None = None
 ) -> dict[str, int]:
     """Delete everything held about the customer; returns what remains (all zeros).
 
-    The log and the desk are cleaned in one transaction; then the tracker store.
+    The log is first brought up to the call, as for :func:`export`; the log and the
+    desk are cleaned in one transaction; then the tracker store.
     """
-    turns.sync(db, tracker_path)
+    turns.sync(db, tracker, settle=True)
     footprint = find(db, customer_id)
     by_customer, params = footprint.rows_of_customer()
     of_tickets, ticket_ids = footprint.rows_of_tickets()
@@ -242,5 +250,5 @@ def erase(
             f"DELETE FROM {identity_schema.CONVERSATIONS} WHERE conversation_id IN ({marks})",
             footprint.conversations,
         )
-    retention.delete_tracker_events(db, tracker_path, senders=footprint.conversations)
-    return remaining(db, footprint, tracker_path)
+    retention.delete_tracker_events(db, tracker, senders=footprint.conversations)
+    return remaining(db, footprint, tracker)

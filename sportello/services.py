@@ -206,6 +206,7 @@ def app_env(settings: Settings) -> dict[str, str]:
             if settings.identity_secret
             else {}
         ),
+        **({"SPORTELLO_TRACKER_URL": settings.tracker_url} if settings.tracker_url else {}),
         "SPORTELLO_RASA_TOKEN": settings.rasa_token,
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",

@@ -88,6 +88,11 @@ class Settings:
     # random key kept in data_dir/identity_secret (``sportello customer sign`` prints
     # signatures made with it).
     identity_secret: str | None = None
+    # SPORTELLO_TRACKER_URL: where the customer log, export/erasure and retention read
+    # Rasa's tracker store when it is not the SQLite file tracker_db_path: an
+    # SQLAlchemy-style URL of the database Rasa's endpoints.yml names, e.g.
+    # postgresql://rasa:password@db.internal:5432/rasa (docs/scaling.md); None: the file.
+    tracker_url: str | None = None
 
     @property
     def db_path(self) -> Path:
@@ -98,6 +103,11 @@ class Settings:
     def tracker_db_path(self) -> Path:
         """Rasa's SQL tracker store (SQLite), kept beside the other data."""
         return self.data_dir / "tracker.db"
+
+    @property
+    def tracker_store(self) -> str | Path:
+        """Where Sportello reads Rasa's tracker store: the URL, else the SQLite file."""
+        return self.tracker_url or self.tracker_db_path
 
     @property
     def index_dir(self) -> Path:
@@ -138,6 +148,7 @@ def load_settings() -> Settings:
         telegram_verify=_env_str("SPORTELLO_TELEGRAM_VERIFY", "") or None,
         telegram_webhook_url=_env_str("SPORTELLO_TELEGRAM_WEBHOOK_URL", "") or None,
         identity_secret=os.environ.get("SPORTELLO_IDENTITY_SECRET") or None,
+        tracker_url=_env_str("SPORTELLO_TRACKER_URL", "") or None,
     )
 
 

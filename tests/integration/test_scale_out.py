@@ -6,7 +6,8 @@ servers whose endpoints name Rasa's SQL tracker store on PostgreSQL and its Redi
 store. A customer's messages go alternately to one server and the other over the REST
 channel; each server must carry on where the other stopped (language, the knowledge
 base's answer, the hand-over to a person and the operator's answer), and messages sent
-to both at once must be processed one after the other with nothing lost.
+to both at once must be processed one after the other with nothing lost. The customer
+log, export and erasure, pointed at that PostgreSQL, must read and delete its events.
 
 Skipped when PostgreSQL's or Redis's programs are missing, except under
 ``SPORTELLO_REQUIRE_SCALE_OUT=1``, where that is a failure.
@@ -24,11 +25,22 @@ from pathlib import Path
 import httpx
 import pytest
 
-from desk.tickets import REASON_ASKED_FOR_HUMAN, answer_ticket, list_tickets, ticket_messages
+from customerlog import schema, turns
+from customerlog.tracker import POSTGRES_HORIZON_S
+from desk.monitor import run_once
+from desk.sla import SlaPolicy
+from desk.tickets import (
+    REASON_ASKED_FOR_HUMAN,
+    answer_ticket,
+    list_tickets,
+    ticket_messages,
+    utc_now,
+)
 from knowledge.store import get_article
+from privacy import customers
 from sportello.db import open_db
 from sportello.services import train_model
-from sportello.settings import Settings
+from sportello.settings import Settings, get_settings
 from tests.integration.rest import texts
 from tests.integration.scaleout import (
     LOCK_KEY,
@@ -209,6 +221,55 @@ def test_one_conversation_goes_on_across_both_servers(scale_out: ScaleOut, tmp_p
     # And nothing went to the single-machine SQLite tracker store.
     assert not scale_out.settings.tracker_db_path.exists()
     assert not any(Path(s.tracker_db_path).exists() for s in scale_out.rasa)
+
+
+def test_the_customer_log_export_and_erasure_read_postgresql(
+    scale_out: ScaleOut, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With SPORTELLO_TRACKER_URL naming the servers' PostgreSQL, the monitor logs the
+    turns (behind its safe horizon), export includes them and erasure deletes the
+    conversation's events from PostgreSQL."""
+    first, second = scale_out.rasa_urls
+    tag = uuid.uuid4().hex[:8]
+    customer, other = f"log-{tag}", f"other-{tag}"
+    say(first, customer, SHIPPING_Q)
+    say(second, customer, KB_QUESTIONS[3])
+    say(second, other, KB_QUESTIONS[2])
+    stored = len(scale_out.postgres.events(customer))
+
+    pg = scale_out.postgres
+    url = f"postgresql://{pg.user}@{pg.host}:{pg.port}/{pg.database}"
+    monkeypatch.setenv("SPORTELLO_DATA_DIR", str(scale_out.settings.data_dir))
+    monkeypatch.setenv("SPORTELLO_TRACKER_URL", url)
+    get_settings.cache_clear()
+    try:
+        settings = get_settings()
+        assert settings.tracker_store == url
+        db = open_db(settings.db_path)
+        # The monitor's passes: the first only sets the horizon's fence...
+        assert run_once(db, SlaPolicy(), settings, utc_now()).logged == 0
+        assert turns.conversation_turns(db, customer) == []
+        # ...a pass after the horizon logs everything committed before the first.
+        time.sleep(POSTGRES_HORIZON_S + 0.5)
+        assert run_once(db, SlaPolicy(), settings, utc_now()).logged >= 3
+        logged = turns.conversation_turns(db, customer)
+        assert [(t["text"], t["decision"], t["article_id"]) for t in logged] == [
+            (SHIPPING_Q, schema.DECISION_ANSWERED, "spedizione-costi"),
+            (KB_QUESTIONS[3], schema.DECISION_ANSWERED, "pagamento-metodi"),
+        ]
+
+        exported = customers.export(db, customer)
+        assert [t["text"] for t in exported["turns"]] == [SHIPPING_Q, KB_QUESTIONS[3]]
+        assert len(exported["tracker_events"]) == stored > 0
+        assert {e["conversation_id"] for e in exported["tracker_events"]} == {customer}
+
+        left = customers.erase(db, customer)
+        assert not any(left.values()), left
+        assert scale_out.postgres.events(customer) == []
+        assert scale_out.postgres.events(other) != [], "only the customer's events go"
+        assert turns.conversation_turns(db, other) != []
+    finally:
+        get_settings.cache_clear()
 
 
 def test_a_message_arriving_while_the_other_server_works_waits_its_turn(
