@@ -368,7 +368,8 @@ def sync(
     with tracker_store(tracker) as src:
         if src is None:
             return 0
-        wanted = src.sighting().event_id
+        # Only a settling call needs to know how far "now" is (one query saved per pass).
+        wanted = src.sighting().event_id if settle else 0
         while True:
             upto, matures_in = _settle(db, src)
             if upto is not None:

@@ -280,10 +280,7 @@ class Searcher:
                 self.query_language(q, lang) for q, lang in zip(queries, langs, strict=True)
             ]
             # The indexes were just refreshed under the same lock: no second version check.
-            ranked = [
-                rank_candidates(candidates, self.calibration)
-                for candidates in self._candidate_features(queries, query_langs)
-            ]
+            ranked = self._ranked(queries, query_langs)
             return [
                 self._result(candidates, lang, k)
                 for candidates, lang in zip(ranked, query_langs, strict=True)
@@ -297,7 +294,13 @@ class Searcher:
 
     def rank_many(self, queries: list[str], query_langs: list[str]) -> list[list[Candidate]]:
         """Candidates per (already cleaned) query, best first, with ranker and confidence."""
-        features = self.candidate_features(queries, query_langs)
+        with self._lock:
+            self.refresh()
+            return self._ranked(queries, query_langs)
+
+    def _ranked(self, queries: list[str], query_langs: list[str]) -> list[list[Candidate]]:
+        """:meth:`rank_many` for a caller that holds the lock and just refreshed."""
+        features = self._candidate_features(queries, query_langs)
         return [rank_candidates(candidates, self.calibration) for candidates in features]
 
     def candidate_features(
