@@ -16,10 +16,11 @@ Skipped when PostgreSQL's or Redis's programs are missing, except under
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -276,33 +277,55 @@ def test_a_message_arriving_while_the_other_server_works_waits_its_turn(
     scale_out: ScaleOut, tmp_path: Path
 ) -> None:
     """The second server queues behind the first (two tickets in the Redis lock) and
-    the turns are stored one after the other."""
+    the turns are stored one after the other.
+
+    A turn takes a few tens of milliseconds, too short to land a second message inside
+    it by timing alone; so the action server is paused (SIGSTOP) while server 1 holds
+    the lock and waits for it, server 2 gets its message, and only once server 2's
+    ticket is in the lock does the action server carry on.
+    """
     first, second = scale_out.rasa_urls
-    queued = 0
-    for i in range(3):
-        customer = f"overlap-{uuid.uuid4().hex[:8]}"
-        say(first, customer, "ciao")
-        replies: list[list[dict]] = []
-        log = tmp_path / f"monitor-{i}.log"
-        with scale_out.redis.monitoring(log):
-            worker = threading.Thread(
-                target=lambda c=customer, out=replies: out.append(say(first, c, KB_QUESTIONS[0]))
-            )
-            worker.start()
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:  # server 1 holds the lock: now server 2
-                if scale_out.redis.cli("-n", "1", "EXISTS", LOCK_KEY + customer) == "1":
-                    break
-                time.sleep(0.002)
-            replies.append(say(second, customer, KB_QUESTIONS[2]))
+    action = scale_out.service("action server").process
+    assert action is not None
+    customer = f"overlap-{uuid.uuid4().hex[:8]}"
+    say(first, customer, "ciao")
+    replies: dict[str, list[dict]] = {}
+    log = tmp_path / "monitor.log"
+
+    def send(url: str, text: str) -> None:
+        replies[text] = say(url, customer, text)
+
+    def tickets_held() -> int:
+        writes = lock_writes(log.read_text(encoding="utf-8", errors="replace"), customer)
+        return max((n for _, n in writes), default=0)
+
+    def wait_for(condition: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + 20
+        while not condition():
+            assert time.monotonic() < deadline, f"timed out waiting until {what}"
+            time.sleep(0.01)
+
+    workers = [
+        threading.Thread(target=send, args=(first, KB_QUESTIONS[0])),
+        threading.Thread(target=send, args=(second, KB_QUESTIONS[2])),
+    ]
+    with scale_out.redis.monitoring(log):
+        os.killpg(action.pid, signal.SIGSTOP)
+        try:
+            workers[0].start()
+            wait_for(lambda: tickets_held() >= 1, "server 1 holds the lock")
+            workers[1].start()
+            wait_for(lambda: tickets_held() >= 2, "server 2 queues behind server 1")
+            assert KB_QUESTIONS[2] not in replies, "server 2 answered while server 1 held the lock"
+        finally:
+            os.killpg(action.pid, signal.SIGCONT)
+        for worker in workers:
             worker.join(timeout=60)
-        assert len(replies) == 2 and all(replies), replies
-        events = scale_out.postgres.events(customer)
-        assert sorted(user_texts(events)) == sorted(["ciao", KB_QUESTIONS[0], KB_QUESTIONS[2]])
-        assert broken_turns(events) == []
-        tickets_held = [n for _, n in lock_writes(log.read_text(errors="replace"), customer)]
-        queued += max(tickets_held, default=0) > 1
-    assert queued >= 1, "server 2 never had to wait for server 1: the lock was not exercised"
+    assert all(replies.get(q) for q in (KB_QUESTIONS[0], KB_QUESTIONS[2])), replies
+    events = scale_out.postgres.events(customer)
+    assert user_texts(events) == ["ciao", KB_QUESTIONS[0], KB_QUESTIONS[2]]
+    assert broken_turns(events) == []
+    assert scale_out.redis.cli("-n", "1", "EXISTS", LOCK_KEY + customer) == "0"
 
 
 def test_simultaneous_messages_on_one_server_lose_nothing(scale_out: ScaleOut) -> None:
