@@ -14,12 +14,13 @@ from __future__ import annotations
 import json
 import subprocess
 import uuid
+from datetime import datetime, timezone
 
 import httpx
 import pytest
 
 from customerlog import turns
-from desk import tickets
+from desk import sla, tickets
 from desk.delivery import deliver_ticket_updates
 from desk.users import create_user
 from identity import profiles
@@ -34,6 +35,7 @@ from tests.integration.test_console_to_customer import csrf_of, logged_in
 pytestmark = pytest.mark.integration
 
 RASA_PYTHON = PROJECT_ROOT / ".venv-rasa" / "bin" / "python"
+POLICY = sla.load_policy(None)  # the stack runs on the default business hours
 SOCKETIO_CLIENT = PROJECT_ROOT / "tests" / "integration" / "socketio_client.py"
 
 
@@ -85,9 +87,14 @@ def test_web_and_messaging_app_are_one_customer_until_erased(
     assert ticket is not None and ticket.channel == "socketio"
 
     # From the messaging app, the same signed address: the ticket follows her there.
+    before = datetime.now(timezone.utc)
     messaging_app(stack, app, "ciao, ci sono novità sul mio ordine?", signed)
     told = "\n".join(callback_receiver.next_texts(app, 1))
+    after = datetime.now(timezone.utc)
     assert f"n. {ticket.id}" in told and "ancora aperta" in told
+    # Outside business hours (evenings, weekends, the lunch break) she is also told
+    # when the desk opens again: one more message before the operator's answer.
+    open_then = {sla.is_open(POLICY, before), sla.is_open(POLICY, after)}
     moved = tickets.get_ticket(db, ticket.id)
     assert (moved.conversation_id, moved.channel) == (app, "callback")
     assert tickets.ticket_messages(db, ticket.id)[-1].text == "ciao, ci sono novità sul mio ordine?"
@@ -96,7 +103,15 @@ def test_web_and_messaging_app_are_one_customer_until_erased(
     # The operator's answer is pushed to where she is now.
     tickets.answer_ticket(db, ticket.id, "giulia", "Il tuo ordine parte domani.", deliver=False)
     assert deliver_ticket_updates(db, stack, ticket.id)
-    assert callback_receiver.next_texts(app, 1) == ["Il tuo ordine parte domani."]
+    answer = "Il tuo ordine parte domani."
+    pushed = callback_receiver.next_texts(app, 1)
+    if pushed != [answer]:
+        assert open_then != {True}, f"told the desk is closed during business hours: {pushed}"
+        assert pushed[0].startswith("Il servizio clienti in questo momento è chiuso"), pushed
+        pushed = callback_receiver.next_texts(app, 1)
+    else:
+        assert open_then != {False}, "outside business hours, not told when the desk opens"
+    assert pushed == [answer]
 
     # One customer, one history.
     turns.sync(db, stack.tracker_db_path)
