@@ -88,10 +88,11 @@ class Settings:
     # random key kept in data_dir/identity_secret (``sportello customer sign`` prints
     # signatures made with it).
     identity_secret: str | None = None
-    # SPORTELLO_TRACKER_URL: where the customer log, export/erasure and retention read
-    # Rasa's tracker store when it is not the SQLite file tracker_db_path: an
-    # SQLAlchemy-style URL of the database Rasa's endpoints.yml names, e.g.
-    # postgresql://rasa:password@db.internal:5432/rasa (docs/scaling.md); None: the file.
+    # SPORTELLO_TRACKER_URL: Rasa's tracker store when it is not the SQLite file
+    # tracker_db_path: an SQLAlchemy-style URL, e.g.
+    # postgresql://rasa:password@db.internal:5432/rasa (docs/scaling.md). The Rasa server
+    # `sportello run` starts writes there; the customer log, export/erasure and
+    # retention read there. None: the file.
     tracker_url: str | None = None
 
     @property

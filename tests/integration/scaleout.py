@@ -37,7 +37,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.speed import seed_demo
-from sportello.services import Service, build_services, wait_model_loaded
+from sportello.services import (
+    Service,
+    build_services,
+    tracker_store_endpoint,
+    wait_model_loaded,
+)
 from sportello.settings import Settings
 from tests.servers import free_port
 
@@ -160,6 +165,11 @@ class Postgres:
             raise ScaleOutError(f"psql failed: {done.stderr.strip()}")
         out = done.stdout.rstrip("\n")
         return [record.split(_FIELD_SEP) for record in out.split(_RECORD_SEP) if record]
+
+    @property
+    def url(self) -> str:
+        """The SPORTELLO_TRACKER_URL naming this cluster's database (TCP, no password)."""
+        return f"postgresql://{self.user}@{self.host}:{self.port}/{self.database}"
 
     def events(self, conversation_id: str) -> list[dict]:
         """Rasa's stored events of one conversation, oldest first (its ``events`` table)."""
@@ -334,21 +344,10 @@ def scale_out_endpoints(
     every Rasa server of one machine (docs/scaling.md, "Several Rasa processes on one
     machine").
     """
-    if sqlite_tracker is None:
-        tracker = (
-            "  type: SQL\n"
-            '  dialect: "postgresql"\n'
-            f'  url: "{postgres.host}"\n'
-            f"  port: {postgres.port}\n"
-            f'  db: "{postgres.database}"\n'
-            f'  username: "{postgres.user}"\n'
-        )
-    else:
-        tracker = (
-            "  type: bot.tracker_store.SQLiteTrackerStore\n"
-            '  dialect: "sqlite"\n'
-            f'  db: "{sqlite_tracker}"\n'
-        )
+    where = postgres.url if sqlite_tracker is None else f"sqlite:///{sqlite_tracker}"
+    # The tracker store section `sportello run` writes for SPORTELLO_TRACKER_URL.
+    section = tracker_store_endpoint(Settings(tracker_url=where))
+    tracker = "".join(f"  {key}: {json.dumps(value)}\n" for key, value in section.items())
     return (
         "# Generated for a scaled-out test run (tests/integration/scaleout.py).\n"
         "action_endpoint:\n"

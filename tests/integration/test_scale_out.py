@@ -238,8 +238,7 @@ def test_the_customer_log_export_and_erasure_read_postgresql(
     say(second, other, KB_QUESTIONS[2])
     stored = len(scale_out.postgres.events(customer))
 
-    pg = scale_out.postgres
-    url = f"postgresql://{pg.user}@{pg.host}:{pg.port}/{pg.database}"
+    url = scale_out.postgres.url
     monkeypatch.setenv("SPORTELLO_DATA_DIR", str(scale_out.settings.data_dir))
     monkeypatch.setenv("SPORTELLO_TRACKER_URL", url)
     get_settings.cache_clear()

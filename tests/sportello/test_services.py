@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
+import pytest
 import yaml
 
-from sportello.services import build_services, write_endpoints
+from sportello.services import ServiceError, build_services, write_endpoints
 from sportello.settings import Settings
 
 
@@ -19,6 +21,36 @@ def test_endpoints_point_rasa_at_this_action_server_and_tracker(tmp_path: Path) 
         "dialect": "sqlite",
         "db": str(tmp_path / "tracker.db"),
     }
+
+
+def test_a_postgresql_tracker_url_makes_rasa_write_there(tmp_path: Path) -> None:
+    """With SPORTELLO_TRACKER_URL set, Rasa writes where the customer log reads."""
+    url = "postgresql+psycopg2://rasa:p%40ss%3Aword@db.internal:5433/rasa_prod?sslmode=require"
+    path = write_endpoints(Settings(data_dir=tmp_path, tracker_url=url))
+    assert yaml.safe_load(path.read_text())["tracker_store"] == {
+        "type": "SQL",
+        "dialect": "postgresql",
+        "url": "db.internal",
+        "port": 5433,
+        "db": "rasa_prod",
+        "username": "rasa",
+        "password": "p@ss:word",
+        "query": {"sslmode": "require"},
+    }
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # the password is in it
+
+
+def test_a_sqlite_tracker_url_names_another_file(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "shared" / "tracker.db"
+    settings = Settings(data_dir=tmp_path, tracker_url=f"sqlite:///{elsewhere}")
+    store = yaml.safe_load(write_endpoints(settings).read_text())["tracker_store"]
+    assert store["type"] == "bot.tracker_store.SQLiteTrackerStore"
+    assert store["db"] == str(elsewhere)
+
+
+def test_an_unsupported_tracker_url_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ServiceError, match="SPORTELLO_TRACKER_URL"):
+        write_endpoints(Settings(data_dir=tmp_path, tracker_url="mongodb://db/rasa"))
 
 
 def test_rasa_api_is_token_protected_and_token_not_given_to_the_web_page(tmp_path: Path) -> None:
