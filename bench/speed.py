@@ -297,7 +297,24 @@ def render(stack: StackResults, colds: list[dict], scale_rows: list[dict], info:
             f" {r['index_mb']:.0f} MB, recall@10 {r['recall_at_10']:.2f}"
         )
 
-    if million:
+    product = [r for r in million if r["kind"] == "product"]
+    if product:  # the product holds one index per encoder: judged together
+        worst_ms = max(r["p95_ms"] for r in product)
+        total_mb = sum(r["index_mb"] for r in product)
+        lowest = min(r["recall_at_10"] for r in product)
+        met = (
+            worst_ms <= TARGET_SEARCH_P95_MS
+            and total_mb <= TARGET_SEARCH_MB
+            and lowest >= TARGET_SEARCH_RECALL
+        )
+        dims = " + ".join(str(r["dim"]) for r in product)
+        lines.append(
+            f"| search at 1M vectors: p95 ≤ {TARGET_SEARCH_P95_MS} ms and ≤ 2 GB, recall@10 ≥"
+            f" {TARGET_SEARCH_RECALL} | the product's index (`knowledge.ann`), every encoder"
+            f" ({dims} dims): p95 ≤ {worst_ms:.1f} ms, {total_mb:.0f} MB together, recall@10"
+            f" ≥ {lowest:.2f} | {_mark(met)} |"
+        )
+    elif million:
         if fitting:
             text = described(max(fitting, key=lambda r: (r["recall_at_10"], -r["index_mb"])))
         elif fast_small:
@@ -459,7 +476,10 @@ def _scale_table(rows: list[dict]) -> list[str]:
         " unit vectors around random centres, queries near stored vectors; recall@10 is"
         " against exact search on the same data. Index MB = resident memory after building"
         " minus before, in a process of its own. 384 dims = MiniLM, 512 = USE-m; the product"
-        " holds one index per encoder, so its memory is the sum of both rows. The encoders'"
+        " holds one index per encoder, so its memory is the sum of both rows. Up to"
+        " `knowledge.ann.APPROX_FROM` phrasings the product is the `flat` rows; from there"
+        " it is the `product` rows (fp16 flat vectors re-scoring IVF-PQ fast-scan"
+        " candidates). The encoders'"
         " own cost per query is in the knowledge-base search line of the profile above.",
     ]
     return lines

@@ -6,17 +6,22 @@ answer (kind ``a``: customers often ask about a detail that only the answer ment
 "I live on Elba", "do you ship to Belgium"), per language version; the FAISS
 indexes are ``IndexIDMap2`` over exact inner-product search, so a changed article
 costs removing its old phrasings (``remove_ids``) and embedding only the new ones
-(``add_with_ids``) instead of a rebuild.
+(``add_with_ids``) instead of a rebuild. A very big knowledge base (from
+``knowledge.ann.APPROX_FROM`` phrasings) also gets an approximate index per encoder
+that proposes candidates for the exact scores, and keeps its vectors in fp16
+(``knowledge.ann``); it follows the same removals and additions.
 
-Files under ``settings.index_dir``: ``<encoder>.faiss`` and ``manifest.json`` (which
-id is which phrasing). Each is written to a temporary file and renamed into place, so a
-reader never sees half a file; a manifest that disagrees with the FAISS files (a crash
-between two renames, another process writing) is detected on load and the index is
-rebuilt from SQLite.
+Files under ``settings.index_dir``: ``<encoder>.faiss``, ``manifest.json`` (which
+id is which phrasing) and, for a big knowledge base, ``<encoder>.ivfpq.faiss``. Each is
+written to a temporary file and renamed into place, so a reader never sees half a file;
+a manifest that disagrees with the FAISS files (a crash between two renames, another
+process writing) is detected on load and the index is rebuilt from SQLite (the
+approximate index, from the flat one).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -28,10 +33,12 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from knowledge import ann
 from knowledge.encoders import Encoder
 from knowledge.store import Article
 
 MANIFEST = "manifest.json"
+APPROX_SUFFIX = ".ivfpq.faiss"  # knowledge.ann's index beside <encoder>.faiss
 FORMAT_VERSION = 2
 QUESTION, ANSWER = "q", "a"
 MAX_ANSWER_SENTENCES = 8
@@ -88,10 +95,6 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def _new_faiss(dim: int) -> faiss.IndexIDMap2:
-    return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-
-
 class VectorIndex:
     """Phrasing vectors for each encoder, with the id → phrasing catalogue."""
 
@@ -101,7 +104,10 @@ class VectorIndex:
         self.phrasings: dict[int, Phrasing] = {}
         self._by_key: dict[tuple[str, str, str], int] = {}
         self._next_vid = 1
-        self.faiss = {name: _new_faiss(e.dim) for name, e in self.encoders.items()}
+        self.faiss = {name: ann.flat_index(e.dim) for name, e in self.encoders.items()}
+        # Encoders whose knowledge base is big enough for approximate search (knowledge.ann).
+        self.approx: dict[str, faiss.Index] = {}
+        self.unsaved = False  # built or converted in memory since the files were written
 
     def __len__(self) -> int:
         return len(self.phrasings)
@@ -133,6 +139,16 @@ class VectorIndex:
         self._by_key = {p.key: p.vid for p in phrasings.values()}
         self._next_vid = max(int(manifest.get("next_vid", 1)), max(phrasings, default=0) + 1)
         self.faiss = indexes
+        self.approx = {}
+        for name, index in indexes.items():
+            with contextlib.suppress(OSError, RuntimeError):
+                approx = faiss.read_index(str(self.index_dir / f"{name}{APPROX_SUFFIX}"))
+                flat_ids = faiss.vector_to_array(index.id_map)
+                if approx.d == index.d and np.array_equal(
+                    np.sort(ann.stored_ids(approx)), np.sort(flat_ids)
+                ):
+                    self.approx[name] = approx  # else rebuilt from the flat index below
+        self._follow_size()
         return True
 
     def save(self) -> None:
@@ -140,6 +156,11 @@ class VectorIndex:
         for name, index in self.faiss.items():
             data = faiss.serialize_index(index).tobytes()
             _atomic_write_bytes(self.index_dir / f"{name}.faiss", data)
+            approx_path = self.index_dir / f"{name}{APPROX_SUFFIX}"
+            if name in self.approx:
+                _atomic_write_bytes(approx_path, faiss.serialize_index(self.approx[name]).tobytes())
+            else:
+                approx_path.unlink(missing_ok=True)
         manifest = {
             "format": FORMAT_VERSION,
             "encoders": {n: e.dim for n, e in self.encoders.items()},
@@ -150,6 +171,7 @@ class VectorIndex:
         }
         payload = json.dumps(manifest, ensure_ascii=False).encode("utf-8")
         _atomic_write_bytes(self.index_dir / MANIFEST, payload)
+        self.unsaved = False
 
     # ---- updates -----------------------------------------------------------------
     def sync(
@@ -167,7 +189,7 @@ class VectorIndex:
         removed = [self.phrasings[vid] for key, vid in self._by_key.items() if key not in wanted]
         if removed:
             ids = np.array([p.vid for p in removed], dtype=np.int64)
-            for index in self.faiss.values():
+            for index in [*self.faiss.values(), *self.approx.values()]:
                 index.remove_ids(ids)
             for phrasing in removed:
                 del self.phrasings[phrasing.vid]
@@ -184,13 +206,33 @@ class VectorIndex:
             texts = [p.text for p in chunk]
             ids = np.array([p.vid for p in chunk], dtype=np.int64)
             for name, encoder in self.encoders.items():
-                self.faiss[name].add_with_ids(encoder.encode(texts), ids)
+                vectors = encoder.encode(texts)
+                self.faiss[name].add_with_ids(vectors, ids)
+                if name in self.approx:
+                    self.approx[name].add_with_ids(vectors, ids)
             for phrasing in chunk:
                 self.phrasings[phrasing.vid] = phrasing
                 self._by_key[phrasing.key] = phrasing.vid
             if progress is not None:
                 progress(len(chunk))
+        self._follow_size()
         return added, removed
+
+    def _follow_size(self) -> None:
+        """Build the approximate index of an encoder whose phrasings outgrew exact search,
+        or drop it when they shrank (a one-off: about a minute at a million phrasings)."""
+        for name, index in list(self.faiss.items()):
+            present = name in self.approx
+            big = ann.wanted(index.ntotal, present)
+            if big != ann.is_half_precision(index):
+                index = self.faiss[name] = ann.recast(index, half_precision=big)
+                self.unsaved = True
+            if big and not present:
+                self.approx[name] = ann.build(index)
+                self.unsaved = True
+            elif present and not big:
+                del self.approx[name]
+                self.unsaved = True
 
     def vectors(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """Every stored vector of encoder ``name`` and its phrasing id, in storage order.
@@ -213,4 +255,6 @@ class VectorIndex:
         if index.ntotal == 0:
             shape = (len(queries), 1)
             return np.zeros(shape, dtype=np.float32), -np.ones(shape, dtype=np.int64)
+        if name in self.approx:
+            return ann.search(self.approx[name], index, queries, k)
         return index.search(np.ascontiguousarray(queries, dtype=np.float32), k)

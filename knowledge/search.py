@@ -176,7 +176,12 @@ class Searcher:
             for kind, lexical in self._lexical.items():
                 lexical.remove(p.vid for p in removed if p.kind == kind)
                 lexical.add((p.vid, p.text, p.lang) for p in added if p.kind == kind)
-            if added or removed or not (self.index_dir / MANIFEST).exists():
+            if (
+                added
+                or removed
+                or self._vectors.unsaved
+                or not (self.index_dir / MANIFEST).exists()
+            ):
                 self._vectors.save()
             if added or removed or not self._classifier.trained:
                 self._train_classifier()

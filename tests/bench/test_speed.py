@@ -137,6 +137,8 @@ def test_quick_scale_plan_stops_at_100k_and_full_reaches_a_million() -> None:
     assert max(c.n for c in scale.configs(quick=True)) == 100_000
     full = scale.configs(quick=False)
     assert {(c.dim, c.kind) for c in full if c.n == 1_000_000} >= {(384, "flat"), (512, "ivf-sq8")}
+    product = {c.dim for c in full if c.kind == "product"}
+    assert product == {384, 512} and {c.n for c in full if c.kind == "product"} == {1_000_000}
 
 
 def test_synthetic_vectors_are_unit_length_and_reproducible() -> None:
@@ -148,9 +150,9 @@ def test_synthetic_vectors_are_unit_length_and_reproducible() -> None:
     assert all(np.array_equal(a[1], b[1]) for a, b in zip(first, again, strict=True))
 
 
-def _million(kind: str, p95_ms: float, index_mb: float, recall: float) -> dict:
+def _million(kind: str, p95_ms: float, index_mb: float, recall: float, dim: int = 384) -> dict:
     return {
-        "n": 1_000_000, "dim": 384, "kind": kind, "queries": 200, "build_s": 1.0,
+        "n": 1_000_000, "dim": dim, "kind": kind, "queries": 200, "build_s": 1.0,
         "index_mb": index_mb, "rss_mb": index_mb, "p50_ms": p95_ms, "p95_ms": p95_ms,
         "recall_at_10": recall,
     }  # fmt: skip
@@ -173,3 +175,15 @@ def test_a_fast_index_that_loses_right_neighbours_does_not_meet_the_search_targe
     assert row.endswith("❌ |") and "closest ivf-sq8" in row and "0.72" in row
     good = _million("ivf-sq8", 8.0, 600, 0.93)
     assert _search_target([exact, lossy, good]).endswith("✅ |")
+
+
+def test_the_product_index_is_judged_on_both_encoders_together() -> None:
+    """Memory adds up over the encoders' indexes; the slowest and least accurate count."""
+    exact = _million("flat", 93.0, 1515, 1.0)
+    fits = [_million("product", 3.3, 841, 0.98), _million("product", 4.0, 1101, 0.98, dim=512)]
+    row = _search_target([exact, *fits])
+    assert row.endswith("✅ |") and "1942 MB together" in row and "384 + 512" in row
+    too_big = [fits[0], _million("product", 4.0, 1300, 0.98, dim=512)]
+    assert _search_target([exact, *too_big]).endswith("❌ |")  # 2141 MB > 2 GB
+    lossy = [fits[0], _million("product", 4.0, 1101, 0.85, dim=512)]
+    assert _search_target([exact, *lossy]).endswith("❌ |")
