@@ -177,8 +177,9 @@ def create_app(
 ) -> FastAPI:
     """The console for ``settings``.
 
-    ``clock`` gives "now" for deadlines (tests fix it); ``failure_delay`` is the pause
-    after a failed login (tests shorten it); ``throttle`` counts failed logins.
+    ``clock`` gives "now" for deadlines and for the time stamps of what operators do
+    (tests fix it); ``failure_delay`` is the pause after a failed login (tests shorten
+    it); ``throttle`` counts failed logins.
     """
     app = FastAPI(
         title="Sportello operator console", docs_url=None, redoc_url=None, openapi_url=None
@@ -626,7 +627,7 @@ def create_app(
         with connected() as db:
             if tickets.get_ticket(db, ticket_id).status == tickets.STATUS_CLOSED:
                 return ticket_page(request, db, ticket_id, 409, refusal("already_closed"))
-            if not tickets.claim_ticket(db, ticket_id, user.username):
+            if not tickets.claim_ticket(db, ticket_id, user.username, now=clock()):
                 refused = refusal("claim_refused", who=holder(db, ticket_id))
                 return ticket_page(request, db, ticket_id, 409, refused)
         set_notice(request, "claimed_by_you")
@@ -641,7 +642,7 @@ def create_app(
             raise Forbidden
         with connected() as db:
             try:
-                tickets.take_over_ticket(db, ticket_id, user.username)
+                tickets.take_over_ticket(db, ticket_id, user.username, now=clock())
             except tickets.TicketClosedError:
                 return ticket_page(request, db, ticket_id, 409, refusal("already_closed"))
         set_notice(request, "taken_over")
@@ -671,7 +672,7 @@ def create_app(
                 too_long = refusal("answer_too_long", max=str(MAX_ANSWER_CHARS))
                 return ticket_page(request, db, ticket_id, 422, too_long, draft=body)
             try:
-                tickets.answer_ticket(db, ticket_id, user.username, body)
+                tickets.answer_ticket(db, ticket_id, user.username, body, now=clock())
             except tickets.TicketClosedError:
                 return ticket_page(request, db, ticket_id, 409, refusal("already_closed"))
             except tickets.TicketClaimedError:
@@ -708,7 +709,7 @@ def create_app(
             if tickets.get_ticket(db, ticket_id).status == tickets.STATUS_CLOSED:
                 return ticket_page(request, db, ticket_id, 409, refusal("already_closed"))
             try:
-                tickets.close_ticket(db, ticket_id, user.username)
+                tickets.close_ticket(db, ticket_id, user.username, now=clock())
             except tickets.TicketClaimedError:
                 refused = refusal("close_refused", who=holder(db, ticket_id))
                 return ticket_page(request, db, ticket_id, 403, refused)

@@ -426,6 +426,24 @@ def test_answering_an_unclaimed_ticket_claims_it(
     assert tickets.get_ticket(db, ticket.id).assigned_to == "bruno"
 
 
+def test_operator_actions_are_stamped_by_the_consoles_clock(
+    settings: Settings, db: sqlite_utils.Database, people: dict, ticket: tickets.Ticket
+) -> None:
+    """One clock for the console: the deadlines it shows and the times it records agree."""
+    now = datetime(2026, 11, 24, 9, 30, tzinfo=timezone.utc)
+    client = TestClient(
+        create_app(settings, clock=lambda: now, failure_delay=0), follow_redirects=False
+    )
+    logged_in(client, "anna")
+    token = page_token(client)
+    client.post(f"/tickets/{ticket.id}/answer", data={"csrf_token": token, "text": "Eccomi."})
+    client.post(f"/tickets/{ticket.id}/close", data={"csrf_token": token})
+    stored = tickets.get_ticket(db, ticket.id)
+    assert tickets.parse_time(stored.first_response_at) == now
+    assert tickets.parse_time(stored.closed_at) == now
+    assert tickets.parse_time(tickets.ticket_messages(db, ticket.id)[-1].created_at) == now
+
+
 # --- the queue ---------------------------------------------------------------------------------
 
 
