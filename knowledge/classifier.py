@@ -35,9 +35,13 @@ import numpy as np
 # phrasings, 20-30 s). Larger knowledge bases are searched without the classifier.
 MAX_ARTICLES = 500
 MAX_ROWS = 20_000
-EPOCHS = 120
+EPOCHS = 160
 LEARNING_RATE = 0.05
-L2 = 1e-4
+# Light weight decay: with unit-length inputs of ~900 dimensions, 1e-4 held the weights
+# far from the data's optimum. Chosen on fit data only (classifier alone, argmax): on
+# Banking77 (80% of train -> the other 20%) and CLINC150 (train -> val), 1e-4 and 120
+# epochs gave 91.3% / 96.1%, 3e-6 and 160 epochs 92.6% / 96.8%, none at all 92.1% / 96.3%.
+L2 = 3e-6
 # Question phrasings per article (on average, both languages together) and articles
 # from which the classifier's probability informs the answer/abstain confidence (see
 # the module notes). Below 20 articles a softmax is sure of one of them for almost any

@@ -1,0 +1,48 @@
+"""The quality benchmark's data sets: fitted on fit splits, reported on test splits, never mixed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench import quality
+
+
+def _texts(queries: list[quality.Query]) -> set[str]:
+    return {q.text for q in queries}
+
+
+@pytest.mark.skipif(not quality.EVAL_DIR.exists(), reason="no public evaluation data here")
+def test_banking77_reports_on_all_of_train_and_fits_on_a_split_of_it() -> None:
+    train = [
+        json.loads(line)
+        for line in (quality.EVAL_DIR / "banking77" / "train.jsonl").open(encoding="utf-8")
+    ]
+    test = {
+        json.loads(line)["text"]
+        for line in (quality.EVAL_DIR / "banking77" / "test.jsonl").open(encoding="utf-8")
+    }
+    report = quality.load_banking(quick=False)
+    fit = quality.load_banking_fit(quick=False)
+
+    def phrasings(dataset: quality.Dataset) -> list[str]:
+        return [p for a in dataset.articles for p in (a.question, *a.alt_questions)]
+
+    # As the task is published: the whole train split is the knowledge base.
+    assert sorted(phrasings(report)) == sorted(row["text"] for row in train)
+    assert report.fit == {} and _texts(report.report["test"]) <= test
+    # The fit split's questions are train rows its own knowledge base does not hold.
+    fit_queries = _texts(fit.fit["train_heldout"])
+    assert len(fit_queries) > 900 and fit.report == {}
+    assert not fit_queries & set(phrasings(fit))
+    assert not fit_queries & test
+    assert {a.id for a in fit.articles} == {a.id for a in report.articles}
+
+
+@pytest.mark.skipif(not quality.EVAL_DIR.exists(), reason="no public evaluation data here")
+def test_fit_splits_are_never_test_splits() -> None:
+    datasets = [d for d in (load(False) for load in quality.LOADERS) if d is not None]
+    assert any(d.fit for d in datasets) and any(d.report for d in datasets)
+    for dataset in datasets:
+        assert not any("test" in split for split in dataset.fit), dataset.name
