@@ -21,6 +21,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import handoff
 from actions.handoff import customer_language, with_db
 from actions.wording import parse_rating
 from customerlog import ratings, schema
@@ -157,7 +158,7 @@ def record_helpful(tracker: Tracker, helpful: bool) -> bool:
             who,
             article,
             helpful,
-            tickets.utc_now(),
+            handoff.clock(),
             article_lang=_article_lang(db, article, who.lang or "it"),
         )
 
@@ -177,7 +178,7 @@ def ask(dispatcher: CollectingDispatcher, tracker: Tracker, pending: Pending) ->
             pending.kind,
             pending.target_type,
             pending.target_id,
-            tickets.utc_now(),
+            handoff.clock(),
             session=pending.session,
         )
     except Exception:
@@ -267,7 +268,7 @@ class ActionRecordRating(Action):
         dispatcher: CollectingDispatcher, tracker: Tracker, pending: Pending, value: int
     ) -> list[EventType]:
         who = rater(tracker)
-        now = tickets.utc_now()
+        now = handoff.clock()
         try:
             with_db(
                 ratings.record,

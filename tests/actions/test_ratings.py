@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import handoff
 from actions.ratings import (
     ActionAnswerHelpful,
     ActionOfferCsat,
@@ -21,7 +23,7 @@ from actions.ratings import (
 )
 from actions.wording import parse_rating
 from customerlog import ratings, schema
-from desk.tickets import utc_now
+from desk.tickets import parse_time, utc_now
 from sportello.db import open_db
 from sportello.settings import get_settings
 from tests.servers import free_port
@@ -151,6 +153,29 @@ def test_a_csat_answer_is_stored_and_nps_follows_when_due(db_path: Path) -> None
     assert said == ["utter_rating_thanks"] and slots == {"rating_pending": None}
     (nps,) = ratings.ratings_for(open_db(db_path), "customer", "conv-1")
     assert nps["value"] == 9
+
+
+def test_ratings_are_stamped_by_the_actions_clock(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clock that words deadlines also dates ratings: one timeline per conversation."""
+    moment = datetime(2026, 12, 1, 10, 30, tzinfo=timezone.utc)
+    monkeypatch.setattr(handoff, "clock", lambda: moment)
+    _, slots = run(ActionOfferCsat(), tracker("ciao", "goodbye"))
+    run(ActionRecordRating(), tracker("4", "give_rating", slots=slots))
+    run(
+        ActionAnswerHelpful(),
+        tracker(
+            "/answer_helpful",
+            "answer_helpful",
+            entities=[{"entity": "article", "value": "returns"}],
+        ),
+    )
+    db = open_db(db_path)
+    stamps = [row["at"] for row in db[schema.RATINGS].rows]
+    assert len(stamps) == 2 and all(parse_time(s) == moment for s in stamps)
+    asked = [row for row in db[schema.REQUESTS].rows if row["kind"] == "csat"]
+    assert [parse_time(row["answered_at"]) for row in asked] == [moment]
 
 
 def test_nps_is_not_asked_again_within_the_period(db_path: Path) -> None:
