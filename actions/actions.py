@@ -291,8 +291,9 @@ class ActionRecordForOperator(Action):
         came back on another channel, or went back to the first one): it follows them here.
         """
         conversation_id = message.conversation_id
+        now = handoff.clock()  # one reading for everything this message records or says
         ticket = continue_ticket(db, conversation_id, message.channel, message.metadata)
-        say_pending_answers(db, dispatcher, conversation_id)
+        say_pending_answers(db, dispatcher, conversation_id, now)
         if ticket is None:
             latest = tickets.latest_ticket(db, conversation_id)
             if latest is not None:
@@ -301,24 +302,24 @@ class ActionRecordForOperator(Action):
         policy = sla.load_policy(get_settings().sla_file)
         if message.continued:
             say_ticket_status(
-                dispatcher, ticket, policy, handoff.clock(), message.lang, status=STATUS_CONTINUED
+                dispatcher, ticket, policy, now, message.lang, status=STATUS_CONTINUED
             )
         text = message.text
         if text.strip() and not text.startswith("/"):
             # Cut like knowledge-base queries: a hostile 1 MB message stays out of the desk.
             # Button payloads ("/greet" sent by the web widget on opening) are not words.
             limit = get_settings().max_message_chars
-            tickets.record_customer_message(db, ticket.id, text[:limit])
+            tickets.record_customer_message(db, ticket.id, text[:limit], now)
         email = find_email(text)
         if email:
-            tickets.set_customer_email(db, ticket.id, email)
+            tickets.set_customer_email(db, ticket.id, email, now)
             dispatcher.utter_message(response="utter_email_recorded", email=email)
         elif message.intent in (INTENT_ASK_HUMAN, INTENT_PERSONAL_CASE) and not message.continued:
             say_ticket_status(
                 dispatcher,
                 ticket,
                 policy,
-                handoff.clock(),
+                now,
                 message.lang,
                 status=STATUS_ALREADY_OPEN,
             )

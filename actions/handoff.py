@@ -200,11 +200,14 @@ def _open_or_continue(
 
 
 def say_pending_answers(
-    db: Any, dispatcher: CollectingDispatcher, conversation_id: str
+    db: Any,
+    dispatcher: CollectingDispatcher,
+    conversation_id: str,
+    now: datetime | None = None,
 ) -> list[tickets.Message]:
     """Utter the operators' undelivered answers of the conversation and mark them delivered."""
     pending = tickets.conversation_pending_answers(db, conversation_id)
     for message in pending:
         dispatcher.utter_message(text=message.text)
-    tickets.mark_delivered(db, [message.id for message in pending])
+    tickets.mark_delivered(db, [message.id for message in pending], now or clock())
     return pending

@@ -41,6 +41,7 @@ from desk.tickets import (
     get_ticket,
     list_tickets,
     open_ticket,
+    parse_time,
     ticket_messages,
 )
 from identity import schema as identity_schema
@@ -479,8 +480,10 @@ def test_customer_messages_are_recorded_and_get_no_reply(data_dir: Path) -> None
         messages, slots = run(ActionRecordForOperator(), tracker)
         assert messages == []
         assert slots == {}
-    texts = [m.text for m in ticket_messages(open_db(data_dir / "sportello.db"), ticket.id)]
-    assert texts[-2:] == ["ci siete?", "quanto costa la spedizione?"]
+    recorded = ticket_messages(open_db(data_dir / "sportello.db"), ticket.id)[-2:]
+    assert [m.text for m in recorded] == ["ci siete?", "quanto costa la spedizione?"]
+    # Dated by the actions' clock, the one their deadlines are worded with.
+    assert [parse_time(m.created_at) for m in recorded] == [OPEN_HOURS, OPEN_HOURS]
 
 
 def test_a_rest_customer_gets_pending_answers_on_the_next_message(data_dir: Path) -> None:
@@ -490,7 +493,8 @@ def test_a_rest_customer_gets_pending_answers_on_the_next_message(data_dir: Path
     tracker = make_tracker("allora?", language="it", intent="nlu_fallback", slots=HANDED_OFF)
     messages, _ = run(ActionRecordForOperator(), tracker)
     assert [m["text"] for m in messages] == ["Le rimborsiamo la differenza."]
-    assert get_message(db, answer.id).delivered
+    delivered = get_message(db, answer.id)
+    assert delivered.delivered and parse_time(delivered.delivered_at) == OPEN_HOURS
     again, _ = run(ActionRecordForOperator(), tracker)
     assert again == []
 
