@@ -26,7 +26,7 @@ BENCHMARKS.md.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import faiss
 import numpy as np
@@ -77,15 +77,18 @@ def is_half_precision(flat: faiss.IndexIDMap2) -> bool:
 def recast(flat: faiss.IndexIDMap2, half_precision: bool) -> faiss.IndexIDMap2:
     """The same vectors and ids in a flat index of the other precision (chunk by chunk)."""
     out = flat_index(flat.d, half_precision)
-    ids = faiss.vector_to_array(flat.id_map).astype(np.int64)
-    for start in range(0, flat.ntotal, _ADD_CHUNK):
-        count = min(_ADD_CHUNK, flat.ntotal - start)
-        out.add_with_ids(_stored(flat, start, count), ids[start : start + count])
+    for vectors, ids in _chunks(flat):
+        out.add_with_ids(vectors, ids)
     return out
 
 
-def _stored(flat: faiss.IndexIDMap2, start: int, count: int) -> np.ndarray:
-    return faiss.downcast_index(flat.index).reconstruct_n(start, count)
+def _chunks(flat: faiss.IndexIDMap2) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The flat index's vectors (as float32) and ids, ``_ADD_CHUNK`` at a time."""
+    storage = faiss.downcast_index(flat.index)
+    ids = faiss.vector_to_array(flat.id_map).astype(np.int64)
+    for start in range(0, flat.ntotal, _ADD_CHUNK):
+        count = min(_ADD_CHUNK, flat.ntotal - start)
+        yield storage.reconstruct_n(start, count), ids[start : start + count]
 
 
 def build(flat: faiss.IndexIDMap2, progress: Callable[[int], None] | None = None) -> faiss.Index:
@@ -99,17 +102,13 @@ def build(flat: faiss.IndexIDMap2, progress: Callable[[int], None] | None = None
         dim, f"IVF{lists_for(n)},PQ{dim // 8}x4fs", faiss.METRIC_INNER_PRODUCT
     )
     step = max(1, n // TRAIN_SAMPLE)
-    sample = np.vstack(
-        [_stored(flat, s, min(_ADD_CHUNK, n - s))[::step] for s in range(0, n, _ADD_CHUNK)]
-    )
+    sample = np.vstack([vectors[::step] for vectors, _ in _chunks(flat)])
     index.train(sample)
     del sample
-    ids = faiss.vector_to_array(flat.id_map).astype(np.int64)
-    for start in range(0, n, _ADD_CHUNK):
-        count = min(_ADD_CHUNK, n - start)
-        index.add_with_ids(_stored(flat, start, count), ids[start : start + count])
+    for vectors, ids in _chunks(flat):
+        index.add_with_ids(vectors, ids)
         if progress is not None:
-            progress(count)
+            progress(len(ids))
     ivf = faiss.extract_index_ivf(index)
     ivf.nprobe = probes_for(ivf.nlist)
     return index
