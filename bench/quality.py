@@ -177,6 +177,19 @@ def load_clinc(quick: bool) -> Dataset:
     )
 
 
+def banking_train_split(kb_per_intent: int | None = None) -> tuple[list[dict], list[dict]]:
+    """Banking77 train in two per intent: the first 80% (or ``kb_per_intent`` rows) as a
+    knowledge base, the other 20% as questions: fit data that is not the test split."""
+    by_label = _banking_train_by_label()
+    kb_rows, held_out = [], []
+    for label in sorted(by_label):
+        rows = by_label[label]
+        cut = int(len(rows) * 0.8)
+        kb_rows += rows[: kb_per_intent or cut]
+        held_out += rows[cut:]
+    return kb_rows, held_out
+
+
 def _banking_train_by_label() -> dict[str, list[dict]]:
     by_label: dict[str, list[dict]] = defaultdict(list)
     for row in _jsonl(EVAL_DIR / "banking77" / "train.jsonl"):
@@ -185,14 +198,8 @@ def _banking_train_by_label() -> dict[str, list[dict]]:
 
 
 def load_banking_fit(quick: bool) -> Dataset:
-    """Banking77 train in two per intent: an 80% knowledge base, fit queries from the rest."""
-    by_label = _banking_train_by_label()
-    kb_rows, fit_rows = [], []
-    for label in sorted(by_label):
-        rows = by_label[label]
-        cut = int(len(rows) * 0.8)
-        kb_rows += rows[:20] if quick else rows[:cut]
-        fit_rows += rows[cut:]
+    """Banking77 train in two per intent (banking_train_split) as fit data."""
+    kb_rows, fit_rows = banking_train_split(20 if quick else None)
     return Dataset(
         "Banking77 (train split)",
         _intent_articles(kb_rows, "en"),

@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from bench.quality import EVAL_DIR, _jsonl
+from bench.quality import EVAL_DIR, _jsonl, banking_train_split
 from knowledge.encoders import MiniLMEncoder
 
 SCALE = 20.0  # sentence-transformers' default for cosine similarities in this loss
@@ -107,14 +107,7 @@ def load(name: str) -> tuple[list[dict], list[dict], list[dict]]:
     if name == "clinc150":
         d = EVAL_DIR / "clinc150"
         return _jsonl(d / "train.jsonl"), _jsonl(d / "val.jsonl"), _jsonl(d / "oos_val.jsonl")
-    by_label: dict[str, list[dict]] = defaultdict(list)
-    for row in _jsonl(EVAL_DIR / "banking77" / "train.jsonl"):
-        by_label[row["label"]].append(row)
-    kb, held_out = [], []
-    for label in sorted(by_label):
-        cut = int(len(by_label[label]) * 0.8)
-        kb += by_label[label][:cut]
-        held_out += by_label[label][cut:]
+    kb, held_out = banking_train_split()
     return kb, held_out, []
 
 
