@@ -40,7 +40,7 @@ from bench.speed import seed_demo
 from sportello.services import (
     Service,
     build_services,
-    tracker_store_endpoint,
+    tracker_store_yaml,
     wait_model_loaded,
 )
 from sportello.settings import Settings
@@ -346,13 +346,11 @@ def scale_out_endpoints(
     """
     where = postgres.url if sqlite_tracker is None else f"sqlite:///{sqlite_tracker}"
     # The tracker store section `sportello run` writes for SPORTELLO_TRACKER_URL.
-    section = tracker_store_endpoint(Settings(tracker_url=where))
-    tracker = "".join(f"  {key}: {json.dumps(value)}\n" for key, value in section.items())
+    tracker = tracker_store_yaml(Settings(tracker_url=where))
     return (
         "# Generated for a scaled-out test run (tests/integration/scaleout.py).\n"
         "action_endpoint:\n"
         f'  url: "{action_url}"\n'
-        "tracker_store:\n"
         f"{tracker}"
         "lock_store:\n"
         f'  type: "{lock_store}"\n'
