@@ -14,7 +14,7 @@ batch's other phrasings. Articles in a batch are distinct, so no negative is a p
 Run ``.venv/bin/python -m bench.tuning_probe --data clinc150 --steps 150``. It prints
 MiniLM-alone nearest-phrasing top-1 on the questions and, where there are out-of-scope
 questions, the AUC of the best cosine between in-scope and out-of-scope questions,
-before and after.
+before and after, and writes them to its own section of BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -24,10 +24,12 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import datetime, timezone
 
 import numpy as np
 
-from bench.quality import EVAL_DIR, _jsonl, banking_train_split
+from bench.quality import BENCHMARKS, EVAL_DIR, _jsonl, banking_train_split
+from bench.sections import machine, write_section
 from knowledge.encoders import MiniLMEncoder
 
 SCALE = 20.0  # sentence-transformers' default for cosine similarities in this loss
@@ -116,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", choices=("clinc150", "banking77"), default="clinc150")
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--no-write", action="store_true", help="print the figures, leave BENCHMARKS.md"
+    )
     args = parser.parse_args(argv)
     import torch
 
@@ -135,7 +140,43 @@ def main(argv: list[str] | None = None) -> int:
     with torch.inference_mode():
         after = measure(model, kb, questions, oos)
     print(f"{args.data} tuned MiniLM ({args.steps} steps, {seconds:.0f} s): {after}")
+    if not args.no_write:
+        command = f".venv/bin/python -m bench.tuning_probe --data {args.data} --steps {args.steps}"
+        body = render(args.data, before, after, args.steps, seconds, command)
+        write_section(BENCHMARKS, f"tuning-probe-{args.data}", body)
     return 0
+
+
+def render(
+    data: str,
+    before: dict[str, float],
+    after: dict[str, float],
+    steps: int,
+    seconds: float,
+    command: str,
+) -> str:
+    """The probe's section of BENCHMARKS.md: MiniLM alone, frozen and tuned."""
+    date = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    rows = [
+        ("nearest-phrasing top-1", "top1", "{:.1%}"),
+        ("in-scope vs out-of-scope AUC of the best cosine", "auc", "{:.3f}"),
+    ]
+    lines = [
+        f"## Fine-tuning probe: {data} (MiniLM alone; not a product feature)",
+        "",
+        f"Measured {date} on {machine()}; {steps} training steps took {seconds:.0f} s.",
+        "",
+        f"Command: `{command}`",
+        "",
+        "Knowledge base = train; questions = the validation split(s) (fit data, never test).",
+        "",
+        "| measure | frozen | tuned |",
+        "|---|---|---|",
+    ]
+    for label, key, fmt in rows:
+        if key in before:
+            lines.append(f"| {label} | {fmt.format(before[key])} | {fmt.format(after[key])} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

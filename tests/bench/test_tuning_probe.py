@@ -6,7 +6,7 @@ import random
 
 import numpy as np
 
-from bench.tuning_probe import auc, fine_tune, phrasing_pairs
+from bench.tuning_probe import auc, fine_tune, phrasing_pairs, render
 from knowledge.encoders import MiniLMEncoder
 
 ARTICLES = {
@@ -49,3 +49,19 @@ def test_fine_tuning_pulls_an_articles_phrasings_together() -> None:
     before = within_minus_across()
     fine_tune(model, ARTICLES, steps=8, batch=3, lr=1e-4, log=lambda _: None)
     assert within_minus_across() > before + 0.05
+
+
+def test_the_section_shows_both_measures_side_by_side() -> None:
+    body = render(
+        "clinc150",
+        {"top1": 0.883, "auc": 0.966},
+        {"top1": 0.959, "auc": 0.989},
+        150,
+        262.0,
+        ".venv/bin/python -m bench.tuning_probe --data clinc150 --steps 150",
+    )
+    assert "| nearest-phrasing top-1 | 88.3% | 95.9% |" in body
+    assert "| in-scope vs out-of-scope AUC of the best cosine | 0.966 | 0.989 |" in body
+    assert "Command: `.venv/bin/python -m bench.tuning_probe --data clinc150" in body
+    # Banking77 has no out-of-scope questions: no AUC row.
+    assert "AUC" not in render("banking77", {"top1": 0.9}, {"top1": 0.92}, 10, 1.0, "c")
