@@ -119,3 +119,71 @@ def test_loading_the_models_components_installs_the_speed_ups(
         "check": "bot.rasa_speedups",
         "events": "bot.rasa_speedups",
     }
+
+
+def test_the_check_by_event_name_accepts_only_what_rasas_schema_accepts(
+    run_in_rasa: Callable[[str], object],
+) -> None:
+    """Valid responses of every event type take the cheap path; nothing invalid does."""
+    result = run_in_rasa(
+        """
+        import copy, json
+        from bot import rasa_speedups
+        from rasa.core.actions.action import RemoteAction
+
+        full = rasa_speedups._action_response_validator()
+        schema = RemoteAction.action_response_format_spec()
+        names = [one["properties"]["event"]["const"]
+                 for one in schema["properties"]["events"]["items"]["oneOf"]]
+        needs = {
+            "slot": {"name": "language", "value": "it"},
+            "entities": {"entities": [{"entity": "language", "value": "it"}]},
+            "user": {"text": "ciao", "parse_data": {
+                "intent": {"name": "greet", "confidence": 0.9},
+                "entities": [{"entity": "language", "value": "it", "start": 0, "end": 4}],
+                "intent_ranking": [{"name": "greet", "confidence": 0.9}],
+            }},
+            "action": {"name": "action_listen", "policy": None, "confidence": None},
+            "bot": {"text": "<b>Ciao</b>", "data": {}, "metadata": {}},
+        }
+        valid = [{"events": [{"event": n, "timestamp": 1.5, **needs.get(n, {})}]} for n in names]
+        valid += [
+            {}, {"events": []}, {"responses": [{"text": "ciao", "buttons": []}]},
+            {"events": [{"event": "slot", "name": "x", "value": None, "metadata": None}]},
+            {"events": [dict(e["events"][0]) for e in valid], "responses": [{}]},
+        ]
+        event = {"event": "slot", "name": "language", "value": "it"}
+        invalid = [
+            None, [], "events", {"events": None}, {"events": {}}, {"events": [None]},
+            {"events": [{}]}, {"events": [{"event": 5}]}, {"events": [{"event": "nope"}]},
+            {"events": [{**event, "timestamp": "now"}]},
+            {"events": [{**event, "metadata": []}]},
+            {"events": [{"event": "slot", "name": 5, "value": 1}]},
+            {"events": [{"event": "slot", "value": 1}]},
+            {"events": [{"event": "user", "parse_data": {"intent": {"name": 5}}}]},
+            {"events": [{"event": "user", "parse_data": {"entities": [{"value": 1}]}}]},
+            {"events": [{"event": "entities"}]},
+            {"events": [{"event": "action", "hide_rule_turn": "yes"}]},
+            {"events": [event, {"event": "undo", "timestamp": []}]},
+            {"responses": [5]}, {"responses": {}},
+        ]
+        # Every valid case with one field turned into something of the wrong type.
+        for case in valid:
+            for i, e in enumerate(case.get("events", [])):
+                for key in e:
+                    if key != "event":
+                        broken = copy.deepcopy(case)
+                        broken["events"][i][key] = {"not": ["the", "right", "type"]}
+                        invalid.append(broken)
+        rows = [{"fast": rasa_speedups._surely_valid(case), "full": full.is_valid(case)}
+                for case in valid + invalid]
+        print(json.dumps({"valid": len(valid), "names": len(names), "rows": rows}))
+        """
+    )
+    rows, valid = result["rows"], result["valid"]
+    assert result["names"] == 23
+    assert all(row["full"] for row in rows[:valid])  # the corpus is what it says
+    assert all(row["fast"] for row in rows[:valid])  # valid responses skip the full check
+    assert any(not row["full"] for row in rows[valid:])
+    # Never accepted here when Rasa's schema rejects it.
+    assert [row for row in rows if row["fast"] and not row["full"]] == []
