@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 
 def test_rasa_checks_action_responses_with_its_schema_checked_only_once(
@@ -102,6 +103,7 @@ def test_loading_the_models_components_installs_the_speed_ups(
         """
         import json
         from rasa.core.actions.action import RemoteAction
+        from rasa.engine.runner.dask import DaskGraphRunner
         from rasa.shared.core.events import Event
 
         before = RemoteAction._validate_action_result.__module__
@@ -111,6 +113,7 @@ def test_loading_the_models_components_installs_the_speed_ups(
             "before": before,
             "check": RemoteAction._validate_action_result.__module__,
             "events": Event.resolve_by_type.__module__,
+            "graphs": DaskGraphRunner.run.__module__,
         }))
         """
     )
@@ -118,6 +121,7 @@ def test_loading_the_models_components_installs_the_speed_ups(
         "before": "rasa.core.actions.action",
         "check": "bot.rasa_speedups",
         "events": "bot.rasa_speedups",
+        "graphs": "bot.rasa_speedups",
     }
 
 
@@ -187,3 +191,77 @@ def test_the_check_by_event_name_accepts_only_what_rasas_schema_accepts(
     assert any(not row["full"] for row in rows[valid:])
     # Never accepted here when Rasa's schema rejects it.
     assert [row for row in rows if row["fast"] and not row["full"]] == []
+
+
+def test_rasa_runs_its_graphs_without_dasks_scheduler_and_gets_the_same_results(
+    run_in_rasa: Callable[[str], object], tmp_path: Path
+) -> None:
+    result = run_in_rasa(
+        f"""
+        import json
+        import dask.local
+        from rasa.engine.graph import ExecutionContext, GraphComponent, GraphSchema, SchemaNode
+        from rasa.engine.runner.dask import DaskGraphRunner
+        from rasa.engine.storage.local_model_storage import LocalModelStorage
+
+        rasa_run = DaskGraphRunner.run
+        import bot.rasa_speedups  # noqa: F401  (importing it installs the runner)
+
+        calls = []
+
+        class Step(GraphComponent):
+            def __init__(self, name):
+                self.name = name
+
+            @classmethod
+            def create(cls, config, model_storage, resource, execution_context):
+                return cls(config["name"])
+
+            def run(self, **inputs):
+                calls.append(self.name)
+                if inputs.get("text") == "boom" and self.name == "b":
+                    raise ValueError("component failed")
+                return self.name + "(" + ",".join(str(v) for _, v in sorted(inputs.items())) + ")"
+
+        def node(name, needs, target=False):
+            return SchemaNode(needs=needs, uses=Step, constructor_name="create", fn="run",
+                              config={{"name": name}}, is_target=target)
+
+        schema = GraphSchema({{
+            "a": node("a", {{"text": "__message__"}}),
+            "b": node("b", {{"x": "a", "text": "__message__"}}),
+            "c": node("c", {{"x": "a", "y": "b"}}, target=True),
+            "unused": node("unused", {{"x": "a"}}),
+        }})
+        storage = LocalModelStorage({str(tmp_path / "storage")!r})
+        runner = DaskGraphRunner(schema, storage, ExecutionContext(schema, "m"))
+
+        scheduled = []
+        scheduler = dask.local.get_async
+        def counting(*args, **kwargs):
+            scheduled.append(1)
+            return scheduler(*args, **kwargs)
+        dask.local.get_async = counting
+
+        out = {{}}
+        for name, run in (("rasa", rasa_run), ("ours", DaskGraphRunner.run)):
+            calls.clear()
+            scheduled.clear()
+            got = run(runner, inputs={{"__message__": "ciao"}}, targets=["c", "b"])
+            try:
+                run(runner, inputs={{"__message__": "boom"}}, targets=["c"])
+                error = None
+            except Exception as exc:
+                error = type(exc).__name__ + ": " + str(exc)
+            out[name] = {{"got": got, "calls": sorted(calls), "error": error,
+                         "scheduled": len(scheduled)}}
+        print(json.dumps(out))
+        """
+    )
+    rasa, ours = result["rasa"], result["ours"]
+    assert rasa["scheduled"] > 0 and ours["scheduled"] == 0
+    assert ours["got"] == rasa["got"]
+    assert ours["got"] == {"c": "c(a(ciao),b(ciao,a(ciao)))", "b": "b(ciao,a(ciao))"}
+    assert ours["calls"] == rasa["calls"]  # each needed node once, "unused" never
+    assert ours["error"] == rasa["error"]
+    assert ours["error"] == "GraphComponentException: Error running graph component for node b."
