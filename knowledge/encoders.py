@@ -20,6 +20,9 @@ from typing import Protocol
 import numpy as np
 
 BATCH_SIZE = 64
+# Up to this many texts (a search, or a few searches combined: knowledge.batching) skip
+# SentenceTransformer.encode's per-call bookkeeping; more (indexing) go through it.
+FEW_TEXTS = 8
 MAX_TOKENS = 128
 
 
@@ -96,8 +99,12 @@ class MiniLMEncoder(_LazyEncoder):
         return model
 
     def _vectors(self, model, texts: list[str]) -> np.ndarray:
-        if len(texts) == 1 and model.default_prompt_name is None and model.truncate_dim is None:
-            return self._one_vector(model, texts[0])
+        if (
+            len(texts) <= FEW_TEXTS
+            and model.default_prompt_name is None
+            and model.truncate_dim is None
+        ):
+            return self._few_vectors(model, texts)
         return model.encode(
             texts,
             batch_size=BATCH_SIZE,
@@ -107,19 +114,19 @@ class MiniLMEncoder(_LazyEncoder):
         )
 
     @staticmethod
-    def _one_vector(model, text: str) -> np.ndarray:
-        """One customer question through the model's own modules, as ``encode`` runs it.
+    def _few_vectors(model, texts: list[str]) -> np.ndarray:
+        """A few customer questions through the model's own modules, as ``encode`` runs them.
 
         ``SentenceTransformer.encode`` spends 2-5 ms per call outside the network on a
-        batch of one (it walks every parameter to check the device, puts each module in
+        small batch (it walks every parameter to check the device, puts each module in
         eval mode, sorts the batch by length): an eighth of a search. The same
-        tokenisation, forward pass and normalisation give bit-identical vectors
-        (tests/knowledge/test_encoders.py).
+        tokenisation, forward pass and normalisation of the same batch give bit-identical
+        vectors (tests/knowledge/test_encoders.py).
         """
         import torch
 
         with torch.inference_mode():
-            embedding = model(model.preprocess([text]))["sentence_embedding"]
+            embedding = model(model.preprocess(list(texts)))["sentence_embedding"]
             return torch.nn.functional.normalize(embedding, p=2, dim=1).cpu().numpy()
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from knowledge.batching import Combiner
 from knowledge.calibration import Calibration, load_calibration
 from knowledge.classifier import ArticleClassifier
 from knowledge.encoders import Encoder, default_encoders
@@ -141,6 +142,11 @@ class Searcher:
         self._classifier_generation = 0
         self._classifier_thread: threading.Thread | None = None
         self._helper_pool: ThreadPoolExecutor | None = None
+        # Customers' questions that arrive while another search runs wait for the lock;
+        # they are searched together instead, one batched encode for all (batching.py).
+        self._combiner: Combiner[tuple[object, str | None, int], SearchResult] = Combiner(
+            run_many=self._search_batch, group=lambda query: query[2]
+        )
 
     # ---- keeping the indexes in step with SQLite -------------------------------------
     def _db(self):
@@ -270,8 +276,16 @@ class Searcher:
 
     # ---- searching ---------------------------------------------------------------------
     def search(self, text: object, lang: str | None = None, k: int = 5) -> SearchResult:
-        """The best ``k`` articles for ``text``; ``lang`` None means detect it from the text."""
-        return self.search_many([text], [lang], k=k)[0]
+        """The best ``k`` articles for ``text``; ``lang`` None means detect it from the text.
+
+        Searches asked for at the same time from several threads run as one batch.
+        """
+        return self._combiner.run((text, lang, k))
+
+    def _search_batch(self, queries: list[tuple[object, str | None, int]]) -> list[SearchResult]:
+        """:meth:`search_many` over ``(text, lang, k)`` queries that share one ``k``."""
+        texts, langs, ks = zip(*queries, strict=True)
+        return self.search_many(list(texts), list(langs), k=ks[0])
 
     def search_many(
         self, texts: list[object], langs: list[str | None] | None = None, k: int = 5

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from knowledge.encoders import BATCH_SIZE, _normalise, default_encoders
+from knowledge.encoders import BATCH_SIZE, FEW_TEXTS, _normalise, default_encoders
 
 QUESTIONS = [
     "Quanto costa la spedizione?",
@@ -50,6 +50,22 @@ def test_one_question_skips_sentence_transformers_per_call_overhead(minilm, monk
 
     monkeypatch.setattr(minilm._model, "encode", counting_encode)
     minilm.encode(["Quanto costa la spedizione?"])
+    minilm.encode(["Quanto costa la spedizione?", "Avete buoni regalo?"])  # combined searches
     assert calls == []
-    minilm.encode(["Quanto costa la spedizione?", "Avete buoni regalo?"])
-    assert calls == [2]  # batches (indexing) still go through encode()
+    minilm.encode(QUESTIONS * 2)
+    assert calls == [2 * len(QUESTIONS)]  # more than a few (indexing) still go through encode()
+
+
+@pytest.mark.parametrize("size", [2, 3, FEW_TEXTS])
+def test_a_few_questions_get_exactly_the_vectors_sentence_transformers_gives(minilm, size):
+    texts = (QUESTIONS * 2)[:size]
+    expected = _normalise(
+        minilm._model.encode(
+            texts,
+            batch_size=BATCH_SIZE,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+            convert_to_numpy=True,
+        )
+    )
+    assert np.array_equal(minilm.encode(texts), expected)
