@@ -29,6 +29,7 @@ from rasa_sdk.endpoint import create_app
 from rasa_sdk.executor import ActionExecutor
 from sanic import Sanic
 
+from sportello.heap import freeze_startup_objects
 from sportello.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ def warm_up_knowledge() -> None:
         logger.info("knowledge base ready")
     except Exception:
         logger.exception("could not load the knowledge base")
+    freeze_startup_objects()  # the models and indexes: long pauses otherwise (heap.py)
 
 
 async def _warm_up_after_start(app: Sanic) -> None:

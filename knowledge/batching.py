@@ -28,6 +28,7 @@ R = TypeVar("R")
 class _Waiting(Generic[Q, R]):
     query: Q
     done: bool = False
+    answered: bool = False
     result: R | None = None
     error: BaseException | None = None
 
@@ -62,6 +63,10 @@ class Combiner(Generic[Q, R]):
         if not mine.done:
             try:
                 self._run_batch(batch)
+            except BaseException as error:  # handed to every caller left without an answer
+                for waiting in batch:
+                    if waiting.error is None and not waiting.answered:
+                        waiting.error = error
             finally:
                 with self._changed:
                     self._busy = False
@@ -89,10 +94,11 @@ class Combiner(Generic[Q, R]):
                     self._run_alone(waiting)
                 continue
             for waiting, result in zip(members, results, strict=True):
-                waiting.result = result
+                waiting.result, waiting.answered = result, True
 
     def _run_alone(self, waiting: _Waiting[Q, R]) -> None:
         try:
             (waiting.result,) = self.run_many([waiting.query])
+            waiting.answered = True
         except BaseException as error:  # handed to its caller
             waiting.error = error

@@ -114,3 +114,41 @@ def test_rest_channel_passes_good_requests_and_refuses_bad_ones(
     assert '"message" must be a string' in refused["message object"]["message"]
     assert '"sender"' in refused["no sender"]["message"]
     assert '"metadata"' in refused["metadata string"]["message"]
+
+
+def test_rest_channel_freezes_the_loaded_objects_once_the_server_has_started(
+    run_in_rasa: Callable[[str], object],
+) -> None:
+    result = run_in_rasa(
+        r"""
+        import asyncio, gc, json, socket, warnings
+        warnings.simplefilter("ignore")
+        from sanic import Sanic
+        from bot.channels import RestInput
+
+        async def main():
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            app = Sanic("freeze_check")
+
+            async def handler(message):
+                pass
+
+            app.blueprint(RestInput().blueprint(handler), url_prefix="/webhooks/rest")
+            server = await app.create_server(
+                host="127.0.0.1", port=port, return_asyncio_server=True
+            )
+            await server.startup()
+            before = gc.get_freeze_count()
+            await server.before_start()
+            await server.after_start()
+            after = gc.get_freeze_count()
+            server.close()
+            return {"before": before, "after": after}
+
+        print(json.dumps(asyncio.run(main())))
+        """
+    )
+    assert result["before"] == 0  # nothing frozen until the server (and model) is up
+    assert result["after"] > 100_000  # Rasa, TensorFlow and Sanic's objects

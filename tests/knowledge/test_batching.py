@@ -122,3 +122,22 @@ def test_concurrent_searches_find_what_searches_one_at_a_time_find(
             [h.score for h in other.results], abs=1e-5
         )
         assert one.abstain == other.abstain
+
+
+def test_a_failure_outside_the_queries_reaches_every_caller_of_the_batch() -> None:
+    gate = Gate()
+
+    def group(query: str) -> str:
+        if query == "unsortable":
+            raise TypeError("cannot group")
+        return ""
+
+    combiner = Combiner(run_many=gate, group=group)
+    pool, futures = _queue_behind_a_running_batch(combiner, "first", ["b", "unsortable"])
+    gate.open.set()
+    assert futures["first"].result(10) == "FIRST"
+    for query in ("b", "unsortable"):  # never a silent None
+        with pytest.raises(TypeError, match="cannot group"):
+            futures[query].result(10)
+    pool.shutdown()
+    assert combiner.run("after") == "AFTER"
