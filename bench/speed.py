@@ -260,18 +260,7 @@ def render(stack: StackResults, colds: list[dict], scale_rows: list[dict], info:
             f" per turn | p50 {one.p50_ms:.1f} ms, p95 {one.p95_ms:.1f} ms |"  # 40.3 is not ≤ 40
             f" {_mark(one.p50_ms <= TARGET_ONE_P50_MS and one.p95_ms <= TARGET_ONE_P95_MS)} |"
         )
-    best = max(
-        (s for s in [*stack.closed.values(), *stack.open.values()] if s.errors == 0),
-        key=lambda s: s.throughput if s.p95_ms <= TARGET_LOADED_P95_MS else -1,
-        default=None,
-    )
-    if best is not None:
-        ok = best.throughput >= TARGET_THROUGHPUT and best.p95_ms <= TARGET_LOADED_P95_MS
-        lines.append(
-            f"| ≥ {TARGET_THROUGHPUT} turns/s with p95 ≤ {TARGET_LOADED_P95_MS} ms, 0 errors |"
-            f" best run without errors: {best.throughput:.1f} turns/s at p95"
-            f" {_ms(best.p95_ms)} ms | {_mark(ok)} |"
-        )
+    lines += _throughput_row(stack)
     if stack.fresh_missed:
         lines.append(
             f"| approved article answers within {TARGET_FRESH_S:g} s |"
@@ -333,6 +322,30 @@ def render(stack: StackResults, colds: list[dict], scale_rows: list[dict], info:
     lines += _fresh_lines(stack)
     lines += _scale_table(scale_rows)
     return "\n".join(lines)
+
+
+def _throughput_row(stack: StackResults) -> list[str]:
+    """The throughput target: the best run without errors, and what random arrivals at
+    the target rate gave (a closed loop throttles itself; an open loop shows the queue)."""
+    runs = [(f"{n} customers back to back", s) for n, s in stack.closed.items()]
+    runs += [(f"{rate:g} turns/s offered at random", s) for rate, s in stack.open.items()]
+    clean = [(name, s) for name, s in runs if s.errors == 0]
+    if not clean:
+        return []
+    name, best = max(
+        clean, key=lambda run: run[1].throughput if run[1].p95_ms <= TARGET_LOADED_P95_MS else -1
+    )
+    ok = best.throughput >= TARGET_THROUGHPUT and best.p95_ms <= TARGET_LOADED_P95_MS
+    offered = [
+        f"; {rate:g} turns/s offered at random: p95 {_ms(s.p95_ms)} ms, {s.errors} errors"
+        for rate, s in sorted(stack.open.items())
+        if rate >= TARGET_THROUGHPUT
+    ]
+    return [
+        f"| ≥ {TARGET_THROUGHPUT} turns/s with p95 ≤ {TARGET_LOADED_P95_MS} ms, 0 errors |"
+        f" best run without errors: {best.throughput:.1f} turns/s at p95"
+        f" {_ms(best.p95_ms)} ms ({name}){''.join(offered[:1])} | {_mark(ok)} |"
+    ]
 
 
 def _load_tables(stack: StackResults) -> list[str]:

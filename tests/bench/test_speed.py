@@ -187,3 +187,27 @@ def test_the_product_index_is_judged_on_both_encoders_together() -> None:
     assert _search_target([exact, *too_big]).endswith("❌ |")  # 2141 MB > 2 GB
     lossy = [fits[0], _million("product", 4.0, 1101, 0.85, dim=512)]
     assert _search_target([exact, *lossy]).endswith("❌ |")
+
+
+def _summary(throughput: float, p95_ms: float, errors: int = 0) -> load.Summary:
+    return load.Summary(
+        turns=100, errors=errors, wall_s=10.0, p50_ms=p95_ms / 2, p95_ms=p95_ms,
+        p99_ms=p95_ms * 1.2, throughput=throughput, by_kind={},
+    )  # fmt: skip
+
+
+def test_the_throughput_row_names_the_run_and_what_random_arrivals_gave() -> None:
+    stack = speed.StackResults(
+        closed={8: _summary(63.3, 185), 16: _summary(67.3, 317)},
+        open={40.0: _summary(41.0, 173), 60.0: _summary(62.8, 547)},
+    )
+    [row] = speed._throughput_row(stack)
+    assert "63.3 turns/s at p95 185 ms (8 customers back to back)" in row
+    assert "60 turns/s offered at random: p95 547 ms" in row
+    assert row.endswith("✅ |")
+    slow = speed.StackResults(closed={16: _summary(67.3, 317)}, open={40.0: _summary(41.0, 173)})
+    [row] = speed._throughput_row(slow)
+    assert "41.0 turns/s at p95 173 ms (40 turns/s offered at random)" in row
+    assert row.endswith("❌ |")
+    failing = speed.StackResults(closed={8: _summary(70.0, 100, errors=3)})
+    assert speed._throughput_row(failing) == []
