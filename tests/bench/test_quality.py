@@ -46,3 +46,20 @@ def test_fit_splits_are_never_test_splits() -> None:
     assert any(d.fit for d in datasets) and any(d.report for d in datasets)
     for dataset in datasets:
         assert not any("test" in split for split in dataset.fit), dataset.name
+
+
+@pytest.mark.skipif(not quality.EVAL_DIR.exists(), reason="no public evaluation data here")
+def test_stackfaq_fits_on_one_half_of_each_threads_paraphrases_and_reports_the_other() -> None:
+    rows = [
+        json.loads(line)
+        for line in (quality.EVAL_DIR / "stackfaq" / "queries.jsonl").open(encoding="utf-8")
+    ]
+    dataset = quality.load_stackfaq(quick=False)
+    fit, report = dataset.fit["fit_half"], dataset.report["other_half"]
+    # Every paraphrase is in exactly one half, and every thread has questions in both.
+    assert sorted(q.text for q in fit + report) == sorted(row["text"] for row in rows)
+    assert not _texts(fit) & _texts(report)
+    assert {g for q in fit for g in q.gold} == {g for q in report for g in q.gold}
+    assert {g for q in fit for g in q.gold} <= {a.id for a in dataset.articles}
+    # The knowledge base is the threads' own questions, not the paraphrases.
+    assert not _texts(fit + report) & {a.question for a in dataset.articles}
