@@ -109,11 +109,14 @@ def test_loading_the_models_components_installs_the_speed_ups(
         before = RemoteAction._validate_action_result.__module__
         import bot.components  # noqa: F401  (what Rasa imports when it loads the model)
 
+        from rasa.utils.tensorflow.models import RasaModel
+
         print(json.dumps({
             "before": before,
             "check": RemoteAction._validate_action_result.__module__,
             "events": Event.resolve_by_type.__module__,
             "graphs": DaskGraphRunner.run.__module__,
+            "predictions": RasaModel._rasa_predict.__module__,
         }))
         """
     )
@@ -122,6 +125,7 @@ def test_loading_the_models_components_installs_the_speed_ups(
         "check": "bot.rasa_speedups",
         "events": "bot.rasa_speedups",
         "graphs": "bot.rasa_speedups",
+        "predictions": "bot.rasa_speedups",
     }
 
 
@@ -265,3 +269,95 @@ def test_rasa_runs_its_graphs_without_dasks_scheduler_and_gets_the_same_results(
     assert ours["calls"] == rasa["calls"]  # each needed node once, "unused" never
     assert ours["error"] == rasa["error"]
     assert ours["error"] == "GraphComponentException: Error running graph component for node b."
+
+
+def test_diet_runs_its_compiled_graph_without_dispatch_and_predicts_the_same(
+    run_in_rasa: Callable[[str], object], tmp_path: Path
+) -> None:
+    result = run_in_rasa(
+        f"""
+        import json
+        from pathlib import Path
+        import numpy as np
+        from rasa.engine.graph import ExecutionContext, GraphSchema
+        from rasa.engine.storage.local_model_storage import LocalModelStorage
+        from rasa.engine.storage.resource import Resource
+        from rasa.nlu.classifiers.diet_classifier import DIETClassifier
+        from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import (
+            CountVectorsFeaturizer,
+        )
+        from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
+        from rasa.shared.nlu.training_data.message import Message
+        from rasa.shared.nlu.training_data.training_data import TrainingData
+        import bot.rasa_speedups as speedups
+
+        model_dir = Path({str(tmp_path)!r}) / "model"
+        model_dir.mkdir()
+        storage = LocalModelStorage(model_dir)
+        context = ExecutionContext(GraphSchema({{}}), "check")
+        tokenizer = WhitespaceTokenizer(WhitespaceTokenizer.get_default_config())
+        words = CountVectorsFeaturizer.create(
+            CountVectorsFeaturizer.get_default_config(), storage, Resource("words"), context
+        )
+        config = {{**DIETClassifier.get_default_config(), "epochs": 2, "random_seed": 1,
+                   "entity_recognition": False, "number_of_transformer_layers": 0}}
+        diet = DIETClassifier.create(config, storage, Resource("diet"), context)
+        examples = [("ciao", "greet"), ("buongiorno", "greet"), ("grazie mille", "thanks"),
+                    ("grazie", "thanks"), ("quanto costa la spedizione?", "ask"),
+                    ("spedite in Sardegna?", "ask"), ("voglio una persona", "human"),
+                    ("parlare con un operatore", "human")]
+        data = TrainingData([Message.build(text=t, intent=i) for t, i in examples])
+        tokenizer.process_training_data(data)
+        words.train(data)
+        words.process_training_data(data)
+        diet.train(data)
+
+        texts = ["ciao", "grazie!", "spedizione in Sardegna quanto costa", "operatore",
+                 "x", "<script>alert(1)</script>", "'; DROP TABLE events; --",
+                 "👍" * 50, " ".join(["parola"] * 300)]
+
+        def parse(predict):
+            speedups.rasa_models.RasaModel._rasa_predict = predict
+            out = []
+            for text in texts:
+                message = Message.build(text=text)
+                tokenizer.process([message])
+                words.process([message])
+                diet.process([message])
+                out.append([message.get("intent")["name"], message.get("intent_ranking")])
+            return out
+
+        rasas_own = speedups._predict_with_dispatch
+        dispatched = []
+
+        def counting(model, batch_in):
+            dispatched.append(1)
+            return rasas_own(model, batch_in)
+
+        speedups._predict_with_dispatch = counting
+        with_dispatch = parse(rasas_own)  # the first call builds the graph
+        compiled = parse(speedups._predict_with_compiled_graph)
+        dispatched_while_compiled = len(dispatched)
+
+        # Arrays the signature refuses go through Rasa's own call, and its error.
+        _, inputs = speedups._graph_and_inputs(diet.model)
+        wrong = [np.zeros([1] * len(shape), dtype=np.float64) for _, shape in inputs]
+        try:
+            speedups._predict_with_compiled_graph(diet.model, wrong)
+            refused = ""
+        except ValueError as exc:
+            refused = str(exc)
+        print(json.dumps({{
+            "same": with_dispatch == compiled,
+            "intents": sorted({{intent for intent, _ in compiled}}),
+            "dispatched_while_compiled": dispatched_while_compiled,
+            "dispatched_when_refused": len(dispatched) - dispatched_while_compiled,
+            "refused": refused[:300],
+        }}))
+        """
+    )
+    # Bit-identical intents and rankings (every confidence) for every message.
+    assert result["same"] is True
+    assert set(result["intents"]) <= {"greet", "thanks", "ask", "human"}
+    assert result["dispatched_while_compiled"] == 0
+    assert result["dispatched_when_refused"] == 1 and result["refused"]
