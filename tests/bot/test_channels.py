@@ -44,12 +44,30 @@ def test_session_request_joins_the_conversation_room(run_in_rasa: Callable[[str]
     assert result["name"] == "socketio"
 
 
-REST_SCRIPT = r"""
-import asyncio, json, socket, warnings
+# Sportello's REST channel served by a Sanic app on a free loopback port (both REST checks).
+REST_SERVER = r"""
+import socket, warnings
 warnings.simplefilter("ignore")
-import aiohttp
 from sanic import Sanic
 from bot.channels import RestInput
+
+async def start_rest_channel(app_name, on_new_message):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = Sanic(app_name)
+    channel = RestInput()
+    app.blueprint(channel.blueprint(on_new_message), url_prefix="/webhooks/rest")
+    server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True)
+    await server.startup()
+    return channel, server, port
+"""
+
+REST_SCRIPT = (
+    REST_SERVER
+    + r"""
+import asyncio, json
+import aiohttp
 
 BODIES = {
     "ok": b'{"sender": "c1", "message": "ciao", "metadata": {"customer_id": "x"}}',
@@ -68,20 +86,12 @@ BODIES = {
 }
 
 async def main():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app = Sanic("rest_check")
-
     async def echo(message):
         await message.output_channel.send_text_message(
             message.sender_id, f"{message.sender_id}|{message.text}|{json.dumps(message.metadata)}"
         )
 
-    channel = RestInput()
-    app.blueprint(channel.blueprint(echo), url_prefix="/webhooks/rest")
-    server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True)
-    await server.startup()
+    channel, server, port = await start_rest_channel("rest_check", echo)
     replies = {}
     async with aiohttp.ClientSession() as session:
         for name, body in BODIES.items():
@@ -97,6 +107,7 @@ async def main():
 
 asyncio.run(main())
 """
+)
 
 
 def test_rest_channel_passes_good_requests_and_refuses_bad_ones(
@@ -116,39 +127,31 @@ def test_rest_channel_passes_good_requests_and_refuses_bad_ones(
     assert '"metadata"' in refused["metadata string"]["message"]
 
 
+FREEZE_SCRIPT = (
+    REST_SERVER
+    + r"""
+import asyncio, gc, json
+
+async def main():
+    async def handler(message):
+        pass
+
+    _, server, _ = await start_rest_channel("freeze_check", handler)
+    before = gc.get_freeze_count()
+    await server.before_start()
+    await server.after_start()
+    after = gc.get_freeze_count()
+    server.close()
+    return {"before": before, "after": after}
+
+print(json.dumps(asyncio.run(main())))
+"""
+)
+
+
 def test_rest_channel_freezes_the_loaded_objects_once_the_server_has_started(
     run_in_rasa: Callable[[str], object],
 ) -> None:
-    result = run_in_rasa(
-        r"""
-        import asyncio, gc, json, socket, warnings
-        warnings.simplefilter("ignore")
-        from sanic import Sanic
-        from bot.channels import RestInput
-
-        async def main():
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
-            app = Sanic("freeze_check")
-
-            async def handler(message):
-                pass
-
-            app.blueprint(RestInput().blueprint(handler), url_prefix="/webhooks/rest")
-            server = await app.create_server(
-                host="127.0.0.1", port=port, return_asyncio_server=True
-            )
-            await server.startup()
-            before = gc.get_freeze_count()
-            await server.before_start()
-            await server.after_start()
-            after = gc.get_freeze_count()
-            server.close()
-            return {"before": before, "after": after}
-
-        print(json.dumps(asyncio.run(main())))
-        """
-    )
+    result = run_in_rasa(FREEZE_SCRIPT)
     assert result["before"] == 0  # nothing frozen until the server (and model) is up
     assert result["after"] > 100_000  # Rasa, TensorFlow and Sanic's objects
