@@ -39,6 +39,7 @@ from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.rasa_speedups import close_kept_sessions
 from sportello.heap import freeze_startup_objects
 
 logger = logging.getLogger(__name__)
@@ -56,12 +57,14 @@ class RestInput(RasaRestInput):
     """Rasa's REST channel that refuses malformed requests with a clear 400.
 
     Its blueprint also freezes the objects loaded at start-up once the server has
-    started, i.e. after Rasa loaded the model (sportello/heap.py: no 200 ms pauses).
+    started, i.e. after Rasa loaded the model (sportello/heap.py: no 200 ms pauses), and
+    closes the kept connections to the action server when it stops (bot/rasa_speedups.py).
     """
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         custom_webhook = super().blueprint(on_new_message)
         custom_webhook.listener("after_server_start")(_freeze_after_start)
+        custom_webhook.listener("after_server_stop")(close_kept_sessions)
         return custom_webhook
 
     async def _extract_sender(self, req: Request) -> str:

@@ -109,6 +109,9 @@ def test_loading_the_models_components_installs_the_speed_ups(
         before = RemoteAction._validate_action_result.__module__
         import bot.components  # noqa: F401  (what Rasa imports when it loads the model)
 
+        from rasa.core.policies.rule_policy import RulePolicy
+        from rasa.shared.nlu.training_data.features import Features
+        from rasa.utils.endpoints import EndpointConfig
         from rasa.utils.tensorflow.models import RasaModel
 
         print(json.dumps({
@@ -117,6 +120,9 @@ def test_loading_the_models_components_installs_the_speed_ups(
             "events": Event.resolve_by_type.__module__,
             "graphs": DaskGraphRunner.run.__module__,
             "predictions": RasaModel._rasa_predict.__module__,
+            "rules": RulePolicy._get_possible_keys.__module__,
+            "sessions": EndpointConfig.session.__module__,
+            "sparse": Features._combine_sparse_features.__module__,
         }))
         """
     )
@@ -126,6 +132,9 @@ def test_loading_the_models_components_installs_the_speed_ups(
         "events": "bot.rasa_speedups",
         "graphs": "bot.rasa_speedups",
         "predictions": "bot.rasa_speedups",
+        "rules": "bot.rasa_speedups",
+        "sessions": "bot.rasa_speedups",
+        "sparse": "bot.rasa_speedups",
     }
 
 
@@ -361,3 +370,260 @@ def test_diet_runs_its_compiled_graph_without_dispatch_and_predicts_the_same(
     assert set(result["intents"]) <= {"greet", "thanks", "ask", "human"}
     assert result["dispatched_while_compiled"] == 0
     assert result["dispatched_when_refused"] == 1 and result["refused"]
+
+
+def test_rule_policy_does_less_work_and_predicts_the_same(
+    run_in_rasa: Callable[[str], object], tmp_path: Path
+) -> None:
+    result = run_in_rasa(
+        f"""
+        import json
+        from pathlib import Path
+        from rasa.core.featurizers.tracker_featurizers import TrackerFeaturizer
+        from rasa.core.policies.rule_policy import RulePolicy, RULES, RULES_FOR_LOOP_UNHAPPY_PATH
+        rasa_parts = (RulePolicy._get_possible_keys, RulePolicy._predict,
+                      TrackerFeaturizer._create_states)
+        import bot.rasa_speedups  # noqa: F401  (importing it installs the speed-ups)
+        from rasa.core.training import load_data
+        from rasa.engine.graph import ExecutionContext, GraphSchema
+        from rasa.engine.storage.local_model_storage import LocalModelStorage
+        from rasa.engine.storage.resource import Resource
+        from rasa.shared.core.trackers import DialogueStateTracker
+        from rasa.shared.importers.importer import TrainingDataImporter
+
+        our_parts = (RulePolicy._get_possible_keys, RulePolicy._predict,
+                     TrackerFeaturizer._create_states)
+        importer = TrainingDataImporter.load_from_dict(
+            domain_path="bot/domain.yml",
+            training_data_paths=["bot/data", "bot/tests/test_stories.yml"],
+        )
+        domain = importer.get_domain()
+        trackers = load_data(importer, domain, augmentation_factor=0)
+        policy = RulePolicy.create(
+            RulePolicy.get_default_config(),
+            LocalModelStorage(Path({str(tmp_path)!r})),
+            Resource("rules"),
+            ExecutionContext(GraphSchema({{}}), "check"),
+        )
+        policy.train([t for t in trackers if t.is_rule_tracker], domain)
+        stories = [list(t.events) for t in trackers if not t.is_rule_tracker]
+        # every story, plus one long conversation made of all of them in a row
+        conversations = stories + [[event for story in stories for event in story]]
+
+        checks = []
+        is_applicable = RulePolicy._is_rule_applicable
+        def counting(self, *args):
+            checks.append("rule")
+            return is_applicable(self, *args)
+        RulePolicy._is_rule_applicable = counting
+        past_states = DialogueStateTracker.past_states
+        def counting_states(self, *args, **kwargs):
+            checks.append("states")
+            return past_states(self, *args, **kwargs)
+        DialogueStateTracker.past_states = counting_states
+
+        def install(parts):
+            keys, predict, create_states = parts
+            RulePolicy._get_possible_keys = keys
+            RulePolicy._predict = predict
+            TrackerFeaturizer._create_states = staticmethod(create_states)
+
+        compared = same_keys = same_predictions = 0
+        calls = {{"rasa": {{"rule": 0, "states": 0}}, "ours": {{"rule": 0, "states": 0}}}}
+        for events in conversations:
+            for end in range(1, len(events) + 1):
+                tracker = DialogueStateTracker.from_events("c", events[:end], domain.slots)
+                results = {{}}
+                for name, parts in (("rasa", rasa_parts), ("ours", our_parts)):
+                    install(parts)
+                    found = []
+                    for use_text in (True, False):
+                        states = policy._prediction_states(
+                            tracker, domain, use_text, rule_only_data=policy._get_rule_only_data()
+                        )
+                        for lookup in (RULES, RULES_FOR_LOOP_UNHAPPY_PATH):
+                            found.append(sorted(parts[0](policy, policy.lookup[lookup], states)))
+                    checks.clear()
+                    prediction = policy.predict_action_probabilities(tracker, domain)
+                    for kind in ("rule", "states"):
+                        calls[name][kind] += checks.count(kind)
+                    results[name] = (found, prediction.probabilities, prediction.events,
+                                     prediction.policy_name, prediction.action_metadata)
+                compared += 1
+                same_keys += results["rasa"][0] == results["ours"][0]
+                same_predictions += results["rasa"][1:] == results["ours"][1:]
+        print(json.dumps({{"compared": compared, "same_keys": same_keys,
+                          "same_predictions": same_predictions, "calls": calls,
+                          "rules": len(policy.lookup[RULES])}}))
+        """
+    )
+    assert result["rules"] > 20
+    assert result["compared"] > 300
+    assert result["same_keys"] == result["compared"]
+    assert result["same_predictions"] == result["compared"]
+    rasa, ours = result["calls"]["rasa"], result["calls"]["ours"]
+    # Rasa checks every rule against the newest state and the survivors back to the start
+    assert ours["rule"] * 2 < rasa["rule"]
+    # and builds the states for the text, then again for the intent, of each message
+    assert ours["states"] < rasa["states"]
+
+
+def test_rasa_keeps_one_connection_per_endpoint_and_gives_up_idle_ones_first(
+    run_in_rasa: Callable[[str], object],
+) -> None:
+    result = run_in_rasa(
+        """
+        import asyncio
+        import json
+        import aiohttp
+        from aiohttp import web
+        from rasa.utils.endpoints import ClientResponseError, EndpointConfig
+        rasa_session = EndpointConfig.session
+        import bot.rasa_speedups as speedups
+
+        speedups.KEEP_IDLE_S = 0.5  # the server below drops idle connections after 1 s
+
+        async def main():
+            peers = []
+
+            async def action(request):
+                peers.append(request.transport.get_extra_info("peername")[1])
+                body = await request.json()
+                if body.get("fail"):
+                    return web.json_response({"error": "no"}, status=400)
+                return web.json_response({"echo": body, "auth": request.headers.get("X-Key")})
+
+            app = web.Application()
+            app.router.add_post("/webhook", action)
+
+            async def serve():
+                runner = web.AppRunner(app, keepalive_timeout=1.0)
+                await runner.setup()
+                await web.TCPSite(runner, "127.0.0.1", port).start()
+                return runner
+
+            import socket
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
+            runner = await serve()
+            endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook", headers={"X-Key": "k"})
+            out = {}
+
+            async def call(**body):
+                return await endpoint.request(json=body, method="post")
+
+            # back to back: one connection; Rasa's own session opens one per call
+            replies = [await call(n=n) for n in range(5)]
+            # the body reaches the server as the same JSON, whatever it holds
+            odd = {"text": "è </script> \\u0000 ' -- ", "big": 2**70, "x": 0.1 + 0.2,
+                   "nested": [{"a": None, "b": True}, []], "emoji": "🙂" * 3}
+            out["odd"] = (await call(**odd))["echo"] == odd
+            out["replies"] = replies
+            out["kept_peers"] = len(set(peers))
+            peers.clear()
+            EndpointConfig.session = rasa_session
+            for n in range(3):
+                await call(n=n)
+            out["rasa_peers"] = len(set(peers))
+            EndpointConfig.session = speedups._kept_session
+            # idle around the client's and the server's limits: never a failed call
+            peers.clear()
+            ok = 0
+            for pause in (0.3, 0.45, 0.55, 0.8, 0.95, 1.05, 1.3):
+                await asyncio.sleep(pause)
+                ok += (await call(pause=pause))["echo"] == {"pause": pause}
+            out["after_pauses_ok"] = ok
+            out["after_pauses_peers"] = len(set(peers))
+            # Rasa's errors are unchanged
+            try:
+                await call(fail=True)
+                out["status"] = None
+            except ClientResponseError as exc:
+                out["status"] = exc.status
+            # the server restarts: the next call gets a new connection and its answer
+            await runner.cleanup()
+            try:
+                await call(n="down")
+                out["down"] = None
+            except aiohttp.ClientConnectionError as exc:
+                out["down"] = type(exc).__name__
+            runner = await serve()
+            out["after_restart"] = (await call(n="back"))["echo"]
+            session = endpoint._sportello_session[1]
+            await speedups.close_kept_sessions()
+            out["closed"] = session.closed
+            await runner.cleanup()
+            print(json.dumps(out))
+
+        asyncio.run(main())
+        """
+    )
+    assert result["replies"] == [{"echo": {"n": n}, "auth": "k"} for n in range(5)]
+    assert result["odd"] is True
+    assert result["kept_peers"] == 1
+    assert result["rasa_peers"] == 3  # what the speed-up removes
+    assert result["after_pauses_ok"] == 7
+    assert 1 < result["after_pauses_peers"] < 7  # idle connections were given up, not all
+    assert result["status"] == 400
+    assert result["down"] == "ClientConnectorError"
+    assert result["after_restart"] == {"n": "back"}
+    assert result["closed"] is True
+
+
+def test_sparse_features_are_joined_into_the_same_matrix_as_scipys_hstack(
+    run_in_rasa: Callable[[str], object],
+) -> None:
+    result = run_in_rasa(
+        """
+        import json
+        import numpy as np
+        from scipy.sparse import coo_matrix, csr_matrix, hstack, random as sparse_random
+        from rasa.shared.nlu.training_data.features import Features
+        rasa_combine = Features._combine_sparse_features
+        import bot.rasa_speedups  # noqa: F401  (importing it installs the join)
+
+        def features(matrix):
+            return Features(matrix, "sentence", "text", "check")
+
+        def same(a, b):
+            return (type(a) is type(b) and a.shape == b.shape and a.dtype == b.dtype
+                    and a.row.dtype == b.row.dtype and a.col.dtype == b.col.dtype
+                    and np.array_equal(a.row, b.row) and np.array_equal(a.col, b.col)
+                    and np.array_equal(a.data, b.data))
+
+        rng = np.random.default_rng(7)
+        pairs = []
+        for rows, left_cols, right_cols, left_type, right_type in (
+            (1, 300, 5000, np.int64, np.int64),  # a message: words then characters
+            (7, 40, 90, np.float32, np.int64),
+            (3, 0, 12, np.int64, np.float64),
+            (1, 5, 5, np.int32, np.int32),
+        ):
+            left = sparse_random(rows, left_cols, density=0.1, format="coo", random_state=rng)
+            right = sparse_random(rows, right_cols, density=0.05, format="coo", random_state=rng)
+            pairs.append((left.astype(left_type), right.astype(right_type)))
+        pairs.append((coo_matrix((1, 4)), coo_matrix((1, 3))))  # nothing set
+
+        out = {"same": []}
+        for left, right in pairs:
+            ours = features(left)
+            ours.combine_with_features(features(right))
+            out["same"].append(same(ours.features, hstack([left, right])))
+        # what the shortcut does not handle goes through Rasa's own method
+        mixed = features(csr_matrix(np.eye(2)))
+        mixed.combine_with_features(features(coo_matrix(np.ones((2, 2)))))
+        out["mixed"] = same(mixed.features, hstack([csr_matrix(np.eye(2)), np.ones((2, 2))]))
+        try:
+            features(coo_matrix((1, 2))).combine_with_features(features(coo_matrix((2, 2))))
+            out["error"] = ""
+        except ValueError as exc:
+            out["error"] = str(exc)
+        out["installed"] = Features._combine_sparse_features is not rasa_combine
+        print(json.dumps(out))
+        """
+    )
+    assert result["same"] == [True] * 5
+    assert result["mixed"] is True
+    assert result["error"].startswith("Cannot combine sparse features as sequence dimensions")
+    assert result["installed"] is True
