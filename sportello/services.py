@@ -61,13 +61,14 @@ class Service:
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    cwd: Path = PROJECT_ROOT
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             self.argv,
-            cwd=PROJECT_ROOT,
+            cwd=self.cwd,
             env={**os.environ, **self.env},
             stdout=log,
             stderr=subprocess.STDOUT,
