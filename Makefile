@@ -44,7 +44,7 @@ bench: setup
 bench-quick: setup
 	$(VENV)/python -m bench.quality --quick
 
-## make bench-speed: turn latency/throughput, cold start, article freshness, vector search at 1M -> BENCHMARKS.md (~11 min)
+## make bench-speed: turn latency/throughput beside a stock rasa init bot, cold start, article freshness, vector search at 1M -> BENCHMARKS.md (~15-19 min)
 bench-speed: setup
 	$(VENV)/python -m bench.speed
 

@@ -22,8 +22,8 @@ import sys
 MODES = {
     "quality": "answer quality on ../shared/eval and the demo questions (~11 min; quick: "
     "a subsampled smoke run)",
-    "speed": "turn latency and throughput through the real stack, cold start, article "
-    "freshness, vector search at scale (~11 min; quick ~3)",
+    "speed": "turn latency and throughput through the real stack, beside a stock rasa init "
+    "bot; cold start, article freshness, vector search at scale (~15-19 min; quick ~3)",
     "soak": "50 customers for 10 minutes, then every message, ticket and rating looked up "
     "(~12 min; quick: 10 customers for 45 s)",
     "hardening": "fuzz the REST channel and every console form, kill -9 the services: "

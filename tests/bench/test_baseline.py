@@ -70,7 +70,7 @@ def test_the_report_divides_sportellos_throughput_by_the_stock_bots_under_the_sa
     assert "| closed loop, 1 customer back to back | 30.7 | 28 | 56 | 0 | 46.0 | 26 |" in text
     assert "×1.50 |" in text and "×3.41 |" in text
     assert "4 customers" not in text  # no stock run at that load: nothing to divide by
-    assert f"about {round(27 * 120.8 / 35.4)} turns/s there with 16 customers" in text
+    assert "about 27 turns/s with 16 customers" in text
     [row] = speed._throughput_row(stack)
     assert "stock `rasa init` bot on this host: 35.4 turns/s (16 customers)" in row
     assert speed._stock_lines(speed.StackResults(closed=stack.closed)) == []
