@@ -5,6 +5,8 @@ VENV := .venv/bin
 RASA := .venv-rasa/bin/rasa
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
+# No usage reports to Rasa's servers from `make train`/`make rasa-test` (see rasa_env()).
+export RASA_TELEMETRY_ENABLED := false
 
 .PHONY: run test setup setup-test train lint bench bench-quick bench-speed bench-speed-quick bench-soak bench-soak-quick rasa-test clean-data
 

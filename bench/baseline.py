@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import shutil
 import subprocess
 import time
@@ -109,7 +110,7 @@ def train(project: Path) -> Path:
     subprocess.run(
         [str(RASA_BIN), "train", "--fixed-model-name", "stock"],
         cwd=project,
-        env={**rasa_env(), "PATH": str(RASA_BIN.parent)},
+        env={**os.environ, **rasa_env()},
         check=True,
         capture_output=True,
     )

@@ -228,8 +228,12 @@ def write_credentials(settings: Settings) -> Path:
 
 
 def rasa_env() -> dict[str, str]:
-    """Quiet TensorFlow and keep Rasa to one thread per op on a 2-core machine."""
+    """Quiet TensorFlow, keep Rasa to one thread per op on a 2-core machine, and switch
+    off Rasa's usage telemetry: Rasa 3.6 enables it on first use and would report every
+    training and server start to Rasa's servers (with Sentry error reports), which a
+    self-hosted support desk must not do without its owner's choice."""
     return {
+        "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "OMP_NUM_THREADS": "1",
         "TF_INTRA_OP_PARALLELISM_THREADS": "1",

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from sportello.services import ServiceError, build_services, write_endpoints
-from sportello.settings import Settings
+from sportello.services import RASA_BIN, ServiceError, build_services, rasa_env, write_endpoints
+from sportello.settings import PROJECT_ROOT, Settings
 
 
 def test_endpoints_point_rasa_at_this_action_server_and_tracker(tmp_path: Path) -> None:
@@ -60,6 +61,33 @@ def test_rasa_api_is_token_protected_and_token_not_given_to_the_web_page(tmp_pat
     assert rasa_argv[rasa_argv.index("--auth-token") + 1] == "s3cret"
     assert "--enable-api" in rasa_argv
     assert "s3cret" not in " ".join(services["chat page"].argv)
+
+
+def test_rasa_runs_with_its_usage_telemetry_off_even_when_its_user_enabled_it(
+    tmp_path: Path,
+) -> None:
+    """Rasa 3.6 switches telemetry on for a user on first use; Sportello's Rasa processes
+    must not report to Rasa's servers whatever that user's configuration says."""
+    services = {s.name: s for s in build_services(Settings(data_dir=tmp_path), tmp_path / "m")}
+    assert services["Rasa server"].env["RASA_TELEMETRY_ENABLED"] == "false"
+    home = tmp_path / "home"
+    (home / ".config" / "rasa").mkdir(parents=True)
+    (home / ".config" / "rasa" / "global.yml").write_text("metrics:\n  enabled: true\n")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home)}
+    said = {}
+    for name, extra in (("user", {}), ("sportello", rasa_env())):
+        run = [str(RASA_BIN), "telemetry"]
+        said[name] = subprocess.run(
+            run, env={**env, **extra}, capture_output=True, text=True, timeout=120
+        ).stdout
+    assert "currently enabled" in said["user"]  # the check can tell the two apart
+    assert "currently disabled" in said["sportello"]
+    make = subprocess.run(
+        ["make", "-s", "--eval", "show-telemetry: ; @echo $$RASA_TELEMETRY_ENABLED",
+         "show-telemetry"],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert make.stdout.strip() == "false"  # make train / make rasa-test run rasa directly
 
 
 def test_services_get_the_settings_ports(tmp_path: Path) -> None:
