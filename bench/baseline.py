@@ -32,6 +32,7 @@ from pathlib import Path
 import httpx
 
 from bench import load
+from bench.probes import reply_texts
 from sportello.services import RASA_BIN, Service, rasa_env
 from tests.servers import free_port
 
@@ -159,19 +160,19 @@ def wait_answering(rasa_url: str, timeout: float = READY_TIMEOUT_S) -> None:
     url = load.rest_url(rasa_url)
     turns = next(conversations())
     end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            replies = [
-                httpx.post(url, json={"sender": "stock-warm-up", "message": turn.text},
-                           timeout=10, trust_env=False).json()
-                for turn in turns
-            ]  # fmt: skip
-            said = [" ".join(m.get("text", "") for m in reply) for reply in replies]
-            if all(said) and HELLO_WORDS in said[CUSTOM_TURN]:
-                return
-        except (httpx.HTTPError, ValueError, AttributeError, TypeError):
-            pass
-        time.sleep(0.5)
+    with httpx.Client(timeout=10, trust_env=False) as client:
+        while time.monotonic() < end:
+            try:
+                said = [
+                    reply_texts(client.post(url, json={"sender": "stock-warm-up",
+                                                       "message": turn.text}).json())
+                    for turn in turns
+                ]  # fmt: skip
+                if all(said) and HELLO_WORDS in said[CUSTOM_TURN]:
+                    return
+            except (httpx.HTTPError, ValueError, AttributeError, TypeError):
+                pass  # not up yet, or a reply that is not a list of messages
+            time.sleep(0.5)
     raise TimeoutError(f"the stock bot at {rasa_url} did not answer in {timeout:.0f} s")
 
 

@@ -89,7 +89,7 @@ def first_answer_s(
             sender = f"bench-probe-{uuid.uuid4().hex[:10]}"
             try:
                 reply = client.post(url, json={"sender": sender, "message": question})
-                if reply.status_code == 200 and expected in _texts(reply.json()):
+                if reply.status_code == 200 and expected in reply_texts(reply.json()):
                     return time.monotonic() - started
             except (httpx.HTTPError, ValueError):
                 pass
@@ -97,7 +97,8 @@ def first_answer_s(
     raise TimeoutError(f"no answer containing {expected!r} after {timeout_s:.0f} s")
 
 
-def _texts(messages: list[dict]) -> str:
+def reply_texts(messages: list[dict]) -> str:
+    """The texts of a REST channel reply's messages, one per line (none for an image)."""
     return "\n".join(m.get("text") or "" for m in messages)
 
 
