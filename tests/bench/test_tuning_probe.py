@@ -6,8 +6,17 @@ import random
 
 import numpy as np
 
-from bench.tuning_probe import auc, fine_tune, phrasing_pairs, render
+from bench.tuning_probe import (
+    article_texts,
+    auc,
+    fine_tune,
+    phrasing_pairs,
+    rank_measures,
+    render,
+)
 from knowledge.encoders import MiniLMEncoder
+from knowledge.index import answer_sentences
+from knowledge.store import Article
 
 ARTICLES = {
     "shipping": ["how much is shipping", "delivery cost", "do you charge for delivery"],
@@ -60,8 +69,57 @@ def test_the_section_shows_both_measures_side_by_side() -> None:
         262.0,
         ".venv/bin/python -m bench.tuning_probe --data clinc150 --steps 150",
     )
-    assert "| nearest-phrasing top-1 | 88.3% | 95.9% |" in body
-    assert "| in-scope vs out-of-scope AUC of the best cosine | 0.966 | 0.989 |" in body
+    assert "| MiniLM alone: top-1 (article of the nearest text) | 88.3% | 95.9% |" in body
+    assert (
+        "| MiniLM alone: in-scope vs out-of-scope AUC of the best cosine | 0.966 | 0.989 |" in body
+    )
     assert "Command: `.venv/bin/python -m bench.tuning_probe --data clinc150" in body
+    assert "validation split(s) (fit data, never test)" in body
+    assert "fused" not in body
     # Banking77 has no out-of-scope questions: no AUC row.
     assert "AUC" not in render("banking77", {"top1": 0.9}, {"top1": 0.92}, 10, 1.0, "c")
+
+
+def test_the_qa4faq_section_says_test_queries_are_only_asked_and_shows_the_fused_search() -> None:
+    measures = {"top1": 0.324, "mrr": 0.434, "fused_top1": 0.455, "fused_mrr": 0.584}
+    before = {**measures, "fused_c_at_1": 0.467}
+    after = {**measures, "fused_c_at_1": 0.487}
+    body = render("qa4faq", before, after, 150, 500.0, "cmd")
+    assert "| shipped fused search: c@1 at the shipped cut-off | 0.467 | 0.487 |" in body
+    assert "| shipped fused search: top-1 | 45.5% | 45.5% |" in body
+    assert "| MiniLM alone: MRR | 0.434 | 0.434 |" in body
+    assert "Trained on the FAQ articles alone" in body and "only asked" in body
+    assert "AUC" not in body
+
+
+def test_article_texts_are_what_the_index_holds() -> None:
+    article = Article(
+        id="meter",
+        lang="it",
+        question="Chi paga la lettura del contatore?",
+        answer="La lettura è gratuita. Il tecnico passa ogni sei mesi, su appuntamento. Ok.",
+        alt_questions=["contatore lettura", "chi paga la lettura del contatore?"],
+    )
+    assert article_texts([article]) == {
+        "meter": [
+            "Chi paga la lettura del contatore?",
+            "contatore lettura",
+            *answer_sentences(article.answer),
+        ]
+    }
+    assert answer_sentences(article.answer)  # the answer does add texts
+
+
+def test_articles_rank_by_their_best_text() -> None:
+    owners = ["a", "a", "b", "c"]
+    scores = np.array(
+        [
+            [0.1, 0.9, 0.8, 0.0],  # a's second text wins: right at rank 1
+            [0.7, 0.1, 0.2, 0.8],  # c, then a: the gold b is third
+            [0.0, 0.0, 0.0, 0.0],  # all tied: the stable order (a, b, c) puts b second
+        ]
+    )
+    gold = [frozenset({"a"}), frozenset({"b"}), frozenset({"b", "x"})]
+    got = rank_measures(scores, owners, gold)
+    assert got["top1"] == 1 / 3
+    assert got["mrr"] == (1 + 1 / 3 + 1 / 2) / 3
