@@ -540,6 +540,11 @@ def _fit_threshold(
 
 
 # ---- measuring ------------------------------------------------------------------------------
+def gold_rank(ranked_ids: list[str], gold: frozenset[str]) -> int | None:
+    """1-based rank of the first right article in a ranking; None if none is right."""
+    return next((i + 1 for i, a in enumerate(ranked_ids) if a in gold), None)
+
+
 def measure(evidences: list[Evidence], calibration: Calibration) -> dict[str, float]:
     """top-1, MRR, answered-right and abstained rates, c@1 at the calibration's cut-off."""
     n_in = n_out = top1 = answered_right = answered = abstained_out = 0
@@ -549,8 +554,7 @@ def measure(evidences: list[Evidence], calibration: Calibration) -> dict[str, fl
         answers = bool(ranked) and ranked[0].confidence >= calibration.threshold
         if e.query.gold:
             n_in += 1
-            ids = [c.article_id for c in ranked]
-            rank = next((i + 1 for i, a in enumerate(ids) if a in e.query.gold), None)
+            rank = gold_rank([c.article_id for c in ranked], e.query.gold)
             reciprocal += 1.0 / rank if rank else 0.0
             top1 += rank == 1
             answered += answers

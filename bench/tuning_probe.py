@@ -40,9 +40,11 @@ import numpy as np
 from bench.quality import (
     BENCHMARKS,
     EVAL_DIR,
+    Dataset,
     _jsonl,
     banking_train_split,
     gather,
+    gold_rank,
     load_qa4faq,
 )
 from bench.quality import measure as measure_search
@@ -139,16 +141,16 @@ def rank_measures(scores: np.ndarray, owners: list[str], gold: list[frozenset[st
     order = np.argsort(-best, axis=1, kind="stable")
     top1 = reciprocal = 0.0
     for row, wanted in zip(order, gold, strict=True):
-        rank = next((i + 1 for i, c in enumerate(row) if ids[c] in wanted), None)
+        rank = gold_rank([ids[c] for c in row], wanted)
         top1 += rank == 1
         reciprocal += 1.0 / rank if rank else 0.0
     return {"top1": top1 / len(gold), "mrr": reciprocal / len(gold)}
 
 
-def measure_qa4faq(encoders: list, by_article: dict[str, list[str]]) -> dict[str, float]:
+def measure_qa4faq(encoders: list, dataset: Dataset) -> dict[str, float]:
     """MiniLM alone and the shipped fused search on QA4FAQ's test queries (asked only)."""
-    dataset = load_qa4faq(quick=False)
     queries = dataset.report["test"]
+    by_article = article_texts(dataset.articles)
     minilm = next(e for e in encoders if e.name == MiniLMEncoder.name)
     owners = [a for a, texts in by_article.items() for _ in texts]
     texts = [t for ts in by_article.values() for t in ts]
@@ -192,10 +194,11 @@ def main(argv: list[str] | None = None) -> int:
         for encoder in encoders:
             encoder.encode(["warm up"])  # loads the model (and sets one thread)
         model = next(e for e in encoders if e.name == MiniLMEncoder.name)._model
-        by_article = article_texts(load_qa4faq(quick=False).articles)
+        dataset = load_qa4faq(quick=False)
+        by_article = article_texts(dataset.articles)
 
         def measure_now() -> dict[str, float]:
-            return measure_qa4faq(encoders, by_article)
+            return measure_qa4faq(encoders, dataset)
     else:
         encoder = MiniLMEncoder()
         encoder.encode(["warm up"])
