@@ -24,7 +24,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import handoff, ratings
+from actions import clarify, handoff, ratings
 from actions.handoff import (
     ABSTENTIONS_TO_ESCALATE,
     PERSONAL_CASE_PRIORITY,
@@ -46,7 +46,7 @@ from actions.handoff import (
     transcript_from_events,
     with_db,
 )
-from actions.wording import find_email, looks_like_personal_case
+from actions.wording import find_email, looks_like_personal_case, parse_choice
 from desk import sla, tickets
 from desk.tickets import (
     REASON_ANSWER_REJECTED,
@@ -63,9 +63,11 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "ActionAnswerFromKb",
     "ActionAnswerRejected",
+    "ActionChooseArticle",
     "ActionDeclineHuman",
     "ActionDeliverOperatorMessage",
     "ActionHandoffClosed",
+    "ActionNoneOfThese",
     "ActionRecordForOperator",
     "ActionRequestHuman",
     "answer_from_kb",
@@ -88,18 +90,29 @@ def _offer_human(dispatcher: CollectingDispatcher, response: str, reason: str) -
 
 
 async def answer_from_kb(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
-    """Answer the latest message from the knowledge base, or escalate / offer a person.
+    """Answer the latest message from the knowledge base, ask which article was meant,
+    or escalate / offer a person.
 
     A personal case (damaged delivery, double charge, complaint) is not answered from
-    articles: it becomes a high-priority ticket. The second abstention in a row opens a
-    ticket instead of offering one again.
+    articles: it becomes a high-priority ticket. Right after the bot offered articles
+    to choose from, a reply that picks one ("2", "la seconda") gets that article. A
+    short message right after an answer is read in its context (knowledge.followup).
+    The second abstention in a row opens a ticket instead of offering one again.
     """
     text = tracker.latest_message.get("text") or ""
+    offered = clarify.offered(tracker)
+    if offered:
+        if clarify.picks_none(text, len(offered)):
+            return await _abstain(dispatcher, tracker, tracker.get_slot(SLOT_CONFIDENCE))
+        choice = parse_choice(text, [title for _, title in offered])
+        if choice is not None:
+            return await answer_article(dispatcher, tracker, offered[choice][0])
     if looks_like_personal_case(text):
         return await escalate(dispatcher, tracker, REASON_PERSONAL_CASE, PERSONAL_CASE_PRIORITY)
     try:
         # Imported here so a knowledge-base failure cannot stop the action server
         # (and with it the handoff) from starting.
+        from knowledge.followup import search_in_context
         from knowledge.search import clean_query, get_searcher
 
         settings = get_settings()
@@ -108,38 +121,104 @@ async def answer_from_kb(dispatcher: CollectingDispatcher, tracker: Tracker) -> 
             dispatcher.utter_message(response="utter_ask_rephrase")
             return []
         lang = customer_language(tracker)
-        result = await asyncio.to_thread(get_searcher().search, query, lang)
+        previous = tracker.get_slot(SLOT_ARTICLE_ID)
+        result = await asyncio.to_thread(search_in_context, get_searcher(), query, lang, previous)
     except Exception:
         logger.exception("knowledge-base search failed for %s", tracker.sender_id)
         return [
             *_offer_human(dispatcher, "utter_error", REASON_BOT_ERROR),
             SlotSet(SLOT_ARTICLE_ID, None),
             SlotSet(SLOT_CONFIDENCE, None),
+            SlotSet(clarify.SLOT_SUGGESTIONS, None),
         ]
 
     best = result.results[0] if result.results else None
-    if result.abstain or best is None:
-        streak = int(tracker.get_slot(SLOT_ABSTAIN_STREAK) or 0) + 1
-        found = [
+    if result.suggestions:
+        channel = tracker.get_latest_input_channel()
+        return [
+            *clarify.offer(dispatcher, result.suggestions, customer_language(tracker), channel),
             SlotSet(SLOT_ARTICLE_ID, None),
             SlotSet(SLOT_CONFIDENCE, best.score if best else None),
         ]
-        if streak >= ABSTENTIONS_TO_ESCALATE:
-            return [*found, *await escalate(dispatcher, tracker, REASON_KB_ABSTAINED)]
-        return [
-            *_offer_human(dispatcher, "utter_kb_abstain", REASON_KB_ABSTAINED),
-            *found,
-            SlotSet(SLOT_ABSTAIN_STREAK, float(streak)),
-        ]
+    if result.abstain or best is None:
+        return await _abstain(dispatcher, tracker, best.score if best else None)
+    return _answer(dispatcher, tracker, best.id, best.answer, best.score)
+
+
+def _answer(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    article_id: str,
+    answer: str,
+    confidence: float,
+) -> list[EventType]:
+    """Say an article's answer with the 👍/👎 buttons that name it."""
     dispatcher.utter_message(
-        text=best.answer, buttons=ratings.answer_buttons(best.id, customer_language(tracker))
+        text=answer, buttons=ratings.answer_buttons(article_id, customer_language(tracker))
     )
     return [
         SlotSet(SLOT_HANDOFF_OFFERED, False),
-        SlotSet(SLOT_ARTICLE_ID, best.id),
-        SlotSet(SLOT_CONFIDENCE, best.score),
+        SlotSet(SLOT_ARTICLE_ID, article_id),
+        SlotSet(SLOT_CONFIDENCE, confidence),
         SlotSet(SLOT_ABSTAIN_STREAK, 0.0),
+        SlotSet(clarify.SLOT_SUGGESTIONS, None),
     ]
+
+
+async def _abstain(
+    dispatcher: CollectingDispatcher, tracker: Tracker, confidence: float | None
+) -> list[EventType]:
+    """No article fits: offer a person, or hand over on the second time in a row."""
+    streak = int(tracker.get_slot(SLOT_ABSTAIN_STREAK) or 0) + 1
+    found = [
+        SlotSet(SLOT_ARTICLE_ID, None),
+        SlotSet(SLOT_CONFIDENCE, confidence),
+        SlotSet(clarify.SLOT_SUGGESTIONS, None),
+    ]
+    if streak >= ABSTENTIONS_TO_ESCALATE:
+        return [*found, *await escalate(dispatcher, tracker, REASON_KB_ABSTAINED)]
+    return [
+        *_offer_human(dispatcher, "utter_kb_abstain", REASON_KB_ABSTAINED),
+        *found,
+        SlotSet(SLOT_ABSTAIN_STREAK, float(streak)),
+    ]
+
+
+async def answer_article(
+    dispatcher: CollectingDispatcher, tracker: Tracker, article_id: str
+) -> list[EventType]:
+    """Give the article the customer picked among those offered (in their language).
+
+    Only an article the bot offered in this conversation is given: a hand-typed
+    ``/choose_article{"article": ...}`` naming another id is searched as text instead.
+    """
+    if article_id not in {aid for aid, _ in clarify.offered(tracker)}:
+        return [SlotSet(clarify.SLOT_SUGGESTIONS, None), *await _search_text(dispatcher, tracker)]
+    try:
+        from knowledge.search import get_searcher
+
+        hit = await asyncio.to_thread(
+            get_searcher().article, article_id, customer_language(tracker)
+        )
+    except Exception:
+        logger.exception("could not read article %s for %s", article_id, tracker.sender_id)
+        return [
+            *_offer_human(dispatcher, "utter_error", REASON_BOT_ERROR),
+            SlotSet(clarify.SLOT_SUGGESTIONS, None),
+        ]
+    if hit is None:  # retired since it was offered
+        dispatcher.utter_message(response="utter_ask_rephrase")
+        return [SlotSet(clarify.SLOT_SUGGESTIONS, None)]
+    return _answer(dispatcher, tracker, hit.id, hit.answer, hit.score)
+
+
+async def _search_text(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+    """The message searched as a question, whatever its intent or payload said."""
+    text = tracker.latest_message.get("text") or ""
+    if text.startswith("/"):
+        dispatcher.utter_message(response="utter_ask_rephrase")
+        return []
+    return await answer_from_kb(dispatcher, tracker)
 
 
 class ActionAnswerFromKb(Action):
@@ -158,6 +237,38 @@ class ActionAnswerFromKb(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         return await answer_from_kb(dispatcher, tracker)
+
+
+class ActionChooseArticle(Action):
+    """The customer picked one of the offered articles (a button, or typed words that
+    NLU read as a choice): give its answer."""
+
+    def name(self) -> str:
+        return "action_choose_article"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        named = ratings.entity_value(tracker, "article")
+        if named is not None:
+            return await answer_article(dispatcher, tracker, named)
+        return await _search_text(dispatcher, tracker)
+
+
+class ActionNoneOfThese(Action):
+    """None of the offered articles is what the customer asked: as an abstention (offer
+    a person; the second time in a row, hand over). With no offer open, the words are
+    searched like any question."""
+
+    def name(self) -> str:
+        return "action_none_of_these"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        if not clarify.offered(tracker):
+            return await _search_text(dispatcher, tracker)
+        return await _abstain(dispatcher, tracker, tracker.get_slot(SLOT_CONFIDENCE))
 
 
 class ActionRequestHuman(Action):
@@ -219,6 +330,8 @@ class ActionAnswerRejected(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
+        if clarify.offered(tracker):  # "no" to "Forse cercavi…": none of those
+            return await _abstain(dispatcher, tracker, tracker.get_slot(SLOT_CONFIDENCE))
         await asyncio.to_thread(ratings.record_helpful, tracker, False)
         rejections = int(tracker.get_slot(SLOT_REJECTIONS) or 0) + 1
         if rejections >= REJECTIONS_TO_ESCALATE:

@@ -78,7 +78,7 @@ def rater(tracker: Tracker) -> ratings.Rater:
     )
 
 
-def _entity(tracker: Tracker, name: str) -> str | None:
+def entity_value(tracker: Tracker, name: str) -> str | None:
     for entity in tracker.latest_message.get("entities") or []:
         if isinstance(entity, dict) and entity.get("entity") == name and entity.get("value"):
             return str(entity["value"])
@@ -130,7 +130,7 @@ def rated_article(tracker: Tracker) -> str | None:
     """The article a 👍/👎 is about: the button's, if the bot really gave it here, else
     the last one given."""
     given = answered_articles(tracker)
-    named = _entity(tracker, "article")
+    named = entity_value(tracker, "article")
     if named is not None:
         return named if named in given else None
     return tracker.get_slot("kb_article_id") or None
@@ -251,7 +251,7 @@ class ActionRecordRating(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         pending = Pending.decode(tracker.get_slot(SLOT_PENDING))
-        given = _entity(tracker, "rating")
+        given = entity_value(tracker, "rating")
         value = parse_rating(given if given is not None else tracker.latest_message.get("text"))
         if pending is None or value is None:
             from actions.actions import answer_from_kb

@@ -101,3 +101,37 @@ def parse_rating(text: object) -> int | None:
         if token in _NUMBER_WORDS:
             return _NUMBER_WORDS[token]
     return None
+
+
+_ORDINALS = {
+    "primo": 1, "prima": 1, "first": 1, "secondo": 2, "seconda": 2, "second": 2,
+    "terzo": 3, "terza": 3, "third": 3, "ultimo": -1, "ultima": -1, "last": -1,
+}  # fmt: skip
+# A choice is a short reply ("2", "la seconda", "the first one", "opzione 3").
+_MAX_CHOICE_WORDS = 4
+
+
+def parse_choice(text: object, offered: list[str]) -> int | None:
+    """Which of the ``offered`` choices (0-based) a typed reply picks, if it picks one.
+
+    Accepts the number shown beside a choice, an ordinal ("la seconda", "the last one")
+    or the choice's own text, typed or pasted whole. Anything else is not a choice, so
+    a new question after the bot's "Forse cercavi…" is searched as a question.
+    """
+    clean = " ".join(str(text or "").casefold().split()).strip(" .!?")
+    if not clean or not offered:
+        return None
+    for i, title in enumerate(offered):
+        if clean == " ".join(title.casefold().split()).strip(" .!?"):
+            return i
+    words = re.findall(r"[^\W_]+", clean)
+    if not words or len(words) > _MAX_CHOICE_WORDS:
+        return None
+    for word in words:
+        number = int(word) if word.isdigit() else _NUMBER_WORDS.get(word, _ORDINALS.get(word))
+        if number is None:
+            continue
+        if number == -1:
+            return len(offered) - 1
+        return number - 1 if 1 <= number <= len(offered) else None
+    return None

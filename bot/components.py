@@ -9,6 +9,10 @@ message, not one word.
 
 ``UnknownWordsFallback`` sends messages with no known word to the knowledge base.
 
+``QuestionRouter`` sends messages that read as a question about the service
+(knowledge.questions) to the knowledge base whatever small-talk or rating intent the
+classifier guessed.
+
 Importing this module also installs :mod:`bot.rasa_speedups`: Rasa imports it when it
 loads the model, before the first message.
 """
@@ -37,6 +41,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 import bot.rasa_speedups  # noqa: F401  (installs the speed-ups before the first message)
 from knowledge.language import detect_language
+from knowledge.questions import reads_as_question
 
 ENTITY = "language"
 VOCABULARY_FILE = "vocabulary.json"
@@ -180,3 +185,60 @@ class UnknownWordsFallback(GraphComponent):
         self._prefixes = {
             word[: self._prefix_length] for word in vocabulary if len(word) >= self._prefix_length
         }
+
+
+# Intents the classifier gives to knowledge questions by mistake (the words of a
+# rating, a greeting or small talk inside a real question). Not ask_human,
+# personal_case, reject_answer or bot_challenge: those are questions about the
+# conversation itself, and their intent is what the customer wants.
+QUESTION_INTENT = "ask_question"
+REROUTED_INTENTS = frozenset(
+    {
+        "chitchat",
+        "give_rating",
+        "skip_rating",
+        "greet",
+        "goodbye",
+        "thanks",
+        "answer_helpful",
+        "choose_article",
+        "none_of_these",
+    }
+)
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
+class QuestionRouter(GraphComponent):
+    """Predicts ``ask_question`` for a message that reads as a question about the service.
+
+    Only when the classifier chose a small-talk, greeting or rating intent
+    (``REROUTED_INTENTS``) and the message is phrased as a question
+    (knowledge.questions.reads_as_question): "ho speso 60 euro, la spedizione è
+    gratis?" is a question, not a rating of 60. The knowledge base then decides whether
+    it has an answer. Place it last among the intent classifiers.
+    """
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> QuestionRouter:
+        return cls()
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+            if intent not in REROUTED_INTENTS or not reads_as_question(message.get(TEXT) or ""):
+                continue
+            routed = {INTENT_NAME_KEY: QUESTION_INTENT, "confidence": 1.0}
+            ranking = [
+                entry
+                for entry in message.get(INTENT_RANKING_KEY) or []
+                if entry.get(INTENT_NAME_KEY) != QUESTION_INTENT
+            ]
+            message.set(INTENT, routed, add_to_output=True)
+            message.set(INTENT_RANKING_KEY, [dict(routed), *ranking], add_to_output=True)
+        return messages

@@ -14,11 +14,14 @@ turn them into decisions:
   mean something, and one without it for every other knowledge base (see
   ``CLF_CONF_FEATURES``). Both answer at the same ``threshold``.
 
-The customer is answered when that probability reaches ``threshold``; otherwise the bot
-says it does not know and offers a human. Weights and threshold are fitted offline by
-``bench.quality --fit`` on validation data only (never on a test split) and shipped in
-``knowledge/calibration.json`` with their provenance; ``SPORTELLO_KB_THRESHOLD``
-overrides the threshold.
+The customer is answered when that probability reaches ``threshold``. Between
+``clarify_threshold`` and ``threshold`` the bot is not sure enough to answer but the
+right article is usually among the first few: it offers them as choices ("Forse
+cercavi…"). Below, it says it does not know and offers a human. Weights and both
+cut-offs are fitted offline by ``bench.quality --save-calibration`` on fit data only
+(never on a test split) and shipped in ``knowledge/calibration.json`` with their
+provenance; ``SPORTELLO_KB_THRESHOLD`` and ``SPORTELLO_KB_CLARIFY_THRESHOLD`` override
+them.
 """
 
 from __future__ import annotations
@@ -64,7 +67,12 @@ CONF_FEATURES = (
     "usem_q_gap",
     "mini_q_gap",
     "lex_q_gap",
+    "inv_ppa",
 )
+# The model of "the right article is among the first few" (offer them as choices) sees
+# what the confidence model sees: a question far from every article has low absolute
+# scores whatever their gaps.
+REACH_FEATURES = CONF_FEATURES
 # The confidence model used when the knowledge base's article classifier informs it
 # (search: feature ``clf_on``; classifier.ArticleClassifier.informs_confidence). The
 # classifier's probability is the best single sign that a question belongs to an
@@ -97,6 +105,13 @@ class Calibration:
     provenance: dict = field(default_factory=dict)
     clf_conf_weights: dict[str, float] = field(default_factory=dict)
     clf_conf_bias: float = 0.0
+    # Below ``threshold`` but at least this: the bot offers the likeliest articles to
+    # choose from ("Forse cercavi…") instead of giving up. None: no such band.
+    clarify_threshold: float | None = None
+    # P(the right article is among those offered) from the best candidate's features:
+    # compared with ``clarify_threshold``. Empty: the answer confidence serves.
+    reach_weights: dict[str, float] = field(default_factory=dict)
+    reach_bias: float = 0.0
 
     def rank_logit(self, features: dict[str, float]) -> float:
         return self.rank_bias + sum(w * features.get(n, 0.0) for n, w in self.rank_weights.items())
@@ -107,6 +122,13 @@ class Calibration:
         else:
             weights, bias = self.conf_weights, self.conf_bias
         return _sigmoid(bias + sum(w * features.get(n, 0.0) for n, w in weights.items()))
+
+    def reach(self, features: dict[str, float]) -> float:
+        """P(the right article is among the first ``search.MAX_SUGGESTIONS``)."""
+        if not self.reach_weights:
+            return self.confidence(features)
+        z = self.reach_bias + sum(w * features.get(n, 0.0) for n, w in self.reach_weights.items())
+        return _sigmoid(z)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -122,6 +144,13 @@ class Calibration:
             provenance=dict(data.get("provenance", {})),
             clf_conf_weights={k: float(v) for k, v in data.get("clf_conf_weights", {}).items()},
             clf_conf_bias=float(data.get("clf_conf_bias", 0.0)),
+            clarify_threshold=(
+                float(data["clarify_threshold"])
+                if data.get("clarify_threshold") is not None
+                else None
+            ),
+            reach_weights={k: float(v) for k, v in data.get("reach_weights", {}).items()},
+            reach_bias=float(data.get("reach_bias", 0.0)),
         )
 
 
@@ -284,3 +313,101 @@ def choose_threshold(
             best, best_key = float(t), key
             best_stats = {"answered_right": answered_right, "abstained_out": abstained}
     return best, best_stats
+
+
+def choose_operating_points(
+    confidence_in: np.ndarray,
+    right_in: np.ndarray,
+    offered_in: np.ndarray,
+    confidence_out: np.ndarray,
+    min_out_no_article: float = 0.82,
+    max_wrong: float = 0.04,
+    weights_in: np.ndarray | None = None,
+    weights_out: np.ndarray | None = None,
+    reach_in: np.ndarray | None = None,
+    reach_out: np.ndarray | None = None,
+) -> tuple[float, float, dict]:
+    """The answer cut-off and the clarification cut-off, chosen together.
+
+    Per answerable question: its best candidate's confidence, whether that candidate is
+    right (``right_in``), whether the right article is among those the bot would offer
+    to choose from (``offered_in``) and the reach model's probability that it is
+    (``reach_in``; the confidence when not given). Per unanswerable question: its
+    confidence and reach. With a confidence at or above the answer cut-off the bot
+    answers (right or wrong); below it, with a reach at or above the clarification
+    cut-off, it offers its likeliest articles; otherwise it offers nothing. Among pairs
+    that keep at least ``min_out_no_article`` of unanswerable questions without any
+    article and answer wrongly at most ``max_wrong`` of answerable ones, pick the one
+    that maximises answerable questions answered right at once plus those that reach
+    their article at all (at once or with one click): a direct right answer counts
+    twice, a click once. Ties go to the pair that leaves more unanswerable questions
+    without an article. Returns ``(threshold, clarify_threshold, stats)``.
+    """
+    c_in = np.asarray(confidence_in, dtype=np.float64)
+    c_out = np.asarray(confidence_out, dtype=np.float64)
+    r_in = c_in if reach_in is None else np.asarray(reach_in, dtype=np.float64)
+    r_out = c_out if reach_out is None else np.asarray(reach_out, dtype=np.float64)
+    right = np.asarray(right_in, dtype=bool)
+    offered = np.asarray(offered_in, dtype=bool)
+    w_in = np.ones(len(c_in)) if weights_in is None else np.asarray(weights_in, float)
+    w_out = np.ones(len(c_out)) if weights_out is None else np.asarray(weights_out, float)
+    w_in = w_in / max(w_in.sum(), 1e-12)
+    w_out = w_out / max(w_out.sum(), 1e-12)
+    answer_cuts = _cuts(np.concatenate([c_in, c_out]))
+    clarify_cuts = _cuts(np.concatenate([r_in, r_out]))
+
+    def below(scores: np.ndarray, cuts: np.ndarray) -> np.ndarray:
+        """Per row, one-hot over cuts: the first cut above the score (1 past the end)."""
+        return np.searchsorted(cuts, scores, side="right")
+
+    def table(rows: np.ndarray, weights: np.ndarray, r: np.ndarray, c: np.ndarray):
+        """T[i, j] = weight of ``rows`` with reach < clarify_cuts[i] and conf < answer_cuts[j]."""
+        grid = np.zeros((len(clarify_cuts) + 1, len(answer_cuts) + 1))
+        np.add.at(grid, (below(r[rows], clarify_cuts), below(c[rows], answer_cuts)), weights[rows])
+        return grid.cumsum(0).cumsum(1)[:-1, :-1]
+
+    everything_in = np.ones(len(c_in), dtype=bool)
+    answered_below = table(everything_in, w_in, r_in, c_in)  # in-scope, conf < cut: not answered
+    right_below = table(right, w_in, r_in, c_in)
+    offered_below = table(offered, w_in, r_in, c_in)
+    out_none = table(np.ones(len(c_out), dtype=bool), w_out, r_out, c_out)
+    total_right = float(w_in[right].sum())
+    total = float(w_in.sum())
+    last = len(clarify_cuts) - 1  # reach < 1.0 + : every row
+    # Answer cut-off j alone: wrong answers are rows with conf >= cut and not right.
+    not_answered = answered_below[last]  # by answer cut, whatever the reach
+    right_not_answered = right_below[last]
+    direct = total_right - right_not_answered
+    wrong = np.clip((total - not_answered) - direct, 0.0, None)
+    # Clarified and reached: offered, not answered, reach >= clarify cut.
+    clarified = offered_below[last][None, :] - offered_below
+    reached = direct[None, :] + clarified
+    no_article = out_none
+    feasible = (no_article >= min_out_no_article) & (wrong[None, :] <= max_wrong + 1e-12)
+    if not feasible.any():  # only when scores reach 1.0: then answer and offer nothing
+        return 1.0, 1.0, {"feasible": 0.0}
+    # A right answer given at once counts twice, once reached with a click: otherwise
+    # offering choices for every question would score best. Ties go to fewer articles
+    # offered to the unanswerable.
+    key = reached + direct[None, :] + 1e-6 * no_article
+    key = np.where(feasible, key, -np.inf)
+    low_i, high_i = np.unravel_index(int(np.argmax(key)), key.shape)
+    stats = {
+        "answered_right": float(direct[high_i]),
+        "reached_with_one_click": float(reached[low_i, high_i]),
+        "answered_wrong": float(wrong[high_i]),
+        "no_article_out": float(no_article[low_i, high_i]),
+    }
+    return float(answer_cuts[high_i]), float(clarify_cuts[low_i]), stats
+
+
+def _cuts(values: np.ndarray) -> np.ndarray:
+    """Cut-offs between neighbouring observed values, from 0 to just above 1.
+
+    At most about 600 (quantiles of the observed values): finer makes no difference.
+    """
+    values = np.unique(values)
+    cuts = np.concatenate([[0.0], (values[:-1] + values[1:]) / 2, [1.0]])
+    if len(cuts) > 600:
+        cuts = np.unique(np.quantile(cuts, np.linspace(0, 1, 601)))
+    return cuts

@@ -70,14 +70,41 @@ class Hit:
 
 @dataclass
 class SearchResult:
-    """What the bot needs: answer with ``results[0]`` unless ``abstain``."""
+    """What the bot needs: answer with ``results[0]`` unless ``abstain``.
+
+    ``suggestions`` is set only when abstaining: the likeliest articles, worth offering
+    the customer as choices ("Forse cercavi…") because the best one's confidence lies
+    between the clarification cut-off and the answer cut-off.
+    """
 
     abstain: bool
     lang: str
     results: list[Hit] = field(default_factory=list)
+    suggestions: list[Hit] = field(default_factory=list)
+
+    @property
+    def decision(self) -> str:
+        """``answer``, ``clarify`` (offer ``suggestions``) or ``abstain``."""
+        if not self.abstain:
+            return ANSWER_DECISION
+        return CLARIFY_DECISION if self.suggestions else ABSTAIN_DECISION
 
     def to_json(self) -> dict:
-        return {"abstain": self.abstain, "results": [hit.to_json() for hit in self.results]}
+        return {
+            "abstain": self.abstain,
+            "decision": self.decision,
+            "results": [hit.to_json() for hit in self.results],
+            "suggestions": [hit.id for hit in self.suggestions],
+        }
+
+
+ANSWER_DECISION = "answer"
+CLARIFY_DECISION = "clarify"
+ABSTAIN_DECISION = "abstain"
+# Articles offered when the bot asks which one the customer meant.
+MAX_SUGGESTIONS = 3
+# A clarification cut-off no probability reaches: no "Forse cercavi…".
+NO_CLARIFICATION = 1.1
 
 
 @dataclass
@@ -89,6 +116,9 @@ class Candidate:
     logit: float = 0.0
     confidence: float = 0.0
     conf_features: dict[str, float] = field(default_factory=dict)
+    # P(the right article is among the first few), when this candidate is the best one:
+    # what decides whether choices are worth offering (calibration.Calibration.reach).
+    reach: float = 0.0
 
 
 def clean_query(text: object, max_chars: int) -> str:
@@ -117,6 +147,7 @@ class Searcher:
         calibration: Calibration | None = None,
         threshold: float | None = None,
         max_message_chars: int | None = None,
+        clarify_threshold: float | None = None,
         default_lang: str | None = None,
     ) -> None:
         settings = get_settings()
@@ -127,6 +158,14 @@ class Searcher:
         if threshold is None:
             threshold = settings.kb_threshold
         self.threshold = self.calibration.threshold if threshold is None else float(threshold)
+        if clarify_threshold is None:
+            clarify_threshold = settings.kb_clarify_threshold
+        if clarify_threshold is None:
+            clarify_threshold = self.calibration.clarify_threshold
+        # No band (never offer choices) when none was fitted or set.
+        self.clarify_threshold = (
+            NO_CLARIFICATION if clarify_threshold is None else float(clarify_threshold)
+        )
         self.max_message_chars = max_message_chars or settings.max_message_chars
         self.default_lang = default_lang or settings.default_lang
         self._lock = threading.RLock()
@@ -138,6 +177,7 @@ class Searcher:
         self._articles: dict[tuple[str, str], Article] = {}
         self._languages_by_id: dict[str, set[str]] = defaultdict(set)
         self._question_ids: frozenset[str] = frozenset()
+        self._inv_ppa = 1.0
         self._classifier = ArticleClassifier()
         self._classifier_generation = 0
         self._classifier_thread: threading.Thread | None = None
@@ -192,9 +232,11 @@ class Searcher:
             if added or removed or not self._classifier.trained:
                 self._train_classifier()
             self._articles = {(a.id, a.lang): a for a in articles}
-            self._question_ids = frozenset(
-                p.article_id for p in self._vectors.phrasings.values() if p.kind == QUESTION
-            )
+            questions = [p for p in self._vectors.phrasings.values() if p.kind == QUESTION]
+            self._question_ids = frozenset(p.article_id for p in questions)
+            # Articles per question phrasing (both languages): the knowledge base's shape
+            # for the confidence models (see _combine).
+            self._inv_ppa = len(self._question_ids) / max(len(questions), 1)
             self._languages_by_id = defaultdict(set)
             for article in articles:
                 self._languages_by_id[article.id].add(article.lang)
@@ -380,7 +422,9 @@ class Searcher:
         clf_on = classifier_current and self._classifier.informs_confidence
         for row, i in enumerate(live):
             by_retriever = {name: per_query[row] for name, per_query in evidence.items()}
-            out[i] = _combine(by_retriever, self._languages_by_id, query_langs[i], clf_on)
+            out[i] = _combine(
+                by_retriever, self._languages_by_id, query_langs[i], clf_on, self._inv_ppa
+            )
         return out
 
     def _helper(self) -> ThreadPoolExecutor:
@@ -421,9 +465,31 @@ class Searcher:
                 best[phrasing.article_id] = float(score)
         return best
 
+    def result(self, candidates: list[Candidate], lang: str, k: int = 5) -> SearchResult:
+        """The decision (answer, clarify, abstain) for already ranked ``candidates``."""
+        with self._lock:
+            return self._result(candidates, lang, k)
+
     def _result(self, candidates: list[Candidate], lang: str, k: int) -> SearchResult:
+        hits = self._hits(candidates[:k], lang)
+        if not hits:
+            return SearchResult(abstain=True, lang=lang, results=[])
+        abstain = hits[0].score < self.threshold
+        suggestions: list[Hit] = []
+        if abstain and candidates[0].reach >= self.clarify_threshold:
+            suggestions = [
+                hit for hit in self._hits(candidates[:MAX_SUGGESTIONS], lang) if hit.question
+            ]
+            if len(suggestions) < 2:
+                suggestions = []  # one choice is not a question worth asking
+        return SearchResult(
+            abstain=abstain, lang=hits[0].lang, results=hits, suggestions=suggestions
+        )
+
+    def _hits(self, candidates: list[Candidate], lang: str) -> list[Hit]:
+        """The candidates' article versions in ``lang`` (else the other language)."""
         hits = []
-        for candidate in candidates[:k]:
+        for candidate in candidates:
             version = self._version_for(candidate.article_id, lang)
             if version is not None:
                 hits.append(
@@ -435,9 +501,20 @@ class Searcher:
                         candidate.confidence,
                     )
                 )
-        if not hits:
-            return SearchResult(abstain=True, lang=lang, results=[])
-        return SearchResult(abstain=hits[0].score < self.threshold, lang=hits[0].lang, results=hits)
+        return hits
+
+    def article(self, article_id: str, lang: str) -> Hit | None:
+        """A published article by id in ``lang`` (else its other language), None if none.
+
+        What the bot answers when a customer picks one of the offered articles; its
+        score is 1 (the customer chose it).
+        """
+        with self._lock:
+            self.refresh()
+            version = self._version_for(str(article_id), lang)
+        if version is None:
+            return None
+        return Hit(version.id, version.lang, version.question, version.answer, 1.0)
 
     def _version_for(self, article_id: str, lang: str) -> Article | None:
         """The customer's language version when it exists, else the other one."""
@@ -481,6 +558,7 @@ def rank_candidates(candidates: list[Candidate], calibration: Calibration) -> li
         )
         candidate.conf_features = conf_features
         candidate.confidence = calibration.confidence(conf_features)
+        candidate.reach = calibration.reach(conf_features)
     return candidates
 
 
@@ -496,6 +574,7 @@ def _combine(
     languages_by_id: dict[str, set[str]],
     query_lang: str,
     clf_on: bool = False,
+    inv_ppa: float = 1.0,
 ) -> list[Candidate]:
     """Merge the retrievers' per-article scores into candidate feature dicts.
 
@@ -503,7 +582,9 @@ def _combine(
     score (it is at most that similar); one the keyword index did not return gets 0.
     ``clf_on`` says whether the article classifier informs the confidence; the size of
     the knowledge base goes with it, because a softmax's probability means less over
-    fewer articles.
+    fewer articles. ``inv_ppa`` (articles per question phrasing) tells the confidence
+    models the knowledge base's shape: a plain FAQ (one question per article and
+    language: 0.5 to 1) scores differently from one with a dozen phrasings per article.
     """
     ids: dict[str, None] = {}
     for scores in by_retriever.values():
@@ -538,6 +619,7 @@ def _combine(
             "clf_p": lexical("clf", article_id),
             "clf_on": 1.0 if clf_on else 0.0,
             "inv_k": 1.0 / n_articles,
+            "inv_ppa": inv_ppa,
         }
         features["clf_p_small"] = features["clf_p"] * min(1.0, SMALL_KB_ARTICLES / n_articles)
         candidates.append(Candidate(article_id=article_id, features=features))

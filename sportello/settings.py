@@ -52,6 +52,9 @@ class Settings:
     # SPORTELLO_KB_THRESHOLD: confidence below which the bot abstains; None means the
     # calibrated default shipped in knowledge/calibration.json.
     kb_threshold: float | None = None
+    # SPORTELLO_KB_CLARIFY_THRESHOLD: below kb_threshold but at least this, the bot offers
+    # the likeliest articles as choices; None means the calibrated default (0 or more).
+    kb_clarify_threshold: float | None = None
     # SPORTELLO_MAX_MESSAGE_CHARS: longer customer messages are cut before search.
     max_message_chars: int = 2000
     # Ports and addresses of the services started by `sportello run`.
@@ -131,6 +134,7 @@ def load_settings() -> Settings:
         data_dir=Path(data_dir).expanduser().resolve() if data_dir else PROJECT_ROOT / "var",
         default_lang=_env_str("SPORTELLO_DEFAULT_LANG", "it"),
         kb_threshold=_env_float_or_none("SPORTELLO_KB_THRESHOLD"),
+        kb_clarify_threshold=_env_float_or_none("SPORTELLO_KB_CLARIFY_THRESHOLD"),
         max_message_chars=_env_int("SPORTELLO_MAX_MESSAGE_CHARS", 2000),
         host=_env_str("SPORTELLO_HOST", "127.0.0.1"),
         rasa_port=_env_int("SPORTELLO_RASA_PORT", 5005),

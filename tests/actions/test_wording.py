@@ -7,7 +7,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from actions.wording import due_text, find_email, looks_like_personal_case, when_text
+from actions.wording import (
+    due_text,
+    find_email,
+    looks_like_personal_case,
+    parse_choice,
+    when_text,
+)
 
 ROME = ZoneInfo("Europe/Rome")
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=ROME)  # Monday
@@ -62,3 +68,33 @@ def test_personal_cases_are_spotted(text: str) -> None:
 )
 def test_ordinary_questions_are_not_personal_cases(text: str) -> None:
     assert not looks_like_personal_case(text)
+
+
+OFFER = ["Quanto costa la spedizione?", "Come faccio un reso?", "Orari del negozio"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1", 0),
+        (" 2. ", 1),
+        ("la seconda", 1),
+        ("the third one", 2),
+        ("l'ultima", 2),
+        ("the last one", 2),
+        ("opzione tre", 2),
+        ("come faccio un reso", 1),
+        ("Orari del negozio!", 2),
+        ("4", None),
+        ("0", None),
+        ("quanto costa la spedizione in Germania per 2 kg?", None),
+        ("", None),
+        ("grazie", None),
+    ],
+)
+def test_parse_choice_reads_numbers_ordinals_and_titles(text, expected):
+    assert parse_choice(text, OFFER) == expected
+
+
+def test_parse_choice_with_nothing_offered_is_none():
+    assert parse_choice("1", []) is None

@@ -84,3 +84,46 @@ def test_unknown_words_fallback_learns_the_vocabulary_and_keeps_it(
         ["nlu_fallback", "nlu_fallback", 2],  # punctuation only
         ["affirm", "affirm", 1],  # one word known ("spedizioni" ~ "spedizione")
     ]
+
+
+def test_question_router_sends_questions_to_the_knowledge_base(
+    run_in_rasa: Callable[[str], object],
+) -> None:
+    result = run_in_rasa(
+        """
+        import json
+        from rasa.shared.nlu.training_data.message import Message
+        from bot.components import QuestionRouter
+
+        router = QuestionRouter.create({}, None, None, None)
+        cases = [
+            ("ho speso 60 euro, la spedizione è gratis?", "give_rating"),
+            ("dove si aggiunge una carta nuova", "chitchat"),
+            ("ciao, come faccio a fare un reso?", "greet"),
+            ("4", "give_rating"),
+            ("come stai?", "chitchat"),
+            ("grazie mille per l'aiuto", "thanks"),
+            ("posso parlare con un operatore?", "ask_human"),
+            ("sei un bot o una persona vera?", "bot_challenge"),
+        ]
+        out = []
+        for text, intent in cases:
+            message = Message.build(text=text)
+            message.set("intent", {"name": intent, "confidence": 0.9})
+            message.set("intent_ranking", [{"name": intent, "confidence": 0.9}])
+            router.process([message])
+            ranking = [entry["name"] for entry in message.get("intent_ranking")]
+            out.append([message.get("intent")["name"], ranking])
+        print(json.dumps(out))
+        """
+    )
+    assert result == [
+        ["ask_question", ["ask_question", "give_rating"]],
+        ["ask_question", ["ask_question", "chitchat"]],
+        ["ask_question", ["ask_question", "greet"]],
+        ["give_rating", ["give_rating"]],  # a rating stays a rating
+        ["chitchat", ["chitchat"]],  # short small talk stays small talk
+        ["thanks", ["thanks"]],
+        ["ask_human", ["ask_human"]],  # conversation moves are never rerouted
+        ["bot_challenge", ["bot_challenge"]],
+    ]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from knowledge.calibration import (
     CALIBRATION_PATH,
     Calibration,
+    choose_operating_points,
     choose_threshold,
     fit_logistic,
     load_calibration,
@@ -78,3 +80,84 @@ def test_a_calibration_with_both_confidence_models_round_trips(tmp_path):
 def test_logit_inverts_the_confidence_scale():
     assert abs(logit(0.5)) < 1e-12
     assert abs(Calibration({}, 0.0, {}, logit(0.73), 0.5).confidence({}) - 0.73) < 1e-9
+
+
+def test_operating_points_answer_the_sure_and_offer_the_middle():
+    # answerable: sure and right, unsure but the right one is offered, unsure and lost
+    confidence_in = np.array([0.9, 0.85, 0.5, 0.45, 0.4, 0.1])
+    right_in = np.array([True, True, False, False, False, False])
+    offered_in = np.array([True, True, True, True, False, False])
+    confidence_out = np.array([0.05, 0.1, 0.2, 0.3, 0.02])
+    high, low, stats = choose_operating_points(
+        confidence_in, right_in, offered_in, confidence_out, 0.8, 0.0
+    )
+    assert 0.5 < high <= 0.85  # no wrong answer allowed: answer only the sure two
+    assert 0.3 < low <= 0.45  # keeps the unanswerable without any article
+    assert stats["answered_right"] == pytest.approx(2 / 6)
+    assert stats["reached_with_one_click"] == pytest.approx(4 / 6)
+    assert stats["answered_wrong"] == 0.0
+    assert stats["no_article_out"] == 1.0
+
+
+def test_operating_points_honour_the_wrong_answer_bar():
+    confidence_in = np.array([0.9, 0.8, 0.7, 0.6])
+    right_in = np.array([True, False, True, True])
+    offered_in = np.array([True, False, True, True])  # the wrong one is lost either way
+    lenient, _, _ = choose_operating_points(
+        confidence_in, right_in, offered_in, np.array([0.1]), 0.5, 0.25
+    )
+    strict, _, stats = choose_operating_points(
+        confidence_in, right_in, offered_in, np.array([0.1]), 0.5, 0.0
+    )
+    assert lenient <= 0.6 and strict > 0.8
+    assert stats["answered_wrong"] == 0.0
+
+
+def test_operating_points_answer_nothing_when_the_unanswerable_are_certain():
+    # Even the highest cut-off would give the unanswerable question an article.
+    high, low, stats = choose_operating_points(
+        np.array([0.5]), np.array([True]), np.array([True]), np.array([1.0]), 0.99, 0.0
+    )
+    assert high == low == 1.0 and stats == {"feasible": 0.0}
+
+
+def test_never_answering_is_always_possible_and_chosen_when_everything_is_wrong():
+    high, low, stats = choose_operating_points(
+        np.array([0.9, 0.8]), np.array([False, False]), np.array([False, False]),
+        np.array([0.95]), 0.99, 0.0,
+    )  # fmt: skip
+    assert stats["answered_wrong"] == 0.0 and stats["no_article_out"] == 1.0
+    assert high > 0.9 and low > 0.95
+
+
+def test_the_clarification_cut_off_round_trips_through_json():
+    calibration = Calibration(
+        rank_weights={"usem_q": 1.0},
+        rank_bias=0.0,
+        conf_weights={"usem_q": 1.0},
+        conf_bias=0.0,
+        threshold=0.6,
+        clarify_threshold=0.2,
+    )
+    assert Calibration.from_json(calibration.to_json()).clarify_threshold == 0.2
+    data = calibration.to_json()
+    del data["clarify_threshold"]
+    assert Calibration.from_json(data).clarify_threshold is None
+
+
+def test_the_reach_model_decides_the_clarification_band():
+    # Same confidences, but the reach model tells the offered questions from the lost
+    # ones better: the band keeps both unanswerable questions out and catches more.
+    confidence_in = np.array([0.9, 0.3, 0.3, 0.3])
+    right_in = np.array([True, False, False, False])
+    offered_in = np.array([True, True, True, False])
+    confidence_out = np.array([0.3, 0.3])
+    reach_in = np.array([0.95, 0.8, 0.7, 0.1])
+    reach_out = np.array([0.2, 0.1])
+    high, low, stats = choose_operating_points(
+        confidence_in, right_in, offered_in, confidence_out, 1.0, 0.0,
+        reach_in=reach_in, reach_out=reach_out,
+    )  # fmt: skip
+    assert 0.3 < high <= 0.9 and 0.2 < low <= 0.7
+    assert stats["reached_with_one_click"] == pytest.approx(3 / 4)
+    assert stats["no_article_out"] == 1.0

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 
+from knowledge.calibration import load_calibration
 from knowledge.index import wanted_phrasings
-from knowledge.search import Searcher, clean_query, get_searcher
+from knowledge.search import MAX_SUGGESTIONS, Searcher, clean_query, get_searcher
 from knowledge.store import Article, set_status, upsert_article
 from sportello.db import open_db
+from sportello.settings import get_settings
 from tests.knowledge.conftest import FIXTURE_ARTICLES, build_kb
 
 
@@ -70,7 +73,8 @@ def test_results_are_best_first_with_probabilities(shared_searcher):
 
 def test_to_json_has_exactly_the_documented_shape(shared_searcher):
     payload = shared_searcher.search("quanto costa la spedizione?").to_json()
-    assert set(payload) == {"abstain", "results"}
+    assert set(payload) == {"abstain", "decision", "results", "suggestions"}
+    assert payload["decision"] == "answer" and payload["suggestions"] == []
     assert set(payload["results"][0]) == {"id", "score", "question", "answer", "lang"}
     json.dumps(payload)
 
@@ -294,3 +298,60 @@ def test_a_failure_in_the_helper_thread_reaches_the_caller(fresh_searcher, monke
         monkeypatch.setattr(lexical, "search", broken_search)
     with pytest.raises(RuntimeError, match="keyword index broken"):
         fresh_searcher.search("how much is delivery?", "en")
+
+
+def _band_searcher(searcher: Searcher, threshold: float, clarify: float) -> Searcher:
+    return Searcher(
+        db_path=searcher.db_path,
+        index_dir=searcher.index_dir,
+        threshold=threshold,
+        clarify_threshold=clarify,
+    )
+
+
+def test_between_the_two_cut_offs_the_likeliest_articles_are_offered(fresh_searcher):
+    unsure = _band_searcher(fresh_searcher, threshold=1.01, clarify=0.0)
+    result = unsure.search("quanto costa la spedizione?")
+    assert result.abstain and result.decision == "clarify"
+    ids = [hit.id for hit in result.suggestions]
+    assert 2 <= len(ids) <= MAX_SUGGESTIONS == 3
+    assert ids[0] == "shipping-cost" and len(set(ids)) == len(ids)
+    assert all(hit.question for hit in result.suggestions)
+    assert result.to_json()["suggestions"] == ids
+
+
+def test_below_the_clarification_cut_off_nothing_is_offered(fresh_searcher):
+    nothing = _band_searcher(fresh_searcher, threshold=1.01, clarify=1.01)
+    result = nothing.search("quanto costa la spedizione?")
+    assert result.decision == "abstain" and result.suggestions == []
+
+
+def test_a_sure_answer_offers_no_choices(fresh_searcher):
+    sure = _band_searcher(fresh_searcher, threshold=0.0, clarify=0.0)
+    result = sure.search("quanto costa la spedizione?")
+    assert result.decision == "answer" and result.suggestions == []
+
+
+def test_no_band_unless_fitted_or_set(fresh_searcher, monkeypatch):
+    unfitted = Searcher(
+        db_path=fresh_searcher.db_path,
+        index_dir=fresh_searcher.index_dir,
+        calibration=replace(load_calibration(), clarify_threshold=None),
+    )
+    assert unfitted.clarify_threshold > 1.0
+    unfitted.threshold = 1.01
+    assert unfitted.search("quanto costa la spedizione?").decision == "abstain"
+    monkeypatch.setenv("SPORTELLO_KB_CLARIFY_THRESHOLD", "0.05")
+    get_settings.cache_clear()
+    try:
+        assert Searcher(db_path=fresh_searcher.db_path).clarify_threshold == 0.05
+    finally:
+        get_settings.cache_clear()
+
+
+def test_article_gives_the_customers_language_else_the_other(fresh_searcher):
+    english = fresh_searcher.article("returns", "en")
+    assert english.lang == "en" and english.answer.startswith("You have 14 days")
+    italian_only = fresh_searcher.article("decaf", "en")
+    assert italian_only.lang == "it" and italian_only.score == 1.0
+    assert fresh_searcher.article("no-such-article", "it") is None

@@ -1,0 +1,106 @@
+"""Follow-up questions: a short message right after an answer is read in its context.
+
+"quanto costa?" or "e per annullare?" right after the subscription article is about
+the subscription. Searched alone, such a message matches whichever article talks most
+about prices or cancelling (shipping, orders); searched after the article just given
+(its question and answer), it leans towards the subscription's price or cancellation,
+but also towards that article itself, which the customer has already read.
+
+So a possible follow-up (short, opening like one: "e…", "and what about…", or
+pointing back: "it", "quello", "ne") is searched twice in one batch, alone and after
+the previous article, and each candidate article is ranked by the sum of its two
+ranker scores: it must fit the message itself *and* the context. Its confidence is the
+higher of its two. On the demo's follow-up conversations (val split: choices made there)
+this found 14 of 20 second turns, against 7 for the message alone, 10 for the message
+after the previous question alone, and 11 for the more confident of the two.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from knowledge.search import Candidate, clean_query
+
+if TYPE_CHECKING:
+    from knowledge.search import Searcher, SearchResult
+
+# Customers' follow-ups are 1-5 words; full questions on a new topic are mostly longer.
+FOLLOW_UP_MAX_WORDS = 5
+# Up to this many words, an opener ("e se l'ordine è già partito?") or a word that
+# points back ("will that apply to the next one?") makes a message a follow-up too.
+LEANING_MAX_WORDS = 9
+_OPENERS = frozenset(
+    {"e", "ed", "ma", "anche", "invece", "quindi", "allora", "and", "but", "also", "so", "what"}
+)
+# Not "lo", "la", "le", "ci": in Italian they are mostly articles ("la spedizione") or
+# "there is" ("ci sono"), and would make most short questions follow-ups.
+_POINTING_BACK = frozenset(
+    "it that this one them those these there ne questo quello questa quella questi quelli".split()
+)
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def is_follow_up(text: str) -> bool:
+    """True when ``text`` may lean on the previous answer for its meaning."""
+    words = _WORD.findall(text.casefold())
+    if not words:
+        return False
+    if len(words) <= FOLLOW_UP_MAX_WORDS:
+        return True
+    if len(words) > LEANING_MAX_WORDS:
+        return False
+    return words[0] in _OPENERS or any(word in _POINTING_BACK for word in words)
+
+
+def in_context(previous_question: str, previous_answer: str, text: str) -> str:
+    """The query that reads ``text`` after the article just given."""
+    return " ".join(part.strip() for part in (previous_question, previous_answer, text))
+
+
+def search_in_context(
+    searcher: Searcher, text: str, lang: str | None, previous_article_id: str | None
+) -> SearchResult:
+    """Search ``text``, in the context of the article answered just before when it may
+    lean on it."""
+    query = clean_query(text, searcher.max_message_chars)
+    query_lang = searcher.query_language(query, lang)
+    previous = (
+        searcher.article(previous_article_id, query_lang)
+        if previous_article_id and query and is_follow_up(query)
+        else None
+    )
+    if previous is None:
+        return searcher.search(text, lang)
+    context = clean_query(
+        in_context(previous.question, previous.answer, query), searcher.max_message_chars * 2
+    )
+    plain, contextual = searcher.rank_many([query, context], [query_lang, query_lang])
+    return searcher.result(combine(plain, contextual), query_lang)
+
+
+def combine(plain: list[Candidate], contextual: list[Candidate]) -> list[Candidate]:
+    """One ranking from the message's and the context's: the sum of the ranker's scores
+    (an article one ranking lacks gets that ranking's lowest), the higher confidence and
+    the higher reach."""
+    if not plain or not contextual:
+        return plain or contextual
+    floors = (min(c.logit for c in plain), min(c.logit for c in contextual))
+    by_id = ({c.article_id: c for c in plain}, {c.article_id: c for c in contextual})
+    merged = []
+    for article_id in dict.fromkeys([*by_id[0], *by_id[1]]):
+        found = [ranking.get(article_id) for ranking in by_id]
+        logit = sum(c.logit if c else floor for c, floor in zip(found, floors, strict=True))
+        best = max((c for c in found if c), key=lambda c: c.confidence)
+        merged.append(
+            Candidate(
+                article_id,
+                best.features,
+                logit=logit,
+                confidence=best.confidence,
+                conf_features=best.conf_features,
+                reach=max(c.reach for c in found if c),
+            )
+        )
+    merged.sort(key=lambda c: c.logit, reverse=True)
+    return merged
