@@ -259,6 +259,16 @@ def app_env(settings: Settings) -> dict[str, str]:
             else {}
         ),
         **({"SPORTELLO_TRACKER_URL": settings.tracker_url} if settings.tracker_url else {}),
+        **(
+            {"SPORTELLO_KB_THRESHOLD": str(settings.kb_threshold)}
+            if settings.kb_threshold is not None
+            else {}
+        ),
+        **(
+            {"SPORTELLO_KB_CLARIFY_THRESHOLD": str(settings.kb_clarify_threshold)}
+            if settings.kb_clarify_threshold is not None
+            else {}
+        ),
         "SPORTELLO_RASA_TOKEN": settings.rasa_token,
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",

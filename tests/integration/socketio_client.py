@@ -7,7 +7,9 @@ environment has neither)::
 
 Each stdin line is ``{"message": "...", "customData": {...}}``; for each, every
 ``bot_uttered`` text that arrives within the wait is printed as one JSON line
-``{"sent": "...", "replies": [...]}``. The same protocol as the widget: connect,
+``{"sent": "...", "replies": [...], "messages": [...]}`` (``messages``: each
+``bot_uttered`` whole, with its ``quick_replies`` buttons). The same protocol as the
+widget: connect,
 ``session_request`` with the session id, wait for ``session_confirm``, then
 ``user_uttered`` with ``message``, ``customData`` and ``session_id``.
 """
@@ -26,7 +28,7 @@ FIRST_REPLY_S = 90.0  # the first answer may wait for the action server's warm-u
 
 async def main(url: str, session_id: str) -> None:
     client = socketio.AsyncClient(reconnection=False)
-    replies: asyncio.Queue[str] = asyncio.Queue()
+    replies: asyncio.Queue[dict] = asyncio.Queue()
     confirmed = asyncio.Event()
 
     @client.on("session_confirm")
@@ -35,7 +37,7 @@ async def main(url: str, session_id: str) -> None:
 
     @client.on("bot_uttered")
     async def on_bot(data: dict) -> None:
-        await replies.put(str(data.get("text") or ""))
+        await replies.put(data if isinstance(data, dict) else {"text": str(data)})
 
     # Long-polling: the Rasa environment's aiohttp is too old for engineio's websocket client.
     await client.connect(url, socketio_path="/socket.io/", transports=["polling"])
@@ -53,7 +55,7 @@ async def main(url: str, session_id: str) -> None:
                 "session_id": session_id,
             },
         )
-        got: list[str] = []
+        got: list[dict] = []
         wait = FIRST_REPLY_S
         while True:
             try:
@@ -61,7 +63,9 @@ async def main(url: str, session_id: str) -> None:
             except asyncio.TimeoutError:
                 break
             wait = QUIET_S
-        print(json.dumps({"sent": payload["message"], "replies": got}), flush=True)
+        texts = [str(message.get("text") or "") for message in got]
+        line = {"sent": payload["message"], "replies": texts, "messages": got}
+        print(json.dumps(line), flush=True)
     await client.disconnect()
 
 
