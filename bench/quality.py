@@ -50,6 +50,7 @@ from knowledge.calibration import (
     save_calibration,
 )
 from knowledge.encoders import default_encoders
+from knowledge.followup import search_in_context
 from knowledge.importer import slugify
 from knowledge.search import (
     MAX_SUGGESTIONS,
@@ -792,6 +793,34 @@ def latency(searcher: Searcher, texts: list[str]) -> dict[str, float]:
     }
 
 
+FOLLOWUP_SETS = {
+    DEMO_PLAIN_NAME: DEMO_FOLLOWUPS,
+    TRANSIT_NAME: TRANSIT_DIR / "followups.jsonl",
+}
+
+
+def follow_ups(searcher: Searcher, path: Path, split: str) -> dict[str, float] | None:
+    """Second turns of two-turn conversations, the first turn's article as the previous
+    answer: right article first when read in context (knowledge.followup) and alone,
+    and what the bot does at the shipped cut-offs with the context."""
+    if not path.exists():
+        return None
+    rows = [r for r in _jsonl(path) if r["split"] == split]
+    if not rows:
+        return None
+    counts = defaultdict(int)
+    for row in rows:
+        (_, previous), (text, gold) = [(t["text"], t["label"]) for t in row["turns"]]
+        result = search_in_context(searcher, text, row["lang"], previous)
+        alone = searcher.search(text, row["lang"])
+        counts["context_top1"] += bool(result.results) and result.results[0].id == gold
+        counts["alone_top1"] += bool(alone.results) and alone.results[0].id == gold
+        answered = not result.abstain and result.results[0].id == gold
+        counts["answered_right"] += answered
+        counts["reached"] += answered or gold in [h.id for h in result.suggestions]
+    return {"n": len(rows), **{k: v / len(rows) for k, v in counts.items()}}
+
+
 # ---- report ---------------------------------------------------------------------------------
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
@@ -915,6 +944,22 @@ def render(results: dict, notes: dict, calibration: Calibration, info: dict) -> 
                 f" | {_pct(clinc_in.get('answered_right'))}"
                 f" | {_pct(clinc_out.get('abstained_out'))} |"
             )
+    followups = info.get("followups") or {}
+    if followups:
+        lines += [
+            "",
+            "### Follow-up questions (second turns, the first turn's article given before)",
+            "",
+            "| knowledge base | split | conversations | right article first, read in context"
+            " | right article first, alone | answered right | reached within one clarification |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for (name, split), m in followups.items():
+            lines.append(
+                f"| {name} | {split} | {m['n']} | {_pct(m.get('context_top1'))}"
+                f" | {_pct(m.get('alone_top1'))} | {_pct(m.get('answered_right'))}"
+                f" | {_pct(m.get('reached'))} |"
+            )
     lines += ["", "### Set-up", ""]
     for name, note in notes.items():
         lines.append(f"- **{name}**: {note}")
@@ -965,6 +1010,7 @@ def main(argv: list[str] | None = None) -> int:
     evidence: dict[str, dict[str, list[Evidence]]] = {}
     notes: dict[str, str] = {}
     demo_searcher = None
+    searchers: dict[str, Searcher] = {}
     with tempfile.TemporaryDirectory(prefix="sportello-bench-") as tmp_dir:
         tmp = args.workdir or tmp_dir
         for dataset in datasets:
@@ -977,6 +1023,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             if dataset.note:
                 notes[dataset.name] = dataset.note
+            searchers[dataset.name] = stats["searcher"]
             if dataset.name == DEMO_NAME:
                 demo_searcher = stats["searcher"]
         fit_sets = [
@@ -1035,6 +1082,19 @@ def main(argv: list[str] | None = None) -> int:
                 if evidence[d.name][split]
             }
         sweep = cut_off_sweep(evidence, fitted["fused"])
+        followup_results = {}
+        for name, path in FOLLOWUP_SETS.items():
+            if name not in searchers:
+                continue
+            searcher = searchers[name]
+            searcher.calibration = fitted["fused"]
+            searcher.threshold = fitted["fused"].threshold
+            searcher.clarify_threshold = fitted["fused"].clarify_threshold or 1.1
+            for split in ("val", "test"):
+                m = follow_ups(searcher, path, split)
+                if m is not None:
+                    followup_results[(name, split)] = m
+                    print(f"follow-ups {name} {split}: {m}", file=sys.stderr)
         latency_info = None
         if demo_searcher is not None:
             demo_searcher.calibration = fitted["fused"]
@@ -1062,6 +1122,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": time.perf_counter() - started,
         "latency": latency_info,
         "sweep": sweep,
+        "followups": followup_results,
     }
     section = render(results, notes, calibration, info)
     print(section)

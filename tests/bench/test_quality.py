@@ -63,3 +63,47 @@ def test_stackfaq_fits_on_one_half_of_each_threads_paraphrases_and_reports_the_o
     assert {g for q in fit for g in q.gold} <= {a.id for a in dataset.articles}
     # The knowledge base is the threads' own questions, not the paraphrases.
     assert not _texts(fit + report) & {a.question for a in dataset.articles}
+
+
+def test_plain_articles_keep_one_question_and_the_answer_only() -> None:
+    rows = [
+        {
+            "id": "a",
+            "lang": "it",
+            "question": "Q?",
+            "answer": "A.",
+            "alt_questions": ["other phrasing"],
+            "tags": ["t"],
+        }
+    ]
+    (article,) = quality.plain_articles(rows)
+    assert article.phrasings() == ["Q?"] and article.answer == "A." and article.tags == []
+
+
+def test_the_transit_faq_is_plain_and_its_questions_split_val_and_test() -> None:
+    dataset = quality.load_transit(quick=False)
+    assert dataset is not None
+    ids = {a.id for a in dataset.articles}
+    assert len(ids) >= 60 and {a.lang for a in dataset.articles} == {"it", "en"}
+    assert all(a.alt_questions == [] for a in dataset.articles)
+    assert set(dataset.fit) == {"val"} and set(dataset.report) == {"test"}
+    for queries in (*dataset.fit.values(), *dataset.report.values()):
+        assert all(q.gold <= ids for q in queries)
+        assert any(not q.gold for q in queries)  # unanswerable questions on both sides
+    questions = {a.question.casefold() for a in dataset.articles}
+    assert not any(q.text.casefold() in questions for q in dataset.report["test"])
+
+
+def test_the_demo_plain_set_reuses_the_demo_questions_on_one_question_per_article() -> None:
+    dataset = quality.load_demo_plain(quick=False)
+    assert dataset is not None
+    assert all(a.alt_questions == [] for a in dataset.articles)
+    assert len(dataset.fit["val"]) == len(dataset.report["test"]) == 174
+
+
+def test_offered_ids_are_the_first_three_and_never_one_alone() -> None:
+    from knowledge.search import Candidate
+
+    ranked = [Candidate(x, {}) for x in "abcd"]
+    assert quality.offered_ids(ranked) == ["a", "b", "c"]
+    assert quality.offered_ids(ranked[:1]) == []
