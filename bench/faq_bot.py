@@ -38,6 +38,7 @@ import httpx
 
 from bench import quality
 from bench.sections import load_average, machine, write_section
+from knowledge.search import Searcher
 from knowledge.store import Article, upsert_articles
 from sportello.db import open_db
 from sportello.services import running_stack, train_model
@@ -46,8 +47,10 @@ from sportello.settings import PROJECT_ROOT, Settings
 BENCHMARKS = PROJECT_ROOT / "BENCHMARKS.md"
 SECTION = "faq-bot"
 SEED = 20261205
-# Intents whose message the bot searches in the knowledge base (actions/actions.py).
-KB_INTENTS = ("ask_question", "nlu_fallback")
+# Intents whose action searches the message in the knowledge base at the start of a
+# conversation (actions/actions.py, actions/ratings.py: a number with no rating pending,
+# a choice or "none of these" with no offer open are searched as text).
+KB_INTENTS = ("ask_question", "nlu_fallback", "give_rating", "choose_article", "none_of_these")
 # Questions per reported set: all of our own sets; a fixed sample of the two large
 # public ones (the conversation costs the same whatever the set).
 FULL_CAP = 400
@@ -170,7 +173,10 @@ def nlu_routing(client: httpx.Client, settings: Settings, queries: list[quality.
             json={"text": query.text},
         )
         reply.raise_for_status()
-        elsewhere += (reply.json().get("intent") or {}).get("name") not in KB_INTENTS
+        intent = (reply.json().get("intent") or {}).get("name")
+        if intent not in KB_INTENTS:
+            elsewhere += 1
+            print(f"    NLU: {intent}: {query.text}", file=sys.stderr)
     return elsewhere
 
 
@@ -231,9 +237,12 @@ def run_set(
         settings = new_settings(Path(tmp))
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         upsert_articles(open_db(settings.db_path), articles)
+        # Index here, as `sportello kb import` does: the action server then loads it.
+        Searcher(db_path=settings.db_path, index_dir=settings.index_dir).refresh()
         tally, follow = Tally(), Tally() if followups else None
         with running_stack(settings, model), httpx.Client(timeout=120) as client:
-            Customer(client, settings).say("ciao")  # the action server loads its models
+            # Not counted: the action server loads its models on its first search.
+            Customer(client, settings).say("informazioni sul servizio clienti")
             for i, query in enumerate(queries, start=1):
                 ask(client, settings, query, tally)
                 if i % 50 == 0:

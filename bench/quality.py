@@ -39,6 +39,7 @@ from bench.sections import machine, write_section
 from knowledge.calibration import (
     CLF_CONF_FEATURES,
     CONF_FEATURES,
+    PLAIN_KB_MIN_INV_PPA,
     RANK_FEATURES,
     UNFITTED,
     Calibration,
@@ -54,6 +55,7 @@ from knowledge.followup import search_in_context
 from knowledge.importer import slugify
 from knowledge.search import (
     MAX_SUGGESTIONS,
+    NO_CLARIFICATION,
     Candidate,
     Searcher,
     clean_query,
@@ -573,25 +575,54 @@ def fit_variant(
         conf_bias=bias,
         threshold=0.5,
     )
-    threshold, stats = _fit_threshold(fit_sets, calibration)
+    # Knowledge bases with many phrasings per article keep the cut-off rule they always
+    # had (most answered right while abstaining on 75% of the unanswerable); plain FAQs
+    # get cut-offs of their own below.
+    rich_sets = _of_shape(fit_sets, plain=False)
+    plain_sets = _of_shape(fit_sets, plain=True)
+    threshold, stats = _fit_threshold(rich_sets, calibration)
     if clf_conf_names:
         weights, bias = _fit_confidence(fit_sets, ranker, clf_conf_names, clf_only=True)
         calibration.clf_conf_weights = dict(zip(clf_conf_names, weights.tolist(), strict=True))
         calibration.clf_conf_bias = bias
-        plain_threshold = threshold
-        threshold, stats = _fit_threshold(fit_sets, calibration)
-        calibration.conf_bias += logit(threshold) - logit(plain_threshold)
+        unshifted = threshold
+        threshold, stats = _fit_threshold(rich_sets, calibration)
+        calibration.conf_bias += logit(threshold) - logit(unshifted)
     calibration.threshold = threshold
     weights, bias = _fit_reach(fit_sets, calibration, conf_names)
     calibration.reach_weights = dict(zip(conf_names, weights.tolist(), strict=True))
     calibration.reach_bias = bias
-    answer_cut, clarify_cut, points = _fit_operating_points(fit_sets, calibration)
-    calibration.threshold, calibration.clarify_threshold = answer_cut, clarify_cut
-    calibration.provenance = {
+    _, calibration.clarify_threshold, rich_points = _fit_operating_points(
+        rich_sets, calibration, MIN_OUT_RECALL, 1.0, fixed_threshold=threshold
+    )
+    provenance = {
         "fit_stats": {k: round(v, 4) for k, v in stats.items()},
-        "operating_points": {k: round(v, 4) for k, v in points.items()},
+        "operating_points": {k: round(v, 4) for k, v in rich_points.items()},
     }
+    if plain_sets:
+        answer_cut, clarify_cut, points = _fit_operating_points(
+            plain_sets, calibration, MIN_OUT_NO_ARTICLE, MAX_WRONG
+        )
+        calibration.plain_cut_offs = {"threshold": answer_cut, "clarify_threshold": clarify_cut}
+        provenance["plain_operating_points"] = {k: round(v, 4) for k, v in points.items()}
+    calibration.provenance = provenance
     return calibration
+
+
+def _of_shape(
+    fit_sets: list[tuple[float, list[Evidence]]], plain: bool
+) -> list[tuple[float, list[Evidence]]]:
+    """The fit sets whose knowledge base is a plain FAQ (or is not)."""
+    out = []
+    for weight, evidences in fit_sets:
+        shaped = [e for e in evidences if e.candidates and _is_plain(e.candidates) == plain]
+        if shaped:
+            out.append((weight, shaped))
+    return out
+
+
+def _is_plain(candidates: list[Candidate]) -> bool:
+    return candidates[0].features.get("inv_ppa", 0.0) >= PLAIN_KB_MIN_INV_PPA
 
 
 def _fit_reach(
@@ -618,7 +649,11 @@ def offered_ids(ranked: list[Candidate]) -> list[str]:
 
 
 def _fit_operating_points(
-    fit_sets: list[tuple[float, list[Evidence]]], calibration: Calibration
+    fit_sets: list[tuple[float, list[Evidence]]],
+    calibration: Calibration,
+    min_out_no_article: float,
+    max_wrong: float,
+    fixed_threshold: float | None = None,
 ) -> tuple[float, float, dict]:
     """Answer and clarification cut-offs on the fit data (choose_operating_points)."""
     conf_in, right_in, offered_in, reach_in, w_in = [], [], [], [], []
@@ -645,12 +680,13 @@ def _fit_operating_points(
         np.array(right_in),
         np.array(offered_in),
         np.array(conf_out),
-        MIN_OUT_NO_ARTICLE,
-        MAX_WRONG,
+        min_out_no_article,
+        max_wrong,
         np.array(w_in),
         np.array(w_out),
         reach_in=np.array(reach_in),
         reach_out=np.array(reach_out),
+        fixed_threshold=fixed_threshold,
     )
 
 
@@ -713,12 +749,12 @@ def measure(evidences: list[Evidence], calibration: Calibration) -> dict[str, fl
     n_in = n_out = top1 = answered_right = answered = abstained_out = 0
     reached = no_article_out = top3 = 0
     reciprocal = 0.0
-    low = calibration.clarify_threshold
-    low = 1.1 if low is None else low  # no band: never offer
     for e in evidences:
         ranked = _ranked(e, calibration)
         confidence = ranked[0].confidence if ranked else 0.0
-        answers = bool(ranked) and confidence >= calibration.threshold
+        high, low = calibration.cut_offs(ranked[0].features.get("inv_ppa", 0.0) if ranked else 0)
+        low = NO_CLARIFICATION if low is None else low
+        answers = bool(ranked) and confidence >= high
         clarifies = not answers and bool(ranked) and ranked[0].reach >= low
         offered = offered_ids(ranked) if clarifies else []
         if e.query.gold:
@@ -831,15 +867,17 @@ def _faq_table(fused: dict, calibration: Calibration) -> list[str]:
     rows = [(key, m) for key, m in fused.items() if key[0] in FAQ_SHAPED]
     if not rows:
         return []
-    clarify = calibration.clarify_threshold
+    high, low = calibration.cut_offs(1.0)
     lines = [
         "### Headline: FAQ-shaped knowledge bases (one question and answer per article)",
         "",
-        "The knowledge-base search alone, at the shipped cut-offs: answer at"
-        f' {calibration.threshold:.3f}, offer the likeliest articles ("Forse cercavi…")'
-        f" from {clarify if clarify is not None else calibration.threshold:.3f}."
+        "The knowledge-base search alone, at the cut-offs shipped for a plain FAQ (at most"
+        f" {round(1 / PLAIN_KB_MIN_INV_PPA)} question phrasings per article): answer when the"
+        f" best article's confidence reaches {high:.3f}; otherwise offer the likeliest"
+        f' articles ("Forse cercavi…") when the reach model gives at least'
+        f" {low if low is not None else NO_CLARIFICATION:.3f}; otherwise no article."
         " Through the whole bot (Rasa, actions, a conversation per question): the"
-        " `faq-bot` section.",
+        " next section, from `bench.faq_bot`.",
         "",
         "| data set | split | answerable | answered right | answered wrong"
         " | reached within one clarification | right article in top 3"
@@ -864,12 +902,15 @@ def render(results: dict, notes: dict, calibration: Calibration, info: dict) -> 
         "",
         f"Command: `{info['command']}`",
         "",
-        "Cut-off and weights fitted on CLINC150 val + oos_val, a held-out part of Banking77 train,"
-        " half of StackFAQ's paraphrases, xSID-it validation (it, en), the demo val split and"
-        " the demo val split against the demo knowledge base cut to 3-20 articles; numbers"
-        " below are on test splits (StackFAQ: the other half) only. Default cut-off:"
-        f" **{calibration.threshold:.3f}** (calibrated P(correct); `SPORTELLO_KB_THRESHOLD`"
-        " overrides it).",
+        "Cut-offs and weights fitted on the val splits of our FAQ-shaped sets (demo first"
+        " question only, transit FAQ, Immuni), CLINC150 val + oos_val, a held-out part of"
+        " Banking77 train, half of StackFAQ's paraphrases, xSID-it validation (it, en), the"
+        " demo val split and the demo val split against the demo knowledge base cut to 3-20"
+        " articles; numbers"
+        " below are on test splits (StackFAQ: the other half) only. Default cut-off for"
+        f" knowledge bases with many phrasings per article: **{calibration.threshold:.3f}**"
+        " (calibrated P(correct); `SPORTELLO_KB_THRESHOLD` overrides it); plain FAQs have"
+        " their own (headline).",
         "",
         *_faq_table(fused, calibration),
         "### At the default cut-off (fused)",
@@ -1087,9 +1128,7 @@ def main(argv: list[str] | None = None) -> int:
             if name not in searchers:
                 continue
             searcher = searchers[name]
-            searcher.calibration = fitted["fused"]
-            searcher.threshold = fitted["fused"].threshold
-            searcher.clarify_threshold = fitted["fused"].clarify_threshold or 1.1
+            searcher.calibration = fitted["fused"]  # its cut-offs for the KB's shape
             for split in ("val", "test"):
                 m = follow_ups(searcher, path, split)
                 if m is not None:

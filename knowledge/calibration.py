@@ -86,6 +86,9 @@ REACH_FEATURES = CONF_FEATURES
 # articles are unanswerable; the model learns how much a probability is worth at each
 # size.
 CLF_CONF_FEATURES = (*CONF_FEATURES, "clf_p", "inv_k", "clf_p_small")
+# A knowledge base with at most 4 question phrasings per article (both languages
+# together) is a plain FAQ: it gets cut-offs of its own (Calibration.cut_offs).
+PLAIN_KB_MIN_INV_PPA = 0.25
 
 
 @dataclass
@@ -112,6 +115,9 @@ class Calibration:
     # compared with ``clarify_threshold``. Empty: the answer confidence serves.
     reach_weights: dict[str, float] = field(default_factory=dict)
     reach_bias: float = 0.0
+    # The two cut-offs for a plain FAQ (``PLAIN_KB_MIN_INV_PPA``): ``{"threshold": …,
+    # "clarify_threshold": …}``. Empty: the same cut-offs for every knowledge base.
+    plain_cut_offs: dict[str, float] = field(default_factory=dict)
 
     def rank_logit(self, features: dict[str, float]) -> float:
         return self.rank_bias + sum(w * features.get(n, 0.0) for n, w in self.rank_weights.items())
@@ -122,6 +128,21 @@ class Calibration:
         else:
             weights, bias = self.conf_weights, self.conf_bias
         return _sigmoid(bias + sum(w * features.get(n, 0.0) for n, w in weights.items()))
+
+    def cut_offs(self, inv_ppa: float) -> tuple[float, float | None]:
+        """(answer cut-off, clarification cut-off) for a knowledge base of this shape.
+
+        ``inv_ppa`` is articles per question phrasing (search: 1 for a one-language
+        plain FAQ, 0.5 for a bilingual one, below 0.1 with a dozen phrasings each). A
+        plain FAQ's confidences are lower for the same chance of being right, and its
+        customers need the "Forse cercavi…" band more: it has cut-offs of its own.
+        """
+        if self.plain_cut_offs and inv_ppa >= PLAIN_KB_MIN_INV_PPA:
+            clarify = self.plain_cut_offs.get("clarify_threshold")
+            return float(self.plain_cut_offs["threshold"]), (
+                None if clarify is None else float(clarify)
+            )
+        return self.threshold, self.clarify_threshold
 
     def reach(self, features: dict[str, float]) -> float:
         """P(the right article is among the first ``search.MAX_SUGGESTIONS``)."""
@@ -151,6 +172,7 @@ class Calibration:
             ),
             reach_weights={k: float(v) for k, v in data.get("reach_weights", {}).items()},
             reach_bias=float(data.get("reach_bias", 0.0)),
+            plain_cut_offs={k: float(v) for k, v in (data.get("plain_cut_offs") or {}).items()},
         )
 
 
@@ -326,6 +348,7 @@ def choose_operating_points(
     weights_out: np.ndarray | None = None,
     reach_in: np.ndarray | None = None,
     reach_out: np.ndarray | None = None,
+    fixed_threshold: float | None = None,
 ) -> tuple[float, float, dict]:
     """The answer cut-off and the clarification cut-off, chosen together.
 
@@ -341,7 +364,8 @@ def choose_operating_points(
     that maximises answerable questions answered right at once plus those that reach
     their article at all (at once or with one click): a direct right answer counts
     twice, a click once. Ties go to the pair that leaves more unanswerable questions
-    without an article. Returns ``(threshold, clarify_threshold, stats)``.
+    without an article. With ``fixed_threshold`` only the clarification cut-off is
+    chosen. Returns ``(threshold, clarify_threshold, stats)``.
     """
     c_in = np.asarray(confidence_in, dtype=np.float64)
     c_out = np.asarray(confidence_out, dtype=np.float64)
@@ -353,7 +377,11 @@ def choose_operating_points(
     w_out = np.ones(len(c_out)) if weights_out is None else np.asarray(weights_out, float)
     w_in = w_in / max(w_in.sum(), 1e-12)
     w_out = w_out / max(w_out.sum(), 1e-12)
-    answer_cuts = _cuts(np.concatenate([c_in, c_out]))
+    answer_cuts = (
+        _cuts(np.concatenate([c_in, c_out]))
+        if fixed_threshold is None
+        else np.array([float(fixed_threshold)])
+    )
     clarify_cuts = _cuts(np.concatenate([r_in, r_out]))
 
     def below(scores: np.ndarray, cuts: np.ndarray) -> np.ndarray:

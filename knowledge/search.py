@@ -155,17 +155,14 @@ class Searcher:
         self.index_dir = Path(index_dir) if index_dir is not None else settings.index_dir
         self.encoders = list(encoders) if encoders is not None else default_encoders()
         self.calibration = calibration or load_calibration()
+        # Cut-offs given here or in the settings win; otherwise the calibration's for
+        # this knowledge base's shape (see the threshold properties).
         if threshold is None:
             threshold = settings.kb_threshold
-        self.threshold = self.calibration.threshold if threshold is None else float(threshold)
         if clarify_threshold is None:
             clarify_threshold = settings.kb_clarify_threshold
-        if clarify_threshold is None:
-            clarify_threshold = self.calibration.clarify_threshold
-        # No band (never offer choices) when none was fitted or set.
-        self.clarify_threshold = (
-            NO_CLARIFICATION if clarify_threshold is None else float(clarify_threshold)
-        )
+        self._threshold = None if threshold is None else float(threshold)
+        self._clarify_threshold = None if clarify_threshold is None else float(clarify_threshold)
         self.max_message_chars = max_message_chars or settings.max_message_chars
         self.default_lang = default_lang or settings.default_lang
         self._lock = threading.RLock()
@@ -187,6 +184,29 @@ class Searcher:
         self._combiner: Combiner[tuple[object, str | None, int], SearchResult] = Combiner(
             run_many=self._search_batch, group=lambda query: query[2]
         )
+
+    @property
+    def threshold(self) -> float:
+        """The answer cut-off: set, or the calibration's for this knowledge base's shape."""
+        if self._threshold is not None:
+            return self._threshold
+        return self.calibration.cut_offs(self._inv_ppa)[0]
+
+    @threshold.setter
+    def threshold(self, value: float) -> None:
+        self._threshold = float(value)
+
+    @property
+    def clarify_threshold(self) -> float:
+        """The clarification cut-off (``NO_CLARIFICATION`` when none was fitted or set)."""
+        if self._clarify_threshold is not None:
+            return self._clarify_threshold
+        clarify = self.calibration.cut_offs(self._inv_ppa)[1]
+        return NO_CLARIFICATION if clarify is None else clarify
+
+    @clarify_threshold.setter
+    def clarify_threshold(self, value: float) -> None:
+        self._clarify_threshold = float(value)
 
     # ---- keeping the indexes in step with SQLite -------------------------------------
     def _db(self):

@@ -161,3 +161,20 @@ def test_the_reach_model_decides_the_clarification_band():
     assert 0.3 < high <= 0.9 and 0.2 < low <= 0.7
     assert stats["reached_with_one_click"] == pytest.approx(3 / 4)
     assert stats["no_article_out"] == 1.0
+
+
+def test_plain_faqs_have_cut_offs_of_their_own():
+    calibration = Calibration(
+        rank_weights={},
+        rank_bias=0.0,
+        conf_weights={},
+        conf_bias=0.0,
+        threshold=0.6,
+        clarify_threshold=0.7,
+        plain_cut_offs={"threshold": 0.4, "clarify_threshold": 0.3},
+    )
+    restored = Calibration.from_json(calibration.to_json())
+    assert restored.cut_offs(0.5) == (0.4, 0.3)  # bilingual plain FAQ
+    assert restored.cut_offs(0.08) == (0.6, 0.7)  # a dozen phrasings per article
+    restored.plain_cut_offs = {}
+    assert restored.cut_offs(1.0) == (0.6, 0.7)

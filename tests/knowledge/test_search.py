@@ -355,3 +355,28 @@ def test_article_gives_the_customers_language_else_the_other(fresh_searcher):
     italian_only = fresh_searcher.article("decaf", "en")
     assert italian_only.lang == "it" and italian_only.score == 1.0
     assert fresh_searcher.article("no-such-article", "it") is None
+
+
+def test_a_plain_faq_gets_the_calibrations_plain_cut_offs(fresh_searcher, tmp_path):
+    from knowledge.store import Article
+
+    calibration = replace(
+        load_calibration(),
+        threshold=0.0,
+        clarify_threshold=None,
+        plain_cut_offs={"threshold": 1.01, "clarify_threshold": 0.0},
+    )
+    rich = Searcher(
+        db_path=fresh_searcher.db_path,
+        index_dir=fresh_searcher.index_dir,
+        calibration=calibration,
+    )
+    assert rich.search("quanto costa la spedizione?").decision == "answer"
+    plain_articles = [
+        Article(id=a.id, lang=a.lang, question=a.question, answer=a.answer)
+        for a in FIXTURE_ARTICLES
+    ]
+    plain = build_kb(tmp_path / "plain", plain_articles)
+    plain.calibration = calibration
+    assert plain.search("quanto costa la spedizione?").decision == "clarify"
+    assert (plain.threshold, plain.clarify_threshold) == (1.01, 0.0)
