@@ -853,6 +853,7 @@ def follow_ups(searcher: Searcher, path: Path, split: str) -> dict[str, float] |
         counts["alone_top1"] += bool(alone.results) and alone.results[0].id == gold
         answered = not result.abstain and result.results[0].id == gold
         counts["answered_right"] += answered
+        counts["answered_wrong"] += not result.abstain and result.results[0].id != gold
         counts["reached"] += answered or gold in [h.id for h in result.suggestions]
     return {"n": len(rows), **{k: v / len(rows) for k, v in counts.items()}}
 
@@ -992,14 +993,15 @@ def render(results: dict, notes: dict, calibration: Calibration, info: dict) -> 
             "### Follow-up questions (second turns, the first turn's article given before)",
             "",
             "| knowledge base | split | conversations | right article first, read in context"
-            " | right article first, alone | answered right | reached within one clarification |",
-            "|---|---|---|---|---|---|---|",
+            " | right article first, alone | answered right | answered wrong"
+            " | reached within one clarification |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for (name, split), m in followups.items():
             lines.append(
                 f"| {name} | {split} | {m['n']} | {_pct(m.get('context_top1'))}"
                 f" | {_pct(m.get('alone_top1'))} | {_pct(m.get('answered_right'))}"
-                f" | {_pct(m.get('reached'))} |"
+                f" | {_pct(m.get('answered_wrong'))} | {_pct(m.get('reached'))} |"
             )
     lines += ["", "### Set-up", ""]
     for name, note in notes.items():

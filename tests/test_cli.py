@@ -67,12 +67,16 @@ def test_kb_import_of_a_missing_file_is_a_one_line_error(data_dir, tmp_path, cap
     assert "file not found" in capsys.readouterr().err
 
 
+# What a search with nothing to search answers.
+NOTHING = {"abstain": True, "decision": "abstain", "results": [], "suggestions": []}
+
+
 def test_kb_search_json_prints_the_documented_shape(data_dir, faq_file, capsys):
     main(["kb", "import", str(faq_file)])
     capsys.readouterr()
     assert main(["kb", "search", "how much does delivery cost?", "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
-    assert set(payload) == {"abstain", "results"}
+    assert set(payload) == {"abstain", "decision", "results", "suggestions"}
     assert payload["results"][0]["id"] == "spedizione"
     assert payload["results"][0]["lang"] == "en"
     assert set(payload["results"][0]) == {"id", "score", "question", "answer", "lang"}
@@ -88,8 +92,8 @@ def test_kb_search_jsonl_answers_one_line_per_input_line(data_dir, faq_file, cap
     results = [json.loads(line) for line in lines]
     assert len(results) == 4
     assert results[0]["results"][0]["id"] == "spedizione"
-    assert results[1] == {"abstain": True, "results": []}
-    assert results[2] == {"abstain": True, "results": []}
+    assert results[1] == NOTHING
+    assert results[2] == NOTHING
     assert results[3]["results"][0]["id"] == "orari"
 
 
@@ -151,4 +155,4 @@ def test_the_installed_command_streams_jsonl(data_dir, faq_file):
     lines = completed.stdout.splitlines()
     assert len(lines) == 3
     assert json.loads(lines[0])["results"][0]["id"] == "spedizione"
-    assert json.loads(lines[2]) == {"abstain": True, "results": []}
+    assert json.loads(lines[2]) == NOTHING

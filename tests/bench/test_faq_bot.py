@@ -66,10 +66,11 @@ def test_scoring_unanswerable_questions_counts_any_article_as_given():
     assert (tally.n_out, tally.no_article_out) == (4, 2)
 
 
-def test_the_report_pools_our_own_sets_against_the_targets():
-    own = faq_bot.OWN_HEADLINE[0]
+def test_the_report_averages_our_own_sets_against_the_targets():
+    own, other = faq_bot.OWN_HEADLINE[:2]
     rows = {
         own: Tally(n_in=10, right=8, wrong=1, clarified=1, reached=9, n_out=5, no_article_out=4),
+        other: Tally(n_in=100, right=80, wrong=10, clarified=10, reached=90),  # no oos
         "QA4FAQ-it": Tally(n_in=4, right=1, wrong=3),
     }
     follow = {own: Tally(n_in=2, right=1, reached=2)}
@@ -83,6 +84,7 @@ def test_the_report_pools_our_own_sets_against_the_targets():
     }
     text = render(rows, follow, info)
     assert "| QA4FAQ-it | 4 | 25.0% | 75.0% |" in text
+    assert "each set counts once" in text
     assert "answered right **80.0%** (≥ 75%)" in text
     assert "reached within one clarification **90.0%** (≥ 92%)" in text
     assert "unanswerable given no article **80.0%** (≥ 80%)" in text

@@ -97,7 +97,8 @@ def test_combining_needs_both_the_message_and_the_context():
     assert [c.article_id for c in merged] == [
         "subscription-cancel", "orders", "subscription", "misc"
     ]  # fmt: skip
-    assert merged[0].confidence == 0.3 and merged[0].logit == 4.5
+    assert merged[0].confidence == 0.1 and merged[0].logit == 4.5  # the lower of 0.1, 0.3
+    assert merged[3].confidence == 0.0  # "misc": the context does not have it
     assert combine([], context) == context and combine(plain, []) == plain
 
 

@@ -336,7 +336,7 @@ def test_no_band_unless_fitted_or_set(fresh_searcher, monkeypatch):
     unfitted = Searcher(
         db_path=fresh_searcher.db_path,
         index_dir=fresh_searcher.index_dir,
-        calibration=replace(load_calibration(), clarify_threshold=None),
+        calibration=replace(load_calibration(), clarify_threshold=None, plain_cut_offs={}),
     )
     assert unfitted.clarify_threshold > 1.0
     unfitted.threshold = 1.01
