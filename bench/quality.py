@@ -426,13 +426,14 @@ def _labelled_splits(rows: list[dict]) -> dict[str, list[Query]]:
     return splits
 
 
-def _faq_dataset(name: str, articles: list[Article], questions: Path, note: str) -> Dataset | None:
-    if not questions.exists() or not articles:
+def _faq_dataset(name: str, articles: Path, questions: Path, note: str) -> Dataset | None:
+    """A plain FAQ (its articles cut to question and answer) with our labelled questions."""
+    if not articles.exists() or not questions.exists():
         return None
     splits = _labelled_splits(_jsonl(questions))
     return Dataset(
         name,
-        articles,
+        plain_articles(_jsonl(articles)),
         fit={"val": splits.get("val", [])},
         report={"test": splits.get("test", [])},
         note=note,
@@ -440,11 +441,9 @@ def _faq_dataset(name: str, articles: list[Article], questions: Path, note: str)
 
 
 def load_demo_plain(quick: bool) -> Dataset | None:
-    if not DEMO_ARTICLES.exists():
-        return None
     return _faq_dataset(
         DEMO_PLAIN_NAME,
-        plain_articles(_jsonl(DEMO_ARTICLES)),
+        DEMO_ARTICLES,
         DEMO_QUESTIONS,
         "the demo knowledge base cut to each article's first question and its answer"
         " (alt_questions and tags dropped), with the demo questions, it + en",
@@ -452,12 +451,9 @@ def load_demo_plain(quick: bool) -> Dataset | None:
 
 
 def load_transit(quick: bool) -> Dataset | None:
-    path = TRANSIT_DIR / "articles.jsonl"
-    if not path.exists():
-        return None
     return _faq_dataset(
         TRANSIT_NAME,
-        plain_articles(_jsonl(path)),
+        TRANSIT_DIR / "articles.jsonl",
         TRANSIT_DIR / "questions.jsonl",
         "a fictional bus and tram company's FAQ in its own administrative words"
         " (bench/data/transit_faq), it + en, questions written separately in customers' words",
@@ -465,12 +461,9 @@ def load_transit(quick: bool) -> Dataset | None:
 
 
 def load_immuni(quick: bool) -> Dataset | None:
-    path = EVAL_DIR / "immuni_faq" / "kb.jsonl"
-    if not path.exists():
-        return None
     return _faq_dataset(
         IMMUNI_NAME,
-        plain_articles(_jsonl(path)),
+        EVAL_DIR / "immuni_faq" / "kb.jsonl",
         IMMUNI_QUESTIONS,
         "the Immuni app's bundled FAQ (../shared/eval/immuni_faq, 31 articles, it + en) with"
         " customer questions of ours (bench/data/immuni_questions.jsonl)",

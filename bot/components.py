@@ -160,16 +160,8 @@ class UnknownWordsFallback(GraphComponent):
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
-            if self.knows_any_word(message.get(TEXT) or ""):
-                continue
-            fallback = {INTENT_NAME_KEY: DEFAULT_NLU_FALLBACK_INTENT_NAME, "confidence": 1.0}
-            ranking = [
-                entry
-                for entry in message.get(INTENT_RANKING_KEY) or []
-                if entry.get(INTENT_NAME_KEY) != DEFAULT_NLU_FALLBACK_INTENT_NAME
-            ]
-            message.set(INTENT, fallback, add_to_output=True)
-            message.set(INTENT_RANKING_KEY, [dict(fallback), *ranking], add_to_output=True)
+            if not self.knows_any_word(message.get(TEXT) or ""):
+                predict(message, DEFAULT_NLU_FALLBACK_INTENT_NAME)
         return messages
 
     def knows_any_word(self, text: str) -> bool:
@@ -231,14 +223,18 @@ class QuestionRouter(GraphComponent):
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
-            if intent not in REROUTED_INTENTS or not reads_as_question(message.get(TEXT) or ""):
-                continue
-            routed = {INTENT_NAME_KEY: QUESTION_INTENT, "confidence": 1.0}
-            ranking = [
-                entry
-                for entry in message.get(INTENT_RANKING_KEY) or []
-                if entry.get(INTENT_NAME_KEY) != QUESTION_INTENT
-            ]
-            message.set(INTENT, routed, add_to_output=True)
-            message.set(INTENT_RANKING_KEY, [dict(routed), *ranking], add_to_output=True)
+            if intent in REROUTED_INTENTS and reads_as_question(message.get(TEXT) or ""):
+                predict(message, QUESTION_INTENT)
         return messages
+
+
+def predict(message: Message, intent: str) -> None:
+    """Make ``intent`` the message's intent (confidence 1), first in its ranking."""
+    chosen = {INTENT_NAME_KEY: intent, "confidence": 1.0}
+    ranking = [
+        entry
+        for entry in message.get(INTENT_RANKING_KEY) or []
+        if entry.get(INTENT_NAME_KEY) != intent
+    ]
+    message.set(INTENT, chosen, add_to_output=True)
+    message.set(INTENT_RANKING_KEY, [dict(chosen), *ranking], add_to_output=True)
