@@ -14,7 +14,9 @@ follow-up conversations (val split: choices made there) this put the right artic
 first for 14 of 20 second turns, against 7 for the message alone, 10 for the message
 after the previous question alone, and 11 for the more confident of the two.
 
-Its confidence is the lower of its two and its reach the higher: a follow-up is
+A message that the search alone would answer with confidence keeps that answer: it is
+clear on its own ("posso pagare con PayPal?" after the shipping article). Otherwise
+each candidate's confidence is the lower of its two and its reach the higher: a follow-up is
 answered at once only when both readings agree, and otherwise the likeliest articles
 are offered. With the higher confidence instead, a fifth of the second turns got a
 wrong answer through the whole bot (bench.faq_bot); on the val splits the lower one
@@ -27,7 +29,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from knowledge.search import Candidate, clean_query
+from knowledge.search import ANSWER_DECISION, Candidate, clean_query
 
 if TYPE_CHECKING:
     from knowledge.search import Searcher, SearchResult
@@ -83,6 +85,9 @@ def search_in_context(
         in_context(previous.question, previous.answer, query), searcher.max_message_chars * 2
     )
     plain, contextual = searcher.rank_many([query, context], [query_lang, query_lang])
+    alone = searcher.result(plain, query_lang)
+    if alone.decision == ANSWER_DECISION:
+        return alone  # a question clear on its own ("posso pagare con PayPal?") stands
     return searcher.result(combine(plain, contextual), query_lang)
 
 

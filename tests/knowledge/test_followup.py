@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from knowledge.followup import combine, in_context, is_follow_up, search_in_context
-from knowledge.search import Candidate
+from knowledge.search import Candidate, Searcher
 from knowledge.store import Article
 from tests.knowledge.conftest import build_kb
 
@@ -120,3 +120,22 @@ def test_a_long_question_is_never_searched_in_context(searcher, monkeypatch):
     text = "vorrei sapere quali sono gli orari di apertura del negozio di Bologna"
     assert search_in_context(searcher, text, "it", "abbonamento").results[0].id == "orari"
     assert calls == []
+
+
+def test_a_question_the_search_alone_answers_keeps_its_answer(searcher, monkeypatch):
+    import knowledge.followup as followup
+
+    sure = Searcher(db_path=searcher.db_path, index_dir=searcher.index_dir, threshold=0.0)
+    monkeypatch.setattr(followup, "combine", lambda *a: pytest.fail("context was used"))
+    result = search_in_context(sure, "quanto costa la spedizione?", "it", "abbonamento")
+    assert result.decision == "answer" and result.results[0].id == "spedizione-costi"
+
+
+def test_an_unsure_follow_up_is_offered_with_its_context(searcher):
+    unsure = Searcher(
+        db_path=searcher.db_path, index_dir=searcher.index_dir, threshold=1.01,
+        clarify_threshold=0.0,
+    )  # fmt: skip
+    result = search_in_context(unsure, "quanto costa?", "it", "abbonamento")
+    assert result.decision == "clarify"
+    assert result.suggestions[0].id == "abbonamento-prezzo"
