@@ -649,8 +649,44 @@ def _fit_operating_points(
     fixed_threshold: float | None = None,
 ) -> tuple[float, float, dict]:
     """Answer and clarification cut-offs on the fit data (choose_operating_points)."""
-    conf_in, right_in, offered_in, reach_in, w_in = [], [], [], [], []
-    conf_out, reach_out, w_out = [], [], []
+    o = _top_outcomes(fit_sets, calibration)
+    return choose_operating_points(
+        o.conf_in,
+        o.right_in,
+        o.offered_in,
+        o.conf_out,
+        min_out_no_article,
+        max_wrong,
+        o.w_in,
+        o.w_out,
+        reach_in=o.reach_in,
+        reach_out=o.reach_out,
+        fixed_threshold=fixed_threshold,
+    )
+
+
+@dataclass
+class TopOutcomes:
+    """Per fit question, what its best candidate says: answerable (``_in``) questions'
+    confidence, reach, whether it is right and whether the right article is offered;
+    unanswerable (``_out``) ones' confidence and reach. Weights make each set count as
+    its weight, whatever its size."""
+
+    conf_in: np.ndarray
+    reach_in: np.ndarray
+    right_in: np.ndarray
+    offered_in: np.ndarray
+    w_in: np.ndarray
+    conf_out: np.ndarray
+    reach_out: np.ndarray
+    w_out: np.ndarray
+
+
+def _top_outcomes(
+    fit_sets: list[tuple[float, list[Evidence]]], calibration: Calibration
+) -> TopOutcomes:
+    rows_in: list[tuple[float, float, bool, bool, float]] = []
+    rows_out: list[tuple[float, float, float]] = []
     for set_weight, evidences in fit_sets:
         n_in = sum(1 for e in evidences if e.query.gold)
         n_out = len(evidences) - n_in
@@ -659,27 +695,26 @@ def _fit_operating_points(
             confidence = ranked[0].confidence if ranked else 0.0
             reach = ranked[0].reach if ranked else 0.0
             if e.query.gold:
-                conf_in.append(confidence)
-                reach_in.append(reach)
-                right_in.append(bool(ranked) and ranked[0].article_id in e.query.gold)
-                offered_in.append(bool(set(offered_ids(ranked)) & e.query.gold))
-                w_in.append(set_weight / n_in)
+                right = bool(ranked) and ranked[0].article_id in e.query.gold
+                offered = bool(set(offered_ids(ranked)) & e.query.gold)
+                rows_in.append((confidence, reach, right, offered, set_weight / n_in))
             else:
-                conf_out.append(confidence)
-                reach_out.append(reach)
-                w_out.append(set_weight / n_out)
-    return choose_operating_points(
-        np.array(conf_in),
-        np.array(right_in),
-        np.array(offered_in),
-        np.array(conf_out),
-        min_out_no_article,
-        max_wrong,
-        np.array(w_in),
-        np.array(w_out),
-        reach_in=np.array(reach_in),
-        reach_out=np.array(reach_out),
-        fixed_threshold=fixed_threshold,
+                rows_out.append((confidence, reach, set_weight / n_out))
+    conf_in, reach_in, right_in, offered_in, w_in = (
+        np.array(column) for column in (zip(*rows_in, strict=True) if rows_in else [[]] * 5)
+    )
+    conf_out, reach_out, w_out = (
+        np.array(column) for column in (zip(*rows_out, strict=True) if rows_out else [[]] * 3)
+    )
+    return TopOutcomes(
+        conf_in,
+        reach_in,
+        right_in.astype(bool),
+        offered_in.astype(bool),
+        w_in,
+        conf_out,
+        reach_out,
+        w_out,
     )
 
 
@@ -707,28 +742,8 @@ def _fit_threshold(
     fit_sets: list[tuple[float, list[Evidence]]], calibration: Calibration
 ) -> tuple[float, dict]:
     """The cut-off for ``calibration``'s confidences on the fit data (choose_threshold)."""
-    conf_in, right_in, w_in, conf_out, w_out = [], [], [], [], []
-    for set_weight, evidences in fit_sets:
-        n_in = sum(1 for e in evidences if e.query.gold)
-        n_out = len(evidences) - n_in
-        for e in evidences:
-            ranked = _ranked(e, calibration)
-            confidence = ranked[0].confidence if ranked else 0.0
-            if e.query.gold:
-                conf_in.append(confidence)
-                right_in.append(bool(ranked) and ranked[0].article_id in e.query.gold)
-                w_in.append(set_weight / n_in)
-            else:
-                conf_out.append(confidence)
-                w_out.append(set_weight / n_out)
-    return choose_threshold(
-        np.array(conf_in),
-        np.array(right_in),
-        np.array(conf_out),
-        MIN_OUT_RECALL,
-        np.array(w_in),
-        np.array(w_out),
-    )
+    o = _top_outcomes(fit_sets, calibration)
+    return choose_threshold(o.conf_in, o.right_in, o.conf_out, MIN_OUT_RECALL, o.w_in, o.w_out)
 
 
 # ---- measuring ------------------------------------------------------------------------------
