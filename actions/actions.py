@@ -56,6 +56,7 @@ from desk.tickets import (
     REASON_PERSONAL_CASE,
 )
 from identity.returning import continue_ticket
+from knowledge import phrasings
 from sportello.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -209,7 +210,21 @@ async def answer_article(
     if hit is None:  # retired since it was offered
         dispatcher.utter_message(response="utter_ask_rephrase")
         return [SlotSet(clarify.SLOT_SUGGESTIONS, None)]
+    await asyncio.to_thread(_learn_wording, tracker, hit.id)
     return _answer(dispatcher, tracker, hit.id, hit.answer, hit.score)
+
+
+def _learn_wording(tracker: Tracker, article_id: str) -> None:
+    """The customer picked ``article_id`` for the question they asked: propose their
+    wording as a phrasing of it (a later 👎 here withdraws it)."""
+    question = clarify.asked(tracker)
+    lang = customer_language(tracker)
+    try:
+        with_db(
+            phrasings.propose, article_id, lang, question, phrasings.SOURCE_PICK, tracker.sender_id
+        )
+    except Exception:
+        logger.exception("could not propose a phrasing for %s", tracker.sender_id)
 
 
 async def _search_text(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:

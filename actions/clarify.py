@@ -43,6 +43,25 @@ def offered(tracker: Tracker) -> list[tuple[str, str]]:
     ]
 
 
+def asked(tracker: Tracker) -> str:
+    """The customer's message the open offer answers: the last one before the offer.
+
+    A customer who then picks an article has told us how they ask for it
+    (knowledge.phrasings).
+    """
+    events = list(tracker.events)
+    for index in range(len(events) - 1, -1, -1):
+        event = events[index]
+        if event.get("event") == "slot" and event.get("name") == SLOT_SUGGESTIONS:
+            if not event.get("value"):
+                return ""
+            for earlier in reversed(events[:index]):
+                if earlier.get("event") == "user":
+                    return str(earlier.get("text") or "")
+            return ""
+    return ""
+
+
 def choice_buttons(hits: list[Any], lang: str) -> list[dict[str, str]]:
     """One button per offered article (payload names it), then "none of these"."""
     buttons = [

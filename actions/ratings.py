@@ -27,6 +27,7 @@ from actions.wording import parse_rating
 from customerlog import ratings, schema
 from customerlog.turns import customer_id_from
 from desk import tickets
+from knowledge import phrasings
 from sportello.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -161,6 +162,10 @@ def record_helpful(tracker: Tracker, helpful: bool) -> bool:
             handoff.clock(),
             article_lang=_article_lang(db, article, who.lang or "it"),
         )
+        # A wording this customer proposed for the article (by picking it) is confirmed
+        # by a 👍 and taken back by a 👎.
+        learn = phrasings.confirm if helpful else phrasings.withdraw
+        learn(db, article, tracker.sender_id)
 
     try:
         with_db(work)

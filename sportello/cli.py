@@ -116,6 +116,31 @@ def _kb_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _kb_check(args: argparse.Namespace) -> int:
+    from knowledge.check import check, render_text
+    from knowledge.search import get_searcher
+
+    report = check(open_db(), get_searcher())
+    print(json.dumps(report.to_json(), ensure_ascii=False) if args.json else render_text(report))
+    return 0
+
+
+def _kb_phrasings(args: argparse.Namespace) -> int:
+    from knowledge import phrasings
+
+    db = open_db()
+    if args.approve or args.reject:
+        approved = phrasings.approve(db, args.approve, args.by)
+        rejected = phrasings.reject(db, args.reject, args.by)
+        print(
+            f"approved {approved}, rejected {rejected} / approvate {approved}, rifiutate {rejected}"
+        )
+        return 0
+    for p in phrasings.list_proposals(db):
+        print(f"{p.id}\t{p.article_id}\t{p.lang}\t{p.votes}\t{p.source}\t{p.text}")
+    return 0
+
+
 def _add_kb_commands(subparsers: argparse._SubParsersAction) -> None:
     kb = subparsers.add_parser("kb", help="knowledge base: import, search, rebuild the index")
     kb_sub = kb.add_subparsers(dest="kb_command", required=True)
@@ -146,6 +171,18 @@ def _add_kb_commands(subparsers: argparse._SubParsersAction) -> None:
 
     p = kb_sub.add_parser("stats", help="count articles by status and language")
     p.set_defaults(handler=_kb_stats)
+
+    p = kb_sub.add_parser("check", help="articles the bot may confuse or miss, and what would help")
+    p.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    p.set_defaults(handler=_kb_check)
+
+    p = kb_sub.add_parser(
+        "phrasings", help="customers' wordings proposed for articles: list, approve, reject"
+    )
+    p.add_argument("--approve", type=int, nargs="+", default=[], metavar="ID")
+    p.add_argument("--reject", type=int, nargs="+", default=[], metavar="ID")
+    p.add_argument("--by", default="cli", help="reviewer name kept in the history")
+    p.set_defaults(handler=_kb_phrasings)
 
 
 # ---- users ---------------------------------------------------------------------------------

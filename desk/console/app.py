@@ -32,8 +32,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -49,7 +49,7 @@ from sqlite_utils.db import NotFoundError
 from starlette.concurrency import run_in_threadpool
 
 from desk import tickets, users
-from desk.console import articles, customers
+from desk.console import articles, customers, kbsearch
 from desk.console.auth import FAILURE_DELAY_SECONDS, LoginThrottle
 from desk.console.deps import CheckedForm, CsrfRejected, Forbidden, TicketWorker
 from desk.console.session import (
@@ -59,7 +59,7 @@ from desk.console.session import (
     new_csrf_token,
 )
 from desk.console.text import SUPPORTED_LANGS, Text
-from knowledge import drafts
+from knowledge import drafts, phrasings
 from knowledge.store import ArticleError
 from sportello.db import open_db
 from sportello.settings import Settings, get_settings
@@ -174,15 +174,29 @@ def create_app(
     clock: Callable[[], datetime] = utc_now,
     failure_delay: float = FAILURE_DELAY_SECONDS,
     throttle: LoginThrottle | None = None,
+    load_kb: bool = False,
 ) -> FastAPI:
     """The console for ``settings``.
 
     ``clock`` gives "now" for deadlines and for the time stamps of what operators do
     (tests fix it); ``failure_delay`` is the pause after a failed login (tests shorten
-    it); ``throttle`` counts failed logins.
+    it); ``throttle`` counts failed logins. ``load_kb`` loads the knowledge base's
+    searcher in the background at start-up and shows suggested articles on ticket
+    pages (the served console does; most tests need no models).
     """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if load_kb:
+            kbsearch.start_loading()
+        yield
+
     app = FastAPI(
-        title="Sportello operator console", docs_url=None, redoc_url=None, openapi_url=None
+        title="Sportello operator console",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
     )
     app.state.settings = settings
     signer = SessionSigner(lambda: load_secret_key(settings))
@@ -588,6 +602,7 @@ def create_app(
             user.username,
         )
         messages = tickets.ticket_messages(db, ticket_id)
+        kb_question = drafts.derive_question(m.text for m in messages if m.role == "customer")
         return render(
             request,
             "ticket.html",
@@ -605,7 +620,8 @@ def create_app(
             and user.is_supervisor,
             max_answer_chars=MAX_ANSWER_CHARS,
             draft=draft,
-            kb_question=drafts.derive_question(m.text for m in messages if m.role == "customer"),
+            kb_question=kb_question,
+            suggested=kbsearch.likeliest(kb_question, ticket.lang) if may_act and load_kb else [],
             format_time=format_time,
             conversations=tickets.ticket_conversations(db, ticket_id),
             **customers.customer_context(db, ticket),
@@ -613,6 +629,19 @@ def create_app(
 
     def refusal(key: str, **values: str) -> dict[str, Any]:
         return {"key": key, "level": "error", "values": values}
+
+    def learn_wording(db: sqlite_utils.Database, ticket_id: int, article_id: str) -> None:
+        """The customer's question, answered with ``article_id``: a proposed phrasing."""
+        ticket = tickets.get_ticket(db, ticket_id)
+        said = [m.text for m in tickets.ticket_messages(db, ticket_id) if m.role == "customer"]
+        phrasings.propose(
+            db,
+            article_id,
+            ticket.lang,
+            drafts.derive_question(said),
+            phrasings.SOURCE_OPERATOR,
+            f"ticket:{ticket_id}",
+        )
 
     def holder(db: sqlite_utils.Database, ticket_id: int) -> str:
         return tickets.get_ticket(db, ticket_id).assigned_to or "?"
@@ -658,11 +687,14 @@ def create_app(
         propose: Annotated[str, Form()] = "",
         kb_question: Annotated[str, Form()] = "",
         kb_tags: Annotated[str, Form()] = "",
+        article_id: Annotated[str, Form()] = "",
     ) -> Response:
         """Answering an unclaimed ticket claims it (in the library, atomically).
 
         With "propose for the knowledge base" ticked, the answer also becomes a draft
-        article (scrubbed of personal data) for a supervisor to review.
+        article (scrubbed of personal data) for a supervisor to review. An answer sent
+        from a suggested article (``article_id``) proposes the customer's question as
+        a phrasing of that article.
         """
         body = text.strip()
         with connected() as db:
@@ -678,6 +710,8 @@ def create_app(
             except tickets.TicketClaimedError:
                 refused = refusal("answer_refused", who=holder(db, ticket_id))
                 return ticket_page(request, db, ticket_id, 403, refused)
+            if article_id:
+                learn_wording(db, ticket_id, article_id)
             if propose:
                 ticket = tickets.get_ticket(db, ticket_id)
                 said = [
@@ -728,4 +762,4 @@ def format_iso(value: datetime | str | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-app = create_app(get_settings())
+app = create_app(get_settings(), load_kb=True)

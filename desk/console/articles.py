@@ -19,8 +19,9 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from customerlog import ratings
+from desk.console import kbsearch
 from desk.console.deps import CheckedForm, Supervisor, TicketWorker
-from knowledge import drafts, store
+from knowledge import drafts, phrasings, store
 from knowledge.store import ArticleError
 
 Render = Callable[..., HTMLResponse]
@@ -72,7 +73,29 @@ def register(app: FastAPI, *, render: Render, connected: Connect, set_notice: Se
                 published=_grouped(store.list_articles(db, status="published")),
                 retired=_grouped(store.list_articles(db, status="retired")),
                 quality=quality,
+                proposals=phrasings.list_proposals(db),
             )
+
+    @app.post("/articles/phrasings")
+    def decide_phrasings(request: Request, form: CheckedForm, user: Supervisor) -> Response:
+        """Approve or reject the ticked proposals in one go (supervisors)."""
+        chosen = [int(v) for v in form.getlist("proposal") if str(v).isdigit()]
+        if not chosen:
+            set_notice(request, "phrasings_none_selected", level="error")
+            return RedirectResponse("/articles#proposals", status_code=303)
+        with connected() as db:
+            if form.get("decision") == "approve":
+                n = phrasings.approve(db, chosen, user.username)
+                set_notice(request, "phrasings_approved", n=str(n))
+            else:
+                n = phrasings.reject(db, chosen, user.username)
+                set_notice(request, "phrasings_rejected", n=str(n))
+        return RedirectResponse("/articles#proposals", status_code=303)
+
+    @app.get("/articles/check", response_class=HTMLResponse)
+    def check_page(request: Request, user: TicketWorker) -> HTMLResponse:
+        """The knowledge base's weak spots (knowledge.check), computed in the background."""
+        return render(request, "articles_check.html", report=kbsearch.weak_spots())
 
     def new_page(
         request: Request,

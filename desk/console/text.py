@@ -287,6 +287,109 @@ for _lang, _strings in ARTICLE_TEXT.items():
     UI_TEXT[_lang].update(_strings)
 
 
+# Learning customers' words: suggested articles on a ticket, proposed phrasings, kb check.
+LEARNING_TEXT: dict[str, dict[str, str]] = {
+    "it": {
+        "suggested_title": "Articoli che potrebbero rispondere",
+        "suggested_hint": (
+            "Invia un articolo così com'è o modificalo prima. La domanda del cliente "
+            "diventa una formulazione proposta per l'articolo."
+        ),
+        "suggested_edit": "Modifica prima di inviare",
+        "suggested_send": "Invia questo articolo",
+        "proposals_title": "Come chiedono i clienti: formulazioni proposte",
+        "proposals_hint": (
+            "Parole di clienti che hanno trovato l'articolo scegliendolo tra quelli "
+            "proposti dal bot o ricevendolo da un operatore. Approvate, il bot le "
+            "riconosce entro un secondo."
+        ),
+        "proposals_empty": "Nessuna formulazione in attesa.",
+        "proposals_supervisor": "Solo un supervisore può approvare o rifiutare.",
+        "col_wording": "Come l'ha chiesto il cliente",
+        "col_customers": "Clienti",
+        "col_select": "Seleziona",
+        "source_pick": "scelto dal cliente",
+        "source_helpful": "scelto e giudicato utile",
+        "source_operator": "inviato da un operatore",
+        "approve_selected": "Approva le selezionate",
+        "reject_selected": "Rifiuta le selezionate",
+        "phrasings_approved": "Formulazioni approvate: {n}. Il bot le usa da subito.",
+        "phrasings_rejected": "Formulazioni rifiutate: {n}.",
+        "phrasings_none_selected": "Nessuna formulazione selezionata.",
+        "check_link": "Punti deboli della base di conoscenza",
+        "check_title": "Punti deboli della base di conoscenza",
+        "check_intro": (
+            "Articoli che il bot può confondere tra loro e articoli che un cliente "
+            "raggiunge solo con le parole esatte della domanda. Aggiungere formulazioni "
+            "con le parole dei clienti li rende più facili da trovare."
+        ),
+        "check_loading": "Il motore di ricerca si sta avviando: ricarica la pagina tra poco.",
+        "check_confusions": "Articoli che il bot può confondere",
+        "check_unfound": "Articoli che la propria risposta non trova",
+        "check_help": "Cosa aiuterebbe",
+        "check_same_question": "domande simili al {pct}",
+        "check_answer_closer": "la sua risposta porta all'altro",
+        "check_rank": "posizione {rank}",
+        "check_not_found": "non trovato",
+        "check_first": "primo: {id}",
+        "check_proposed": "Proposte dai clienti",
+        "check_words": "Parole della risposta da usare",
+        "check_none": "Nessun punto debole trovato.",
+        "articles_checked": "Versioni controllate: {n}.",
+    },
+    "en": {
+        "suggested_title": "Articles that may answer",
+        "suggested_hint": (
+            "Send an article as it is or edit it first. The customer's question becomes "
+            "a proposed phrasing of the article."
+        ),
+        "suggested_edit": "Edit before sending",
+        "suggested_send": "Send this article",
+        "proposals_title": "How customers ask: proposed phrasings",
+        "proposals_hint": (
+            "Words of customers who found the article by picking it among those the bot "
+            "offered or by getting it from an operator. Once approved, the bot recognises "
+            "them within a second."
+        ),
+        "proposals_empty": "No phrasings waiting.",
+        "proposals_supervisor": "Only a supervisor can approve or reject.",
+        "col_wording": "How the customer asked",
+        "col_customers": "Customers",
+        "col_select": "Select",
+        "source_pick": "picked by the customer",
+        "source_helpful": "picked and rated helpful",
+        "source_operator": "sent by an operator",
+        "approve_selected": "Approve selected",
+        "reject_selected": "Reject selected",
+        "phrasings_approved": "Phrasings approved: {n}. The bot uses them right away.",
+        "phrasings_rejected": "Phrasings rejected: {n}.",
+        "phrasings_none_selected": "No phrasing selected.",
+        "check_link": "Weak spots of the knowledge base",
+        "check_title": "Weak spots of the knowledge base",
+        "check_intro": (
+            "Articles the bot may confuse with each other, and articles a customer only "
+            "reaches with the question's exact words. Adding phrasings in customers' words "
+            "makes them easier to find."
+        ),
+        "check_loading": "The search engine is starting: reload the page in a moment.",
+        "check_confusions": "Articles the bot may confuse",
+        "check_unfound": "Articles their own answer does not find",
+        "check_help": "What would help",
+        "check_same_question": "questions {pct} alike",
+        "check_answer_closer": "its answer leads to the other",
+        "check_rank": "rank {rank}",
+        "check_not_found": "not found",
+        "check_first": "first: {id}",
+        "check_proposed": "Proposed by customers",
+        "check_words": "Words of its answer to use",
+        "check_none": "No weak spots found.",
+        "articles_checked": "Versions checked: {n}.",
+    },
+}
+for _lang, _strings in LEARNING_TEXT.items():
+    UI_TEXT[_lang].update(_strings)
+
+
 # The insights page (marketing and supervisors): figures, charts, tables, filters.
 INSIGHTS_TEXT: dict[str, dict[str, str]] = {
     "it": {

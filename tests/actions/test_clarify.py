@@ -22,7 +22,9 @@ from actions.actions import (
     ActionNoneOfThese,
 )
 from actions.handoff import SLOT_ABSTAIN_STREAK, SLOT_ARTICLE_ID, SLOT_HANDOFF_OFFERED
+from actions.ratings import ActionAnswerHelpful
 from desk.tickets import list_tickets
+from knowledge import phrasings
 from knowledge.store import upsert_articles
 from sportello.db import open_db
 from sportello.settings import get_settings
@@ -186,3 +188,62 @@ def test_a_garbled_offer_slot_is_ignored():
     slots = {clarify.SLOT_SUGGESTIONS: "{not json"}
     said, _ = run(ActionAnswerFromKb(), make_tracker("1", language="it", slots=slots))
     assert said and said[0].get("text") != SHIPPING_IT
+
+
+def picked_after_offer(question: str, sender: str) -> Tracker:
+    """The customer asked ``question``, got the offer, and clicks the first article."""
+    offer = json.loads(OFFERED[clarify.SLOT_SUGGESTIONS])
+    history = [
+        {"event": "user", "text": question, "timestamp": 90.0},
+        {"event": "slot", "name": clarify.SLOT_SUGGESTIONS, "value": json.dumps(offer)},
+    ]
+    tracker = make_tracker(
+        '/choose_article{"article": "shipping-cost"}',
+        language="it",
+        sender=sender,
+        slots=OFFERED,
+        history=history,
+    )
+    return with_entity(tracker, "article", "shipping-cost")
+
+
+def rated(sender: str, helpful: bool) -> Tracker:
+    """The same customer's 👍/👎 on the article the pick gave."""
+    history = [{"event": "slot", "name": SLOT_ARTICLE_ID, "value": "shipping-cost"}]
+    tracker = make_tracker(
+        "/answer_helpful" if helpful else "/reject_answer",
+        language="it",
+        sender=sender,
+        slots={SLOT_ARTICLE_ID: "shipping-cost"},
+        history=history,
+    )
+    return with_entity(tracker, "article", "shipping-cost")
+
+
+def proposals_of(sender: str, status: str = phrasings.PROPOSED) -> list[phrasings.Proposal]:
+    db = open_db(get_settings().db_path)
+    return [p for p in phrasings.list_proposals(db, status) if sender in p.refs]
+
+
+def test_a_pick_proposes_the_customers_wording_and_a_thumbs_up_confirms_it():
+    sender = "conv-pick-up"
+    wording = "quanto mi costa farmi mandare la roba?"
+    said, _ = run(ActionChooseArticle(), picked_after_offer(wording, sender))
+    assert said[0]["text"] == SHIPPING_IT
+    [proposal] = proposals_of(sender)
+    assert (proposal.article_id, proposal.lang, proposal.text) == ("shipping-cost", "it", wording)
+    assert proposal.source == phrasings.SOURCE_PICK
+    run(ActionAnswerHelpful(), rated(sender, helpful=True))
+    assert proposals_of(sender)[0].source == phrasings.SOURCE_HELPFUL
+
+
+def test_a_thumbs_down_after_the_pick_takes_the_proposal_back():
+    sender = "conv-pick-down"
+    wording = "mandare il pacco quanto viene?"
+    run(ActionChooseArticle(), picked_after_offer(wording, sender))
+    assert len(proposals_of(sender)) == 1
+    run(ActionAnswerRejected(), rated(sender, helpful=False))
+    assert proposals_of(sender) == []
+    db = open_db(get_settings().db_path)
+    withdrawn = phrasings.list_proposals(db, phrasings.WITHDRAWN)
+    assert [(p.text, p.votes) for p in withdrawn if p.text == wording] == [(wording, 0)]
