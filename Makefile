@@ -41,14 +41,17 @@ lint: setup
 
 ## make bench: answer quality on ../shared/eval, the demo and our FAQ-shaped sets (search
 ## alone, fitting the shipped calibration's figures), then the FAQ-shaped sets through the
-## whole bot (a REST conversation per question on the real stack) -> BENCHMARKS.md
+## whole bot (a REST conversation per question on the real stack), then the same before
+## and after a simulated week of customers teaching it their words -> BENCHMARKS.md
 bench: setup
 	$(VENV)/python -m bench.quality
 	$(VENV)/python -m bench.faq_bot
+	$(VENV)/python -m bench.learning
 
 bench-quick: setup
 	$(VENV)/python -m bench.quality --quick
 	$(VENV)/python -m bench.faq_bot --quick
+	$(VENV)/python -m bench.learning --quick
 
 ## make bench-speed: turn latency/throughput beside a stock rasa init bot, cold start, article freshness, vector search at 1M -> BENCHMARKS.md (~15-19 min)
 bench-speed: setup

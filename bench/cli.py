@@ -4,6 +4,7 @@
 
     sportello bench quality [--quick]     answer quality on ../shared/eval and the demo questions
     sportello bench faq_bot [--quick]     FAQ-shaped knowledge bases through the whole bot
+    sportello bench learning [--quick]    plain FAQs before and after a week of customers
     sportello bench speed [--quick]       latency and throughput through the stack, cold start
     sportello bench soak [--quick]        many customers for minutes, everything accounted for
     sportello bench hardening [--quick]   fuzzing and kill -9, 0 server errors, nothing lost
@@ -25,6 +26,8 @@ MODES = {
     "a subsampled smoke run)",
     "faq_bot": "FAQ-shaped knowledge bases through the whole bot: a REST conversation per "
     "question on the real stack, clarifications clicked (~15 min; quick ~5)",
+    "learning": "plain FAQs before and after a simulated week in which customers and "
+    "operators teach the bot their words (~10 min; quick ~3)",
     "speed": "turn latency and throughput through the real stack, beside a stock rasa init "
     "bot; cold start, article freshness, vector search at scale (~15-19 min; quick ~3)",
     "soak": "50 customers for 10 minutes, then every message, ticket and rating looked up "

@@ -11,7 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from knowledge import phrasings
+from knowledge.importer import import_file
+from knowledge.store import get_article
 from sportello.cli import main
+from sportello.db import open_db
 from sportello.settings import get_settings
 
 ARTICLES = [
@@ -156,3 +160,32 @@ def test_the_installed_command_streams_jsonl(data_dir, faq_file):
     assert len(lines) == 3
     assert json.loads(lines[0])["results"][0]["id"] == "spedizione"
     assert json.loads(lines[2]) == NOTHING
+
+
+def test_kb_check_prints_a_report_in_both_languages_and_as_json(data_dir, faq_file, capsys):
+    import_file(open_db(), faq_file)
+    assert main(["kb", "check"]) == 0
+    text = capsys.readouterr().out
+    assert "checked 3 article versions / versioni controllate: 3" in text
+    assert "articles the bot may confuse / articoli che il bot può confondere" in text
+    assert main(["kb", "check", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["articles"] == 3
+    assert set(report) == {"articles", "confusions", "unfound", "help"}
+
+
+def test_kb_phrasings_lists_approves_and_rejects(data_dir, faq_file, capsys):
+    db = open_db()
+    import_file(db, faq_file)
+    kept = phrasings.propose(db, "orari", "it", "fino a che ora siete aperti?", "pick", "c1")
+    dropped = phrasings.propose(db, "orari", "it", "chiudete per pranzo oggi?", "pick", "c2")
+    capsys.readouterr()
+    assert main(["kb", "phrasings"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert [line.split("\t")[0] for line in listed] == [str(kept.id), str(dropped.id)]
+    assert main(["kb", "phrasings", "--approve", str(kept.id), "--reject", str(dropped.id)]) == 0
+    assert "approved 1, rejected 1" in capsys.readouterr().out
+    assert get_article(db, "orari", "it").alt_questions == [
+        "a che ora aprite?",
+        "fino a che ora siete aperti?",
+    ]

@@ -13,7 +13,7 @@ from bench import cli as bench_cli
 from sportello.cli import main
 from sportello.settings import PROJECT_ROOT
 
-MODES = ("quality", "faq_bot", "speed", "soak", "hardening")
+MODES = ("quality", "faq_bot", "learning", "speed", "soak", "hardening")
 
 
 def test_help_lists_every_mode_and_the_quick_switch(capsys: pytest.CaptureFixture) -> None:
