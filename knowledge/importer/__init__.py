@@ -43,6 +43,8 @@ __all__ = [
 ]
 
 FORMATS = ("jsonl", "csv", "xlsx", "md", "html")
+# A FAQ is a few megabytes at most; anything far larger is a mistake or an attack.
+MAX_FILE_BYTES = 50 * 1024 * 1024
 _SUFFIXES = {
     "jsonl": "jsonl", "ndjson": "jsonl", "json": "jsonl", "csv": "csv", "tsv": "csv",
     "xlsx": "xlsx", "xlsm": "xlsx", "md": "md", "markdown": "md",
@@ -75,8 +77,14 @@ def import_file(
     fmt = fmt or detect_format(path)
     if fmt not in FORMATS:
         raise ImportFormatError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
-    if path.stat().st_size == 0:
+    size = path.stat().st_size
+    if size == 0:
         raise ImportFormatError(f"{path.name} is empty / {path.name} è vuoto")
+    if size > MAX_FILE_BYTES:
+        raise ImportFormatError(
+            f"{path.name} is larger than {MAX_FILE_BYTES // 2**20} MB / "
+            f"{path.name} supera {MAX_FILE_BYTES // 2**20} MB"
+        )
     errors: list[RowError] = []
     file_lang = page_lang = None
     unit = "line"

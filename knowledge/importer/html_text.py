@@ -38,6 +38,9 @@ _IMPLIED_END |= {"td": {"tr"}, "th": {"tr"}, "option": {"select"}}
 _LINK_SCHEMES = ("http", "https", "mailto", "tel")
 _INDENT = "\x01"  # one level of list indentation until the text is cleaned
 _SAVED_FROM = re.compile(r"saved from url=\(\d+\)(\S+)")
+# Elements nested deeper than this are read as their parent's content: the tree is walked
+# recursively, and a hostile page of endless <div>s must not exhaust Python's stack.
+MAX_DEPTH = 100
 
 
 @dataclass
@@ -75,6 +78,8 @@ class _TreeBuilder(HTMLParser):
             self._close_implied("p", {"div", "section", "article", "td", "li", "blockquote"})
         if tag in _IMPLIED_END:
             self._close_implied(tag, _IMPLIED_END[tag])
+        if len(self.stack) > MAX_DEPTH:
+            return
         node = Node(tag, {k: v or "" for k, v in attrs}, line=self.getpos()[0])
         self.stack[-1].children.append(node)
         if tag not in VOID:

@@ -68,10 +68,18 @@ def _csv_grid(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
 
 def parse_csv(text: str, source: str) -> Parsed:
     """Rows of a CSV separated by ``;``, ``,`` or tab, whichever makes a header."""
-    grids = {delimiter: _csv_grid(text, delimiter) for delimiter in DELIMITERS}
-    for grid in grids.values():
-        if find_header([cells for _, cells in grid]) is not None:
-            return _rows_from_grid(grid, source, "line", strict_width=True)
+    grids: dict[str, list[tuple[int, list[str]]]] = {}
+    failures: dict[str, ImportFormatError] = {}
+    for delimiter in DELIMITERS:
+        try:
+            grids[delimiter] = _csv_grid(text, delimiter)
+        except ImportFormatError as exc:  # a wrong separator can make a field too long
+            failures[delimiter] = exc
+            continue
+        if find_header([cells for _, cells in grids[delimiter]]) is not None:
+            return _rows_from_grid(grids[delimiter], source, "line", strict_width=True)
+    if not grids:
+        raise next(iter(failures.values()))
     # No separator gives a header: name the columns of the reading that splits most.
     widest = max(grids.values(), key=lambda g: len(g[0][1]) if g else 0)
     return _rows_from_grid(widest, source, "line", strict_width=True)

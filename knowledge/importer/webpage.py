@@ -102,9 +102,10 @@ def _from_json_ld(root: Node, base_url: str | None) -> Iterator[Row]:
             continue
         try:
             data = json.loads(script.text())
-        except json.JSONDecodeError:
+            pages = list(_faq_pages(data))
+        except (json.JSONDecodeError, RecursionError):
             continue  # a broken block: the page's other markings may still hold the FAQ
-        for page in _faq_pages(data):
+        for page in pages:
             for question in _as_items(page.get("mainEntity") or page.get("hasPart")):
                 answers = _as_items(question.get("acceptedAnswer")) or _as_items(
                     question.get("suggestedAnswer")

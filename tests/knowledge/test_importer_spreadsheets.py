@@ -180,3 +180,10 @@ def test_two_columns_meaning_the_same_field_is_an_error_not_a_guess(db, tmp_path
     path.write_text("Domanda,Question,Risposta\nA?,B?,C\n", encoding="utf-8")
     with pytest.raises(ImportFormatError, match="two columns mean 'question'"):
         import_file(db, path)
+
+
+def test_a_csv_with_a_huge_cell_is_a_clear_error(db, tmp_path):
+    path = tmp_path / "faq.csv"
+    path.write_text("domanda;risposta\nQ?;" + "x" * 200_000 + "\n", encoding="utf-8")
+    with pytest.raises(ImportFormatError, match="field larger than field limit"):
+        import_file(db, path)

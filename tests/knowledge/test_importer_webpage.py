@@ -175,3 +175,23 @@ def test_json_ld_questions_are_plain_text_on_one_line():
     assert fragment_to_text("<p>Quanto <b>costa</b>\nla spedizione?</p>") == (
         "Quanto costa la spedizione?"
     )
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        "<div>" * 50_000 + "<h2>Q?</h2><p>A.</p>" + "</div>" * 50_000,
+        '<script type="application/ld+json">' + "[" * 50_000 + "]" * 50_000 + "</script>",
+        "<h2>Orari?</h2>" + "<ul><li>" * 3_000 + "x" + "</li></ul>" * 3_000,
+        "<h2>Orari?<p>Dalle 8" + "<b>" * 10_000,
+        "<h2>\x01\x02</h2><p>\ud7ff\x7f</p>",
+    ],
+    ids=["deep-divs", "deep-json-ld", "deep-lists", "unclosed-tags", "control-characters"],
+)
+def test_a_hostile_page_is_read_or_refused_but_never_crashes(db, tmp_path, page):
+    try:
+        report = import_file(db, save(tmp_path, page))
+    except ImportFormatError as exc:
+        assert "no FAQ found" in str(exc)
+        return
+    assert report.imported + report.skipped >= 1
