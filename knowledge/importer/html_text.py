@@ -223,14 +223,17 @@ def _link(node: Node, raw: str, base_url: str | None) -> str:
     page whose address is unknown, an anchor)."""
     text = " ".join(raw.split())
     href = node.attrs.get("href", "").strip()
-    url = urljoin(base_url, href) if base_url and href else href
-    parts = urlsplit(url)
+    try:
+        url = urljoin(base_url, href) if base_url and href else href
+        parts = urlsplit(url)
+    except ValueError:  # "http://[broken": a page's typo, not a reason to refuse it
+        return raw
     if parts.scheme.lower() not in _LINK_SCHEMES or not (parts.netloc or parts.path):
         return raw
     url = url.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
     plain = re.sub(r"^(?:mailto|tel):", "", url, flags=re.IGNORECASE)
     if not text or text in (url, plain):
-        return _spaced(raw, plain) or f" {plain} "
+        return _spaced(raw, plain)
     label = text.replace("[", "\\[").replace("]", "\\]")
     return _spaced(raw, f"[{label}]({url})")
 

@@ -96,6 +96,10 @@ def _same_question(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
+EMPTY = {
+    "question": "question is empty / domanda vuota",
+    "answer": "answer is empty / risposta vuota",
+}
 NO_LANGUAGE = (
     "cannot tell the language: add a language column (lang / lingua) or a 'lang: it' line / "
     "lingua non riconoscibile: aggiungi una colonna lingua (lang / lingua) o una riga 'lang: it'"
@@ -136,10 +140,12 @@ def build_articles(
     articles = []
     for row, lang in zip(rows, langs, strict=True):
         lang = lang or fallback
-        if not lang:
-            errors.append(RowError(row.line, NO_LANGUAGE, unit))
-            continue
         question = _text(row.fields.get("question"))
+        if not lang:
+            # An empty question or answer is the row's real problem, not its language.
+            empty = [EMPTY[name] for name in EMPTY if not _text(row.fields.get(name))]
+            errors.append(RowError(row.line, "; ".join(empty) or NO_LANGUAGE, unit))
+            continue
         article_id = _text(row.fields.get("id"))
         if not article_id and question:
             key = (lang, _same_question(question))

@@ -21,6 +21,10 @@ from knowledge.importer.rows import Parsed, Row
 DELIMITERS = (";", ",", "\t")
 # An .xlsx is a zip: refuse one that would unpack to more than this (a zip bomb).
 MAX_XLSX_UNPACKED_BYTES = 200 * 1024 * 1024
+# A FAQ sheet is a few columns and at most thousands of rows; a sheet's declared size (which
+# openpyxl would pad every row to) is not trusted.
+MAX_SHEET_ROWS = 50_000
+MAX_SHEET_COLUMNS = 100
 
 
 def _rows_from_grid(
@@ -105,10 +109,7 @@ def parse_xlsx(path: Path) -> Parsed:
     try:
         first_columns: list[object] = []
         for sheet in workbook.worksheets:
-            grid = [
-                (number, list(cells))
-                for number, cells in enumerate(sheet.iter_rows(values_only=True), start=1)
-            ]
+            grid = _sheet_grid(sheet, path.name)
             if find_header([cells for _, cells in grid]) is not None:
                 return _rows_from_grid(
                     grid, f"{path.name} [{sheet.title}]", "row", strict_width=False
@@ -122,6 +123,20 @@ def parse_xlsx(path: Path) -> Parsed:
     finally:
         workbook.close()
     raise unmapped_columns_error([_cell(c) for c in first_columns], path.name)
+
+
+def _sheet_grid(sheet, name: str) -> list[tuple[int, Sequence[object]]]:
+    """A sheet's rows, numbered as Excel numbers them, each cut to the first columns."""
+    sheet.reset_dimensions()  # else every row is padded to the size the file claims
+    grid = []
+    for number, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
+        if number > MAX_SHEET_ROWS:
+            raise ImportFormatError(
+                f"{name} [{sheet.title}] has more than {MAX_SHEET_ROWS} rows / "
+                f"ha più di {MAX_SHEET_ROWS} righe"
+            )
+        grid.append((number, cells[:MAX_SHEET_COLUMNS]))
+    return grid
 
 
 def _unreadable(path: Path, exc: Exception) -> ImportFormatError:

@@ -14,6 +14,7 @@ import pytest
 from openpyxl import Workbook
 
 from knowledge.importer import ImportFormatError, import_file
+from knowledge.importer.rows import NO_LANGUAGE
 from knowledge.store import get_article, list_articles
 from sportello.db import open_db
 
@@ -186,4 +187,38 @@ def test_a_csv_with_a_huge_cell_is_a_clear_error(db, tmp_path):
     path = tmp_path / "faq.csv"
     path.write_text("domanda;risposta\nQ?;" + "x" * 200_000 + "\n", encoding="utf-8")
     with pytest.raises(ImportFormatError, match="field larger than field limit"):
+        import_file(db, path)
+
+
+def test_an_empty_answer_is_reported_as_such_even_when_the_language_is_unknown(db, tmp_path):
+    path = tmp_path / "faq.csv"
+    path.write_text(
+        "domanda;risposta\n"
+        "Quanto costa la spedizione?;La spedizione costa 5,90 euro.\n"
+        "How long does delivery take?;Delivery takes two days.\n"
+        "PayPal?;\n"
+        "PayPal?;OK\n",
+        encoding="utf-8",
+    )
+    report = import_file(db, path)
+    assert report.imported == 2
+    assert [(e.line, e.message) for e in report.errors] == [
+        (4, "answer is empty / risposta vuota"),
+        (5, NO_LANGUAGE),
+    ]
+
+
+def test_a_sheet_claiming_a_huge_size_is_read_by_its_real_cells(db, tmp_path):
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["Domanda", "Risposta", "Lingua"])
+    sheet.append(["Orari?", "Dalle 7:30 alle 19:30.", "it"])
+    sheet.cell(row=3, column=16_384, value="a note in the last column Excel has")
+    path = tmp_path / "faq.xlsx"
+    workbook.save(path)
+    assert import_file(db, path).imported == 1
+
+    sheet.cell(row=60_000, column=1, value="far below")
+    workbook.save(path)
+    with pytest.raises(ImportFormatError, match="more than 50000 rows"):
         import_file(db, path)

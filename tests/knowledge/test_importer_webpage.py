@@ -185,8 +185,16 @@ def test_json_ld_questions_are_plain_text_on_one_line():
         "<h2>Orari?</h2>" + "<ul><li>" * 3_000 + "x" + "</li></ul>" * 3_000,
         "<h2>Orari?<p>Dalle 8" + "<b>" * 10_000,
         "<h2>\x01\x02</h2><p>\ud7ff\x7f</p>",
+        '<h2>Orari?</h2><p><a href="http://[::1">Dalle 8</a></p>',
     ],
-    ids=["deep-divs", "deep-json-ld", "deep-lists", "unclosed-tags", "control-characters"],
+    ids=[
+        "deep-divs",
+        "deep-json-ld",
+        "deep-lists",
+        "unclosed-tags",
+        "control-characters",
+        "broken-url",
+    ],
 )
 def test_a_hostile_page_is_read_or_refused_but_never_crashes(db, tmp_path, page):
     try:
