@@ -33,7 +33,9 @@ from knowledge.importer.html_text import (
 from knowledge.importer.report import ImportFormatError
 from knowledge.importer.rows import Row
 
-_CHROME = frozenset({"nav", "header", "footer", "aside", "form"}) | DROPPED
+_CHROME = frozenset({"nav", "aside", "form"}) | DROPPED
+_PAGE_CHROME = frozenset({"header", "footer"})
+_SECTIONS = frozenset({"article", "section", "main"})
 QUESTION_HEADINGS = ("h2", "h3", "h4")
 
 NO_FAQ = (
@@ -65,12 +67,16 @@ def _base_url(root: Node) -> str | None:
     return None
 
 
-def _content(node: Node) -> Iterator[Node]:
-    """The elements below ``node`` outside site chrome, in document order."""
+def _content(node: Node, in_section: bool = False) -> Iterator[Node]:
+    """The elements below ``node`` outside site chrome, in document order. A ``<header>``
+    or ``<footer>`` inside an article or section is that item's, not the site's."""
     for child in node.children:
-        if isinstance(child, Node) and child.tag not in _CHROME:
-            yield child
-            yield from _content(child)
+        if not isinstance(child, Node) or child.tag in _CHROME:
+            continue
+        if child.tag in _PAGE_CHROME and not in_section:
+            continue
+        yield child
+        yield from _content(child, in_section or child.tag in _SECTIONS)
 
 
 # ---- 1. schema.org FAQPage JSON-LD ---------------------------------------------------------

@@ -108,9 +108,11 @@ def test_a_zip_that_is_not_a_workbook_is_a_clear_error(db, tmp_path):
 
 
 def italian_excel_csv() -> bytes:
-    """What Italian Excel writes: ';', Windows-1252, CRLF, quotes around cells with ';',
-    line breaks or quotes."""
+    """What Italian Excel writes for a sheet with a title row: ';', Windows-1252, CRLF,
+    quotes around cells with ';', line breaks or quotes."""
     text = (
+        "FAQ Caffè Aurora;;\r\n"
+        ";;\r\n"
         "Domanda;Risposta;Lingua\r\n"
         f'Quanto costa la spedizione?;"{SPEDIZIONE}";Italiano\r\n'
         f'Come faccio un reso?;"{RESI.replace(chr(10), chr(13) + chr(10))}";Italiano\r\n'

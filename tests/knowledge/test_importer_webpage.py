@@ -126,7 +126,10 @@ def test_a_page_with_only_headings(db, tmp_path):
         '<p>Vedi <a href="/estero">la pagina</a> per i costi.</p>'
         "<h2>Pagamenti</h2><h4>Quali carte accettate?</h4>"
         "<table><tr><th>Carta</th><th>Costo</th></tr><tr><td>Visa</td><td>0 €</td></tr></table>"
+        "<article><header><h3>Fate fattura?</h3></header><p>Sì, anche elettronica.</p>"
+        "<footer><p>Aggiornato a maggio</p></footer></article>"
         "<aside><h3>Newsletter</h3><p>Iscriviti!</p></aside>"
+        "<footer><h3>Contatti</h3><p>Via Roma 1, Forlì</p></footer>"
         "</body></html>"
     )
     report = import_file(db, save(tmp_path, page, "faq.htm"))
@@ -137,6 +140,7 @@ def test_a_page_with_only_headings(db, tmp_path):
         # A relative link on a page whose address is unknown keeps its text only.
         "Spedite all'estero?": "Sì, in tutta l'Unione europea.\n\nVedi la pagina per i costi.",
         "Quali carte accettate?": "Carta – Costo\nVisa – 0 €",
+        "Fate fattura?": "Sì, anche elettronica.\n\nAggiornato a maggio",
     }
 
 
