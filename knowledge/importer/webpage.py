@@ -168,7 +168,8 @@ def _following(node: Node, parent: Node) -> list[Node | str]:
     for sibling in parent.children[index + 1 :]:
         if _has_heading(sibling):
             break
-        after.append(sibling)
+        if not (isinstance(sibling, Node) and sibling.tag in _CHROME | _PAGE_CHROME):
+            after.append(sibling)
     return after
 
 

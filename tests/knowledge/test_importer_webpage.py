@@ -123,6 +123,7 @@ def test_a_page_with_only_headings(db, tmp_path):
         '<div class="q"><h3>Quanto costa la spedizione?</h3></div>'
         '<div class="a"><p>5,90 €, gratis sopra i 49 €.</p></div>'
         "<h3>Spedite all'estero?</h3><p>Sì, in tutta l'Unione europea.</p>"
+        "<aside>Pubblicità</aside>"
         '<p>Vedi <a href="/estero">la pagina</a> per i costi.</p>'
         "<h2>Pagamenti</h2><h4>Quali carte accettate?</h4>"
         "<table><tr><th>Carta</th><th>Costo</th></tr><tr><td>Visa</td><td>0 €</td></tr></table>"
@@ -140,7 +141,8 @@ def test_a_page_with_only_headings(db, tmp_path):
         # A relative link on a page whose address is unknown keeps its text only.
         "Spedite all'estero?": "Sì, in tutta l'Unione europea.\n\nVedi la pagina per i costi.",
         "Quali carte accettate?": "Carta – Costo\nVisa – 0 €",
-        "Fate fattura?": "Sì, anche elettronica.\n\nAggiornato a maggio",
+        # An article's own <header> holds its question; its <footer> is not the answer.
+        "Fate fattura?": "Sì, anche elettronica.",
     }
 
 
