@@ -25,6 +25,8 @@ class CommandError(Exception):
 
 # ---- kb ------------------------------------------------------------------------------------
 def _kb_import(args: argparse.Namespace) -> int:
+    """Exit 0 only when every row was imported: a script or a person notices a skipped row
+    (the good rows are imported all the same, in one transaction)."""
     from knowledge.importer import ImportFormatError, import_file
 
     path = Path(args.file)
@@ -40,6 +42,13 @@ def _kb_import(args: argparse.Namespace) -> int:
         f"imported {report.imported}, skipped {report.skipped} / "
         f"importati {report.imported}, scartati {report.skipped}"
     )
+    if report.skipped:
+        print(
+            f"error / errore: {report.skipped} skipped, fix them and import the file again / "
+            f"{report.skipped} scartati, correggili e importa di nuovo il file",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -142,12 +151,18 @@ def _kb_phrasings(args: argparse.Namespace) -> int:
 
 
 def _add_kb_commands(subparsers: argparse._SubParsersAction) -> None:
+    from knowledge.importer import FORMATS
+
     kb = subparsers.add_parser("kb", help="knowledge base: import, search, rebuild the index")
     kb_sub = kb.add_subparsers(dest="kb_command", required=True)
 
-    p = kb_sub.add_parser("import", help="import articles from a .jsonl, .csv or .md file")
+    p = kb_sub.add_parser(
+        "import",
+        help="import articles from a .jsonl, .csv, .xlsx, .md or FAQ .html file "
+        "(exit 1 if any row is skipped)",
+    )
     p.add_argument("file")
-    p.add_argument("--format", choices=("jsonl", "csv", "md"), help="default: from the file name")
+    p.add_argument("--format", choices=FORMATS, help="default: from the file name")
     p.set_defaults(handler=_kb_import)
 
     p = kb_sub.add_parser("search", help="search the knowledge base")

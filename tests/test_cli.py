@@ -59,11 +59,60 @@ def faq_file(tmp_path) -> Path:
     return path
 
 
-def test_kb_import_reports_counts_and_bad_lines(data_dir, faq_file, capsys):
-    assert main(["kb", "import", str(faq_file)]) == 0
+def test_kb_import_reports_counts_and_bad_lines_and_fails_when_a_row_is_skipped(
+    data_dir, faq_file, capsys
+):
+    assert main(["kb", "import", str(faq_file)]) == 1
     out, err = capsys.readouterr()
     assert "imported 3, skipped 1" in out
     assert "line 4: unknown language" in err
+    assert "1 skipped, fix them and import the file again" in err
+    # The good rows are imported all the same.
+    assert main(["kb", "stats"]) == 0
+    assert json.loads(capsys.readouterr().out)["status:published"] == 3
+
+
+def test_kb_import_of_a_clean_file_exits_0(data_dir, tmp_path, capsys):
+    path = tmp_path / "faq.jsonl"
+    path.write_text("\n".join(json.dumps(a) for a in ARTICLES), encoding="utf-8")
+    assert main(["kb", "import", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert "imported 3, skipped 0" in out
+    assert err == ""
+
+
+def test_kb_import_reads_an_excel_sheet_and_names_its_bad_rows(data_dir, tmp_path, capsys):
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    workbook.active.append(["Le nostre FAQ"])
+    workbook.active.append(["Domanda", "Risposta", "Lingua"])
+    workbook.active.append(["Quanto costa la spedizione?", "5,90 €.", "Italiano"])
+    workbook.active.append(["Opening hours?", "From 7:30 to 19:30.", "Inglese"])
+    workbook.active.append(["¿Horario?", "De 7:30 a 19:30.", "Spagnolo"])
+    path = tmp_path / "faq.xlsx"
+    workbook.save(path)
+    assert main(["kb", "import", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert "imported 2, skipped 1" in out
+    assert "faq.xlsx: row 5: unknown language 'spagnolo'" in err
+
+
+def test_kb_import_of_unmappable_columns_names_them(data_dir, tmp_path, capsys):
+    path = tmp_path / "faq.csv"
+    path.write_bytes("Nome;Città\r\nMario;Forlì\r\n".encode("cp1252"))
+    assert main(["kb", "import", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "colonne trovate: 'Nome', 'Città'" in err
+    assert "domanda" in err and "question" in err
+
+
+def test_kb_import_format_option_reads_a_page_named_otherwise(data_dir, tmp_path, capsys):
+    path = tmp_path / "faq.txt"
+    path.write_text("<h2>Orari di apertura?</h2><p>Dalle 7:30 alle 19:30.</p>", encoding="utf-8")
+    assert main(["kb", "import", str(path)]) == 1  # a .txt name says no format
+    assert "cannot tell the format of faq.txt" in capsys.readouterr().err
+    assert main(["kb", "import", str(path), "--format", "html"]) == 0
 
 
 def test_kb_import_of_a_missing_file_is_a_one_line_error(data_dir, tmp_path, capsys):
@@ -144,9 +193,12 @@ def test_the_installed_command_streams_jsonl(data_dir, faq_file):
     """End to end through the console script, as a shell pipeline would use it."""
     env = {**os.environ, "SPORTELLO_DATA_DIR": str(data_dir)}
     command = Path(sys.executable).with_name("sportello")
-    subprocess.run(
-        [command, "kb", "import", str(faq_file)], env=env, check=True, capture_output=True
+    imported = subprocess.run(
+        [command, "kb", "import", str(faq_file)], env=env, capture_output=True, text=True
     )
+    # The fixture has one bad line: the good rows are imported and the exit status says so.
+    assert imported.returncode == 1
+    assert "imported 3, skipped 1" in imported.stdout
     completed = subprocess.run(
         [command, "kb", "search", "--jsonl"],
         input="how much is shipping?\n" + "x" * 20_000 + "\n\x00\x01\n",
