@@ -127,6 +127,24 @@ def resolved_by_bot(tracker: Tracker) -> bool:
     return answered and not escalated
 
 
+def answered_question(tracker: Tracker, article_id: str) -> str:
+    """The customer's words the bot answered with ``article_id`` ("" for a button)."""
+    events = list(tracker.events)
+    for index in range(len(events) - 1, -1, -1):
+        event = events[index]
+        if (
+            event.get("event") == "slot"
+            and event.get("name") == "kb_article_id"
+            and event.get("value") == article_id
+        ):
+            for earlier in reversed(events[:index]):
+                if earlier.get("event") == "user":
+                    text = str(earlier.get("text") or "")
+                    return "" if text.startswith("/") else text
+            return ""
+    return ""
+
+
 def rated_article(tracker: Tracker) -> str | None:
     """The article a 👍/👎 is about: the button's, if the bot really gave it here, else
     the last one given."""
@@ -163,9 +181,14 @@ def record_helpful(tracker: Tracker, helpful: bool) -> bool:
             article_lang=_article_lang(db, article, who.lang or "it"),
         )
         # A wording this customer proposed for the article (by picking it) is confirmed
-        # by a 👍 and taken back by a 👎.
-        learn = phrasings.confirm if helpful else phrasings.withdraw
-        learn(db, article, tracker.sender_id)
+        # by a 👍 and taken back by a 👎; the words of a question the bot answered and
+        # the customer found helpful are proposed as well.
+        if not helpful:
+            phrasings.withdraw(db, article, tracker.sender_id)
+        elif not phrasings.confirm(db, article, tracker.sender_id):
+            lang = who.lang or "it"  # the customer's words are in their language
+            asked = answered_question(tracker, article)
+            phrasings.propose(db, article, lang, asked, phrasings.SOURCE_HELPFUL, tracker.sender_id)
 
     try:
         with_db(work)

@@ -6,7 +6,8 @@ article another way, their wording is evidence of how customers ask for it:
 
 * they picked it among the articles the bot offered ("Forse cercavi…") and did not
   reject it (a later 👎 on it in the same conversation withdraws the proposal; a 👍
-  adds a vote);
+  confirms it);
+* the bot answered their question with it and they rated it 👍;
 * an operator answered their ticket with it (the ticket page's "send this article").
 
 The wording is scrubbed of personal data *before it is stored* (it may become shared
@@ -36,7 +37,7 @@ TABLE = "phrasing_proposals"
 PROPOSED, APPROVED, REJECTED, WITHDRAWN = "proposed", "approved", "rejected", "withdrawn"
 # How the customer reached the article; a stronger source replaces a weaker one.
 SOURCE_PICK = "pick"  # picked among the offered articles, not rejected
-SOURCE_HELPFUL = "helpful"  # picked, then rated 👍
+SOURCE_HELPFUL = "helpful"  # rated 👍 (picked or answered directly)
 SOURCE_OPERATOR = "operator"  # an operator answered the ticket with the article
 _STRENGTH = {SOURCE_PICK: 1, SOURCE_HELPFUL: 2, SOURCE_OPERATOR: 3}
 MIN_CHARS, MAX_CHARS = 8, 300

@@ -299,8 +299,8 @@ LEARNING_TEXT: dict[str, dict[str, str]] = {
         "suggested_send": "Invia questo articolo",
         "proposals_title": "Come chiedono i clienti: formulazioni proposte",
         "proposals_hint": (
-            "Parole di clienti che hanno trovato l'articolo scegliendolo tra quelli "
-            "proposti dal bot o ricevendolo da un operatore. Approvate, il bot le "
+            "Parole di clienti che hanno trovato l'articolo: scelto tra quelli proposti "
+            "dal bot, giudicato utile o ricevuto da un operatore. Approvate, il bot le "
             "riconosce entro un secondo."
         ),
         "proposals_empty": "Nessuna formulazione in attesa.",
@@ -309,7 +309,7 @@ LEARNING_TEXT: dict[str, dict[str, str]] = {
         "col_customers": "Clienti",
         "col_select": "Seleziona",
         "source_pick": "scelto dal cliente",
-        "source_helpful": "scelto e giudicato utile",
+        "source_helpful": "giudicato utile dal cliente",
         "source_operator": "inviato da un operatore",
         "approve_selected": "Approva le selezionate",
         "reject_selected": "Rifiuta le selezionate",
@@ -347,9 +347,9 @@ LEARNING_TEXT: dict[str, dict[str, str]] = {
         "suggested_send": "Send this article",
         "proposals_title": "How customers ask: proposed phrasings",
         "proposals_hint": (
-            "Words of customers who found the article by picking it among those the bot "
-            "offered or by getting it from an operator. Once approved, the bot recognises "
-            "them within a second."
+            "Words of customers who found the article: picked among those the bot offered, "
+            "rated helpful, or sent by an operator. Once approved, the bot recognises them "
+            "within a second."
         ),
         "proposals_empty": "No phrasings waiting.",
         "proposals_supervisor": "Only a supervisor can approve or reject.",
@@ -357,7 +357,7 @@ LEARNING_TEXT: dict[str, dict[str, str]] = {
         "col_customers": "Customers",
         "col_select": "Select",
         "source_pick": "picked by the customer",
-        "source_helpful": "picked and rated helpful",
+        "source_helpful": "rated helpful by the customer",
         "source_operator": "sent by an operator",
         "approve_selected": "Approve selected",
         "reject_selected": "Reject selected",

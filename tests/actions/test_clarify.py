@@ -247,3 +247,22 @@ def test_a_thumbs_down_after_the_pick_takes_the_proposal_back():
     db = open_db(get_settings().db_path)
     withdrawn = phrasings.list_proposals(db, phrasings.WITHDRAWN)
     assert [(p.text, p.votes) for p in withdrawn if p.text == wording] == [(wording, 0)]
+
+
+def test_a_thumbs_up_on_a_direct_answer_proposes_the_question_that_got_it():
+    sender = "conv-direct-up"
+    wording = "ma la consegna quanto mi costa?"
+    history = [
+        {"event": "user", "text": wording, "timestamp": 90.0},
+        {"event": "slot", "name": SLOT_ARTICLE_ID, "value": "shipping-cost"},
+    ]
+    tracker = make_tracker(
+        '/answer_helpful{"article": "shipping-cost"}',
+        language="it",
+        sender=sender,
+        slots={SLOT_ARTICLE_ID: "shipping-cost"},
+        history=history,
+    )
+    run(ActionAnswerHelpful(), with_entity(tracker, "article", "shipping-cost"))
+    [proposal] = proposals_of(sender)
+    assert (proposal.text, proposal.source) == (wording, phrasings.SOURCE_HELPFUL)
