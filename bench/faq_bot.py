@@ -31,13 +31,12 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
 
 from bench import quality
-from bench.sections import load_average, machine, write_section
+from bench.sections import load_average, measured, run_info, write_section
 from knowledge.search import Searcher
 from knowledge.store import Article, upsert_articles
 from sportello.db import open_db
@@ -261,11 +260,7 @@ def render(rows: dict[str, Tally], follow_rows: dict[str, Tally], info: dict) ->
     lines = [
         "## Through the whole bot: FAQ-shaped knowledge bases",
         "",
-        f"Measured {info['date']} on {info['machine']}; {info['seconds']:.0f} s in all"
-        f" (load average {info['load_before']} before, {info['load_after']} after).",
-        "",
-        f"Command: `{info['command']}`",
-        "",
+        *measured(info),
         "Each knowledge base is imported as it is (one question and one answer per article)"
         " into a fresh stack (Rasa server, action server, console, SLA monitor on loopback);"
         " every reported question (test split) is a new conversation over the REST"
@@ -380,14 +375,7 @@ def main(argv: list[str] | None = None) -> int:
             follow_rows[dataset.name] = follow
         print(f"  {json.dumps(tally.rates())}", file=sys.stderr, flush=True)
     command = ".venv/bin/python -m bench.faq_bot" + (" --quick" if args.quick else "")
-    info = {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": machine(),
-        "seconds": time.monotonic() - began,
-        "command": command,
-        "load_before": load_before,
-        "load_after": load_average(),
-    }
+    info = run_info(command, began, load_before)
     text = render(rows, follow_rows, info)
     print(text)
     if not args.no_write and not args.only:

@@ -32,13 +32,12 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
 
 from bench import faq_bot, quality
-from bench.sections import load_average, machine, write_section
+from bench.sections import load_average, measured, run_info, write_section
 from desk.tickets import get_open_ticket
 from desk.users import create_user
 from knowledge import phrasings
@@ -205,11 +204,7 @@ def render(rows: dict[str, tuple[dict, Week]], info: dict) -> str:
     lines = [
         "## Learning customers' words: plain FAQs after a simulated week",
         "",
-        f"Measured {info['date']} on {info['machine']}; {info['seconds']:.0f} s in all"
-        f" (load average {info['load_before']} before, {info['load_after']} after).",
-        "",
-        f"Command: `{info['command']}`",
-        "",
+        *measured(info),
         "Each plain FAQ runs on a fresh real stack. The test questions are asked (new"
         " REST conversations) before and after a simulated week in which *other*"
         " customers (the fit/val questions, never the test ones) pick the right article"
@@ -255,14 +250,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"{dataset.name}", file=sys.stderr, flush=True)
         rows[dataset.name] = run_set(model, dataset, cap)
-    info = {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": machine(),
-        "seconds": time.monotonic() - began,
-        "command": ".venv/bin/python -m bench.learning" + (" --quick" if args.quick else ""),
-        "load_before": load_before,
-        "load_after": load_average(),
-    }
+    command = ".venv/bin/python -m bench.learning" + (" --quick" if args.quick else "")
+    info = run_info(command, began, load_before)
     text = render(rows, info)
     print(text)
     if not args.no_write:

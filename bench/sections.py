@@ -56,3 +56,33 @@ def load_average() -> str:
         return " / ".join(Path("/proc/loadavg").read_text().split()[:3])
     except OSError:
         return "?"
+
+
+def run_info(command: str, began: float, load_before: str) -> dict:
+    """When, where and how a benchmark ran: what every section opens with.
+
+    ``began`` is the ``time.monotonic()`` of the start, ``load_before`` the
+    :func:`load_average` then.
+    """
+    from datetime import datetime, timezone
+    from time import monotonic
+
+    return {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+        "seconds": monotonic() - began,
+        "command": command,
+        "load_before": load_before,
+        "load_after": load_average(),
+    }
+
+
+def measured(info: dict) -> list[str]:
+    """The section's opening lines: date, machine, duration, load and exact command."""
+    return [
+        f"Measured {info['date']} on {info['machine']}; {info['seconds']:.0f} s in all"
+        f" (load average {info['load_before']} before, {info['load_after']} after).",
+        "",
+        f"Command: `{info['command']}`",
+        "",
+    ]

@@ -42,11 +42,10 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 from bench import baseline, load, probes, scale
-from bench.sections import load_average, machine, write_section
+from bench.sections import load_average, run_info, write_section
 from sportello.services import app_env, running_stack, train_model
 from sportello.settings import PROJECT_ROOT, Settings
 from tests.servers import free_port
@@ -598,14 +597,7 @@ def main(argv: list[str] | None = None) -> int:
             scale_rows.append(row)
             print(f"  {json.dumps(row)}", flush=True)
     command = ".venv/bin/python -m bench.speed" + (" --quick" if args.quick else "")
-    info = {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": machine(),
-        "seconds": time.monotonic() - began,
-        "command": command,
-        "load_before": load_before,
-        "load_after": load_average(),
-    }
+    info = run_info(command, began, load_before)
     text = render(stack, colds, scale_rows, info)
     if args.json:
         args.json.write_text(json.dumps(_raw(stack, colds, scale_rows, info), indent=1))
