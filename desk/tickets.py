@@ -49,12 +49,15 @@ REASON_KB_ABSTAINED = "kb_abstained"
 REASON_ANSWER_REJECTED = "answer_rejected"
 REASON_PERSONAL_CASE = "personal_case"
 REASON_BOT_ERROR = "bot_error"
+# The customer replied by e-mail to a ticket already closed: a follow-up ticket.
+REASON_EMAIL_REPLY = "email_reply"
 REASONS = (
     REASON_ASKED_FOR_HUMAN,
     REASON_KB_ABSTAINED,
     REASON_ANSWER_REJECTED,
     REASON_PERSONAL_CASE,
     REASON_BOT_ERROR,
+    REASON_EMAIL_REPLY,
 )
 
 STATUS_OPEN = "open"
@@ -80,6 +83,12 @@ EVENT_ESCALATED = "escalated"
 EVENT_CLOSED = "closed"
 EVENT_EMAIL = "email"
 EVENT_MOVED = "moved"
+# E-mail with the customer (desk/mailbox.py): a mail that could not be sent, a reply
+# added, a reply not added (auto-reply, bounce, wrong sender), a follow-up ticket.
+EVENT_EMAIL_FAILED = "email_failed"
+EVENT_EMAIL_REPLY = "email_reply"
+EVENT_EMAIL_IGNORED = "email_ignored"
+EVENT_FOLLOW_UP = "follow_up"
 
 # The two SLA clocks a ticket runs, named in at_risk/breached events' ``detail``.
 TARGET_FIRST_RESPONSE = "first_response"
@@ -670,15 +679,100 @@ def configured_policy() -> sla.SlaPolicy:
 
 
 def record_customer_message(
-    db: sqlite_utils.Database, ticket_id: int, text: str, now: datetime | None = None
+    db: sqlite_utils.Database,
+    ticket_id: int,
+    text: str,
+    now: datetime | None = None,
+    *,
+    author: str | None = None,
 ) -> Message:
-    """Add what the customer wrote while an operator owns the conversation."""
+    """Add what the customer wrote while an operator owns the conversation.
+
+    ``author`` names where it came from when not the chat (``"e-mail"``); the SLA
+    clocks do not change, whichever way the customer wrote.
+    """
     ensure_schema(db)
     with write_transaction(db) as conn:
         message_id = _insert_message(
-            conn, ticket_id, ROLE_CUSTOMER, text, format_time(now or utc_now())
+            conn, ticket_id, ROLE_CUSTOMER, text, format_time(now or utc_now()), author=author
         )
     return get_message(db, message_id)
+
+
+def log_event(
+    db: sqlite_utils.Database,
+    ticket_id: int,
+    kind: str,
+    *,
+    detail: str | None = None,
+    actor: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Add an entry to the ticket's audit log (what the console shows operators)."""
+    ensure_schema(db)
+    with write_transaction(db) as conn:
+        _log(conn, ticket_id, kind, now or utc_now(), detail=detail, actor=actor)
+
+
+def mail_candidates(
+    db: sqlite_utils.Database, since: datetime
+) -> tuple[list[tuple[Ticket, Message]], list[Ticket]]:
+    """What may have to be mailed: operator answers since ``since`` on tickets with a
+    customer e-mail address, and tickets with an address closed since then (CSAT).
+
+    desk/mailbox.py keeps which of these it has already queued; this only reads.
+    """
+    ensure_schema(db)
+    stamp = format_time(since)
+    rows = list(
+        db.query(
+            f"SELECT m.* FROM {MESSAGES} m JOIN {TABLE} t ON t.id = m.ticket_id "
+            "WHERE t.customer_email IS NOT NULL AND m.role = ? AND m.created_at >= ? "
+            "ORDER BY m.id",
+            [ROLE_OPERATOR, stamp],
+        )
+    )
+    answered = {row["ticket_id"] for row in rows}
+    closed = [
+        Ticket.from_row(row)
+        for row in db[TABLE].rows_where(
+            "customer_email IS NOT NULL AND status = ? AND closed_at >= ?",
+            [STATUS_CLOSED, stamp],
+            order_by="id",
+        )
+    ]
+    by_id = {ticket_id: get_ticket(db, ticket_id) for ticket_id in answered}
+    answers = [(by_id[row["ticket_id"]], Message.from_row(row)) for row in rows]
+    return answers, closed
+
+
+def follow_up_ticket(
+    db: sqlite_utils.Database, closed: Ticket, now: datetime | None = None
+) -> Ticket:
+    """A new ticket for a customer who wrote again (by e-mail) after ``closed`` was closed.
+
+    It lives in the same conversation, language, channel and priority, keeps the
+    customer's address, and gets its own SLA deadlines, as if the customer had asked
+    again in the chat; both tickets' audit logs name the other. If the conversation
+    already has an active ticket, that one is returned.
+    """
+    moment = now or utc_now()
+    ticket, created = open_ticket(
+        db,
+        closed.conversation_id,
+        lang=closed.lang,
+        reason=REASON_EMAIL_REPLY,
+        channel=closed.channel,
+        customer_id=closed.customer_id,
+        priority=closed.priority,
+        now=moment,
+    )
+    if closed.customer_email and not ticket.customer_email:
+        set_customer_email(db, ticket.id, closed.customer_email, moment)
+    if created:
+        log_event(db, closed.id, EVENT_FOLLOW_UP, detail=f"#{ticket.id}", now=moment)
+        log_event(db, ticket.id, EVENT_FOLLOW_UP, detail=f"← #{closed.id}", now=moment)
+    return get_ticket(db, ticket.id)
 
 
 def set_customer_email(

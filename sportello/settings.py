@@ -97,6 +97,28 @@ class Settings:
     # `sportello run` starts writes there; the customer log, export/erasure and
     # retention read there. None: the file.
     tracker_url: str | None = None
+    # SPORTELLO_SMTP_URL: where operators' answers and the CSAT question are mailed to
+    # customers who left an address: smtp://user:password@host:587 (STARTTLS, required),
+    # smtps://user:password@host:465 (TLS from the first byte), smtp://host:25 without
+    # credentials (plain, for a relay on loopback). None: no e-mail is sent, and the bot
+    # never promises one.
+    smtp_url: str | None = None
+    # SPORTELLO_MAIL_FROM: the sender of those mails, e.g. "Caffè Aurora <assistenza@…>";
+    # replies come back to it (read over IMAP). Needed together with smtp_url.
+    mail_from: str | None = None
+    # SPORTELLO_IMAP_URL: the mailbox customers' replies arrive in, polled by the
+    # monitor: imaps://user:password@host:993/INBOX (TLS) or imap://… (loopback only).
+    # None: replies by e-mail are not read.
+    imap_url: str | None = None
+    # SPORTELLO_IMAP_POLL_SECONDS: how often the monitor reads the mailbox.
+    imap_poll_seconds: int = 30
+    # SPORTELLO_COMPANY_NAME: the name customers read in mails (subject and signature).
+    company_name: str = "Caffè Aurora"
+
+    @property
+    def mail_enabled(self) -> bool:
+        """Customers can be answered by e-mail: an SMTP server and a sender are set."""
+        return bool(self.smtp_url and self.mail_from)
 
     @property
     def db_path(self) -> Path:
@@ -154,6 +176,11 @@ def load_settings() -> Settings:
         telegram_webhook_url=_env_str("SPORTELLO_TELEGRAM_WEBHOOK_URL", "") or None,
         identity_secret=os.environ.get("SPORTELLO_IDENTITY_SECRET") or None,
         tracker_url=_env_str("SPORTELLO_TRACKER_URL", "") or None,
+        smtp_url=_env_str("SPORTELLO_SMTP_URL", "") or None,
+        mail_from=_env_str("SPORTELLO_MAIL_FROM", "") or None,
+        imap_url=_env_str("SPORTELLO_IMAP_URL", "") or None,
+        imap_poll_seconds=_env_int("SPORTELLO_IMAP_POLL_SECONDS", 30),
+        company_name=_env_str("SPORTELLO_COMPANY_NAME", "Caffè Aurora"),
     )
 
 
