@@ -145,7 +145,7 @@ class _HtmlText(HTMLParser):
             self.skip -= 1
         elif tag == "blockquote" and self.quote:
             self.quote -= 1
-        if tag in self.BLOCKS:
+        if tag == "p":  # a paragraph ends with a blank line, other blocks with a line break
             self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
@@ -183,18 +183,23 @@ def _size_text(size: int) -> str:
 def _text_and_notes(message: Message, size: int | None) -> tuple[str, list[str]]:
     plain: str | None = None
     markup: str | None = None
-    notes: list[str] = []
+    attachments: list[str] = []
+    cut = size is not None and size > MAX_FETCH_BYTES
     parts = message.walk() if message.is_multipart() else iter([message])
     for part in parts:
         if part.is_multipart():
             continue
         filename = part.get_filename()
-        disposition = part.get_content_disposition()
         content_type = part.get_content_type()
-        if filename or disposition == "attachment" or not content_type.startswith("text/"):
+        if (
+            filename
+            or part.get_content_disposition() == "attachment"
+            or not content_type.startswith("text/")
+        ):
             payload = part.get_payload(decode=False)
-            length = len(payload) * 3 // 4 if isinstance(payload, str) else 0
-            notes.append(f"{filename or content_type} (~{_size_text(length)})")
+            # A cut mail's last attachment is cut too: its size would be a guess.
+            length = "" if cut else f" (~{_size_text(len(str(payload)) * 3 // 4)})"
+            attachments.append(f"{filename or content_type}{length}")
             continue
         try:
             body = part.get_content() if isinstance(part, EmailMessage) else part.get_payload()
@@ -210,13 +215,14 @@ def _text_and_notes(message: Message, size: int | None) -> tuple[str, list[str]]
         text = strip_quoted(html_to_text(markup))
     else:
         text = ""
-    if size is not None and size > MAX_FETCH_BYTES:
-        notes.append(
-            f"mail of {_size_text(size)}: only its first {_size_text(MAX_FETCH_BYTES)} read"
-        )
+    notes: list[str] = []
+    if attachments:
+        notes.append("allegati / attachments: " + ", ".join(attachments))
+    if cut:
+        notes.append(f"e-mail di / mail of {_size_text(size or 0)}")
     if len(text) > MAX_TEXT_CHARS:
         text = text[:MAX_TEXT_CHARS].rstrip() + " […]"
-        notes.append(f"text cut at {MAX_TEXT_CHARS} characters")
+        notes.append(f"testo tagliato a / text cut at {MAX_TEXT_CHARS} caratteri/characters")
     return text, notes
 
 
@@ -225,7 +231,7 @@ def with_notes(reply: Reply) -> str:
     if not reply.notes:
         return reply.text
     note = "; ".join(reply.notes)
-    return f"{reply.text}\n\n[e-mail — non conservato / not kept: {note}]".strip()
+    return f"{reply.text}\n\n[non conservato / not kept: {note}]".strip()
 
 
 _RATING = re.compile(r"^\s*([1-5])\s*(?:/\s*5|su 5|out of 5|stell[ae]|stars?)?\s*[.!]?\s*$", re.I)
