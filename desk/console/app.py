@@ -48,7 +48,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlite_utils.db import NotFoundError
 from starlette.concurrency import run_in_threadpool
 
-from desk import tickets, users
+from desk import mailbox, tickets, users
 from desk.console import articles, customers
 from desk.console.auth import FAILURE_DELAY_SECONDS, LoginThrottle
 from desk.console.deps import CheckedForm, CsrfRejected, Forbidden, TicketWorker
@@ -608,6 +608,9 @@ def create_app(
             kb_question=drafts.derive_question(m.text for m in messages if m.role == "customer"),
             format_time=format_time,
             conversations=tickets.ticket_conversations(db, ticket_id),
+            mails=mailbox.ticket_mails(db, ticket_id),
+            replies=mailbox.ticket_replies(db, ticket_id),
+            mail_enabled=settings.mail_enabled,
             **customers.customer_context(db, ticket),
         )
 
