@@ -512,6 +512,58 @@ def ticket_replies(db: sqlite_utils.Database, ticket_id: int) -> list[InboxMail]
     ]
 
 
+def mail_rows(db: sqlite_utils.Database, ticket_id: int) -> dict[str, list[dict[str, Any]]]:
+    """The ticket's mails and replies as stored (a customer's export)."""
+    ensure_schema(db)
+    return {
+        "mails_sent": list(db[OUTBOX].rows_where("ticket_id = ?", [ticket_id], order_by="id")),
+        "mails_received": list(db[INBOX].rows_where("ticket_id = ?", [ticket_id], order_by="id")),
+    }
+
+
+def forget(conn: sqlite3.Connection, tickets_sql: str, params: list[Any]) -> int:
+    """Delete the mails of the tickets ``tickets_sql`` selects (ids), inside the caller's
+    transaction (erasure, retention); returns rows deleted. The addresses, Message-IDs and
+    subjects go with them."""
+    gone = 0
+    for table in (OUTBOX, INBOX):
+        exists = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [table]
+        ).fetchone()
+        if exists:
+            gone += conn.execute(
+                f"DELETE FROM {table} WHERE ticket_id IN ({tickets_sql})", params
+            ).rowcount
+    return gone
+
+
+def purge(db: sqlite_utils.Database, days: int, now: datetime) -> int:
+    """The retention period for mail: delete the mails of tickets closed more than
+    ``days`` days ago (as customerlog/retention.py empties their text); returns rows
+    deleted. The monitor runs it with the log's purge, hourly."""
+    ensure_schema(db)
+    with write_transaction(db) as conn:
+        return forget(
+            conn,
+            f"SELECT id FROM {tickets.TABLE} WHERE status = ? AND closed_at < ?",
+            [tickets.STATUS_CLOSED, tickets.format_time(now - timedelta(days=days))],
+        )
+
+
+def count_for(db: sqlite_utils.Database, ticket_ids: list[int]) -> dict[str, int]:
+    """How many mail rows the tickets still have, per table (after erasure: zeros)."""
+    ensure_schema(db)
+    marks = ", ".join("?" for _ in ticket_ids) or "NULL"
+    return {
+        table: int(
+            db.execute(
+                f"SELECT COUNT(*) FROM {table} WHERE ticket_id IN ({marks})", ticket_ids
+            ).fetchone()[0]
+        )
+        for table in (OUTBOX, INBOX)
+    }
+
+
 def inbox(db: sqlite_utils.Database) -> list[InboxMail]:
     """Every mail read, oldest first."""
     ensure_schema(db)

@@ -123,6 +123,9 @@ def run_forever(
                     )
                     if purged.total:
                         logger.info("retention: %s", purged)
+                    mails = mailbox.purge(db, settings.log_retention_days, tickets.utc_now())
+                    if mails:
+                        logger.info("retention: %s mail rows", mails)
             except Exception:
                 logger.exception("desk monitor pass failed; retrying in %.0f s", interval_s)
             stop.wait(interval_s)

@@ -233,3 +233,19 @@ def test_subject_references_are_signed(tmp_path: Path) -> None:
     assert mail_text.ticket_from_subject(f"Re: risposta [#{ref}]", key) == 42
     assert mail_text.ticket_from_subject("Re: risposta [#42-00000000]", key) is None
     assert mail_text.ticket_from_subject(f"Re: [#{ref}]", b"other" * 8) is None
+
+
+def test_the_retention_period_deletes_the_mails_of_old_closed_tickets(
+    db: sqlite_utils.Database, tmp_path: Path
+) -> None:
+    old = ticket_with_email(db, "old@example.com")
+    recent = ticket_with_email(db, "recent@example.com")
+    settings = settings_for(tmp_path, "smtp://127.0.0.1:25")
+    for ticket in (old, recent):
+        answer(db, ticket.id, "Risposta.")
+    mailbox.queue_new(db, settings, NOW + timedelta(minutes=2))
+    tickets.close_ticket(db, old.id, "luca", deliver=False, now=NOW + timedelta(minutes=3))
+    assert mailbox.purge(db, 30, NOW + timedelta(days=29)) == 0
+    assert mailbox.purge(db, 30, NOW + timedelta(days=31)) == 1
+    assert mailbox.ticket_mails(db, old.id) == []
+    assert len(mailbox.ticket_mails(db, recent.id)) == 1
