@@ -46,7 +46,12 @@ from actions.handoff import (
     transcript_from_events,
     with_db,
 )
-from actions.wording import find_email, looks_like_personal_case, parse_choice
+from actions.wording import (
+    find_email,
+    find_email_like,
+    looks_like_personal_case,
+    parse_choice,
+)
 from desk import sla, tickets
 from desk.mailer import valid_address
 from desk.tickets import (
@@ -424,7 +429,7 @@ class ActionRecordForOperator(Action):
             # Button payloads ("/greet" sent by the web widget on opening) are not words.
             limit = get_settings().max_message_chars
             tickets.record_customer_message(db, ticket.id, text[:limit], now)
-        email = find_email(text)
+        email = find_email(text) or find_email_like(text)
         if email:
             _keep_email(db, dispatcher, ticket, email, now)
         elif message.intent in (INTENT_ASK_HUMAN, INTENT_PERSONAL_CASE) and not message.continued:

@@ -560,17 +560,20 @@ def test_an_email_address_is_kept_on_the_ticket(
     )
 
 
+@pytest.mark.parametrize(
+    "address", ["m" * 250 + "@example.it", "mario@@example.it", "mario@gmail", "mario.rossi@"]
+)
 def test_a_malformed_address_is_not_kept_and_the_customer_is_asked_again(
-    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, address: str
 ) -> None:
     mail_configured(monkeypatch, True)
     ticket = open_conversation_ticket(data_dir)
-    long_address = "m" * 250 + "@example.it"
     tracker = make_tracker(
-        f"la mia mail: {long_address}", language="it", intent="nlu_fallback", slots=HANDED_OFF
+        f"la mia mail: {address}.", language="it", intent="nlu_fallback", slots=HANDED_OFF
     )
     messages, _ = run(ActionRecordForOperator(), tracker)
     assert [m["response"] for m in messages] == ["utter_email_invalid"]
+    assert messages[0]["email"] == address[:100]
     assert get_ticket(open_db(data_dir / "sportello.db"), ticket.id).customer_email is None
 
 
