@@ -151,3 +151,38 @@ def test_answer_by_mail_and_reply_by_mail_on_the_real_stack(
     time.sleep(12)  # one more monitor pass: still two mails, no reply to the machines
     assert len(mails_to(mail_server, address)) == 2
     assert not [m for m in mail_server.received if "evil.example" in " ".join(m.recipients)]
+
+
+def test_a_mistyped_or_refused_address_is_told_and_the_chat_still_gets_the_answer(
+    stack: Settings, mail_server: SmtpServer
+) -> None:
+    db = open_db(stack.db_path)
+    tag = uuid.uuid4().hex[:8]
+    customer, ghost = f"mail-bad-{tag}", f"ghost.{tag}@example.com"
+    username = f"op{tag[:6]}"
+    create_user(db, username, "integration-password-1", "operator")
+    mail_server.handler.refuse[ghost] = "550 5.1.1 No such user here"
+
+    say(stack, customer, "voglio parlare con una persona")
+    ticket = tickets.get_open_ticket(db, customer)
+    assert ticket is not None
+    assert "non mi sembra corretto" in texts(say(stack, customer, f"mario.{tag}@@example.it"))
+    assert tickets.get_ticket(db, ticket.id).customer_email is None
+    assert ghost in texts(say(stack, customer, f"allora scrivete a {ghost}"))
+
+    console = logged_in(stack, username, "integration-password-1")
+    token = csrf_of(console.get(f"/tickets/{ticket.id}"))
+    answer = "Ecco il numero di tracciamento: AUR-778899."
+    console.post(f"/tickets/{ticket.id}/answer", data={"csrf_token": token, "text": answer})
+
+    def refused_on_page() -> str | None:
+        page = console.get(f"/tickets/{ticket.id}").text
+        return page if "550 5.1.1 No such user here" in page else None
+
+    page = eventually(refused_on_page, "refusal on the ticket page")
+    assert "non inviata" in page
+    assert answer in texts(say(stack, customer, "ci siete?"))  # the chat still has it
+    time.sleep(12)  # another monitor pass: a refused address is not tried again
+    assert mails_to(mail_server, ghost) == []
+    events = [e for e in tickets.ticket_events(db, ticket.id) if e.kind == "email_failed"]
+    assert len(events) == 1
