@@ -454,6 +454,23 @@ def ticket_messages(db: sqlite_utils.Database, ticket_id: int) -> list[Message]:
     return [Message.from_row(row) for row in rows]
 
 
+def last_customer_messages(
+    db: sqlite_utils.Database, ticket_ids: Iterable[int]
+) -> dict[int, Message]:
+    """Each ticket's latest customer message (chat or e-mail), for the queue's rows."""
+    ids = list(ticket_ids)
+    if not ids:
+        return {}
+    ensure_schema(db)
+    marks = ", ".join("?" for _ in ids)
+    rows = db.query(
+        f"SELECT m.* FROM {MESSAGES} m WHERE m.id IN (SELECT MAX(id) FROM {MESSAGES} "
+        f"WHERE role = ? AND ticket_id IN ({marks}) GROUP BY ticket_id)",
+        [ROLE_CUSTOMER, *ids],
+    )
+    return {row["ticket_id"]: Message.from_row(row) for row in rows}
+
+
 def get_message(db: sqlite_utils.Database, message_id: int) -> Message:
     """One message; raises ``sqlite_utils.db.NotFoundError`` when missing."""
     ensure_schema(db)

@@ -533,11 +533,13 @@ def create_app(
         now = clock()
         with connected() as db:
             queued = tickets.list_queue(db, now)
+            last = tickets.last_customer_messages(db, [ticket.id for ticket in queued])
         rows = [
             {
                 "ticket": ticket,
                 "deadline": deadline(ticket, now, text),
                 "status": status_label(ticket, text),
+                "last": last.get(ticket.id),
             }
             for ticket in queued
         ]

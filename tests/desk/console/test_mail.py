@@ -69,3 +69,29 @@ def test_no_mail_section_without_an_address(
         TestClient(create_app(settings, failure_delay=0), follow_redirects=False), "anna"
     )
     assert "E-mail con il cliente" not in client.get(f"/tickets/{ticket.id}").text
+
+
+def test_each_queue_row_shows_the_customers_last_message(
+    settings: Settings,
+    db: sqlite_utils.Database,
+    ticket: tickets.Ticket,
+    people: dict[str, users.User],
+) -> None:
+    other, _ = tickets.open_ticket(db, "conv-2", lang="en", now=NOW)
+    tickets.record_customer_message(db, ticket.id, "Ci siete? <script>x</script>", NOW)
+    tickets.record_customer_message(
+        db, ticket.id, "Vi scrivo anche per e-mail. " + "lungo " * 60, NOW, author="e-mail"
+    )
+    client = logged_in(
+        TestClient(create_app(settings, failure_delay=0), follow_redirects=False), "anna"
+    )
+    page = client.get("/queue").text
+    assert "Ultimo messaggio del cliente" in page
+    row = page[page.index(f'data-ticket="{ticket.id}"') :]
+    row = row[: row.index("</tr>")]
+    assert "✉" in row and "Vi scrivo anche per e-mail." in row and "…" in row
+    assert "Ci siete?" not in row  # only the last one
+    assert "lungo " * 30 not in row  # cut
+    other_row = page[page.index(f'data-ticket="{other.id}"') :]
+    assert "Il pacco è arrivato rotto" not in other_row[: other_row.index("</tr>")]
+    assert tickets.last_customer_messages(db, []) == {}
