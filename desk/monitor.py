@@ -2,7 +2,8 @@
 
 E-mail (desk/mailbox.py, desk/mail_inbound.py), when configured: each pass queues the
 mails owed for answers and closes committed since, and sends what is due; every
-``SPORTELLO_IMAP_POLL_SECONDS`` it reads customers' replies from the mailbox. A mail
+``SPORTELLO_IMAP_POLL_SECONDS`` it reads customers' replies from the mailbox; it mails
+operators and supervisors the alerts they asked for (desk/alerts.py). A mail
 server or mailbox that is away is logged and tried again later; the rest of the pass
 goes on.
 
@@ -33,7 +34,7 @@ from datetime import datetime
 import sqlite_utils
 
 from customerlog import retention, turns
-from desk import mail_inbound, mailbox, sla, tickets
+from desk import alerts, mail_inbound, mailbox, sla, tickets
 from desk.delivery import deliver_pending
 from sportello.db import open_db
 from sportello.settings import Settings, get_settings
@@ -69,6 +70,12 @@ def run_once(
             mailed = mailbox.send_pending(db, settings, now)
         except Exception:
             logger.exception("sending mail failed; the outbox keeps it for the next pass")
+        if settings.alert_operators or settings.alert_supervisors:
+            try:
+                alerts.collect(db, now)
+                alerts.send_due(db, settings, now)
+            except Exception:
+                logger.exception("alerting failed; the alerts wait for the next pass")
     logged = turns.sync(db, settings.tracker_store)
     return PassResult(events=events, delivered=delivered, logged=logged, mailed=mailed)
 

@@ -484,6 +484,33 @@ def ticket_events(db: sqlite_utils.Database, ticket_id: int) -> list[Event]:
     return [Event.from_row(row) for row in rows]
 
 
+def events_after(
+    db: sqlite_utils.Database, after_id: int, kinds: Iterable[str]
+) -> list[tuple[Event, Ticket]]:
+    """Audit-log entries of these kinds newer than ``after_id``, with their ticket, oldest
+    first (desk/alerts.py tells operators and supervisors about them)."""
+    wanted = list(kinds)
+    ensure_schema(db)
+    marks = ", ".join("?" for _ in wanted) or "NULL"
+    rows = list(
+        db.query(
+            f"SELECT * FROM {EVENTS} WHERE id > ? AND kind IN ({marks}) ORDER BY id",
+            [after_id, *wanted],
+        )
+    )
+    found: dict[int, Ticket] = {}
+    for row in rows:
+        if row["ticket_id"] not in found:
+            found[row["ticket_id"]] = get_ticket(db, row["ticket_id"])
+    return [(Event.from_row(row), found[row["ticket_id"]]) for row in rows]
+
+
+def last_event_id(db: sqlite_utils.Database) -> int:
+    """The newest audit-log entry's id (0 when empty)."""
+    ensure_schema(db)
+    return int(db.execute(f"SELECT COALESCE(MAX(id), 0) FROM {EVENTS}").fetchone()[0])
+
+
 def pending_answers(db: sqlite_utils.Database, ticket_id: int | None = None) -> list[Message]:
     """Operator answers not delivered yet (the outbox), oldest first; one ticket or all."""
     ensure_schema(db)

@@ -31,6 +31,11 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
 
 
+def _env_list(name: str) -> tuple[str, ...]:
+    """A comma-separated list (addresses), blanks dropped."""
+    return tuple(part.strip() for part in os.environ.get(name, "").split(",") if part.strip())
+
+
 def _env_float_or_none(name: str) -> float | None:
     raw = os.environ.get(name, "").strip()
     if not raw:
@@ -114,6 +119,12 @@ class Settings:
     imap_poll_seconds: int = 30
     # SPORTELLO_COMPANY_NAME: the name customers read in mails (subject and signature).
     company_name: str = "Caffè Aurora"
+    # SPORTELLO_ALERT_OPERATORS: comma-separated addresses told by mail when an urgent or
+    # high-priority ticket opens; SPORTELLO_ALERT_SUPERVISORS: told when a ticket is at
+    # risk or breaches its SLA. Events of the same minute come in one mail (desk/alerts.py).
+    # Empty: no alerts. Need mail (smtp_url, mail_from).
+    alert_operators: tuple[str, ...] = ()
+    alert_supervisors: tuple[str, ...] = ()
 
     @property
     def mail_enabled(self) -> bool:
@@ -181,6 +192,8 @@ def load_settings() -> Settings:
         imap_url=_env_str("SPORTELLO_IMAP_URL", "") or None,
         imap_poll_seconds=_env_int("SPORTELLO_IMAP_POLL_SECONDS", 30),
         company_name=_env_str("SPORTELLO_COMPANY_NAME", "Caffè Aurora"),
+        alert_operators=_env_list("SPORTELLO_ALERT_OPERATORS"),
+        alert_supervisors=_env_list("SPORTELLO_ALERT_SUPERVISORS"),
     )
 
 

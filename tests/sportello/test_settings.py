@@ -44,6 +44,8 @@ MAIL_VARIABLES = (
     "SPORTELLO_IMAP_URL",
     "SPORTELLO_IMAP_POLL_SECONDS",
     "SPORTELLO_COMPANY_NAME",
+    "SPORTELLO_ALERT_OPERATORS",
+    "SPORTELLO_ALERT_SUPERVISORS",
 )
 
 
@@ -56,6 +58,9 @@ def test_mail_is_off_until_both_server_and_sender_are_set(
     off = load_settings()
     assert not off.mail_enabled and off.imap_url is None
     assert (off.imap_poll_seconds, off.company_name) == (30, "Caffè Aurora")
+    assert off.alert_operators == off.alert_supervisors == ()
+    monkeypatch.setenv("SPORTELLO_ALERT_OPERATORS", " turno@x.it, ,altro@x.it ")
+    assert load_settings().alert_operators == ("turno@x.it", "altro@x.it")
     monkeypatch.setenv("SPORTELLO_SMTP_URL", "smtp://relay:25")
     assert not load_settings().mail_enabled  # a sender is needed too
     monkeypatch.setenv("SPORTELLO_MAIL_FROM", "Negozio <help@negozio.example>")
@@ -80,6 +85,8 @@ def test_the_services_read_the_same_mail_settings(
         imap_url="imaps://u:p@imap.example/INBOX",
         imap_poll_seconds=5,
         company_name="Negozio",
+        alert_operators=("a@example.com", "b@example.com"),
+        alert_supervisors=("c@example.com",),
     )
     for name in MAIL_VARIABLES:
         monkeypatch.delenv(name, raising=False)
@@ -90,3 +97,5 @@ def test_the_services_read_the_same_mail_settings(
         settings.smtp_url, settings.mail_from, settings.imap_url, 5,
     )  # fmt: skip
     assert read.company_name == "Negozio" and read.mail_enabled
+    assert read.alert_operators == ("a@example.com", "b@example.com")
+    assert read.alert_supervisors == ("c@example.com",)
