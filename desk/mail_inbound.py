@@ -26,7 +26,8 @@ What becomes of a reply (``mail_inbox.outcome``):
   tickets' logs): the closed ticket's history and CSAT stay as they were;
 - ``auto-reply``/``bounce``: recorded, logged on the ticket it concerns, never added,
   never answered (no mail loops);
-- ``wrong-sender``, ``unmatched``, ``empty``: recorded and logged; nothing added.
+- ``wrong-sender``, ``unmatched``, ``empty``, ``unreadable``: recorded and logged;
+  nothing added.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ OUTCOME_WRONG_SENDER = "wrong-sender"
 OUTCOME_UNMATCHED = "unmatched"
 OUTCOME_EMPTY = "empty"
 OUTCOME_DUPLICATE = "duplicate"
+OUTCOME_UNREADABLE = "unreadable"
 
 DEFAULT_PORTS = {"imap": 143, "imaps": 993}
 TIMEOUT_S = 30.0
@@ -121,8 +123,17 @@ def handle(
     db: sqlite_utils.Database, settings: Settings, raw: bytes, size: int | None, now: datetime
 ) -> Handled:
     """Place one mail (its raw bytes, maybe cut at 2 MB; ``size`` its full size)."""
-    message = message_from_bytes(raw, policy=policy.default)
-    reply = mail_reply.read(message, size, digest=hashlib.sha256(raw).hexdigest())
+    digest = hashlib.sha256(raw).hexdigest()
+    try:
+        message = message_from_bytes(raw, policy=policy.default)
+        reply = mail_reply.read(message, size, digest=digest)
+    except Exception as exc:  # a mail no parser reads must not block the mailbox
+        logger.warning("mail sha256:%s unreadable, left in the mailbox: %s", digest, exc)
+        mailbox.record_inbound(
+            db, f"sha256:{digest}", sender=None, ticket_id=None,
+            outcome=OUTCOME_UNREADABLE, detail=str(exc)[:200], now=now,
+        )  # fmt: skip
+        return Handled(OUTCOME_UNREADABLE, None, str(exc)[:200])
     if mailbox.seen(db, reply.message_key):
         return Handled(OUTCOME_DUPLICATE)
     handled = _place(db, settings, message, reply, now)

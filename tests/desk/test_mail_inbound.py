@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from customerlog import ratings, schema
 from desk import mail_inbound, mail_reply, mail_text, mailbox, tickets
@@ -21,6 +24,9 @@ from sportello.settings import Settings
 from tests.mail_servers import ImapServer, closed_port, dovecot, require_dovecot, smtp_server
 
 NOW = datetime(2026, 12, 7, 9, 30, tzinfo=timezone.utc)  # a Monday, desk open
+settings_profile = hypothesis_settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 POLICY = SlaPolicy()
 FROM = "Caffè Aurora <assistenza@aurora.example>"
 CUSTOMER = "mario@example.com"
@@ -298,6 +304,41 @@ def test_strip_quoted_keeps_everything_when_the_reply_is_all_quote() -> None:
     assert mail_reply.strip_quoted("Ok!\n\nInviato da iPhone") == "Ok!"
     english = "Thanks.\nOn Mon, 7 Dec 2026 at 10:30, Aurora <a@b.it> wrote:\n> old"
     assert mail_reply.strip_quoted(english) == "Thanks."
+
+
+HEADER_NAMES = [
+    "From", "To", "Subject", "Message-ID", "In-Reply-To", "References", "Content-Type",
+    "Content-Transfer-Encoding", "Content-Disposition", "Auto-Submitted", "Return-Path",
+    "Precedence", "MIME-Version",
+]  # fmt: skip
+HOSTILE = st.sampled_from(
+    ["multipart/mixed; boundary=", 'text/html; charset="x-unknown"', "<a@b>", "=?utf-8?b?===?=",
+     "base64", "message/rfc822", "mario@example.com, <>", "\x00", "a" * 500]
+)  # fmt: skip
+HEADERS = st.lists(st.tuples(st.sampled_from(HEADER_NAMES), HOSTILE | st.text(max_size=80)))
+MAILS = st.builds(
+    lambda headers, body: (
+        "".join(f"{name}: {value}\r\n" for name, value in headers) + "\r\n" + body
+    ).encode("utf-8", "surrogatepass"),
+    HEADERS,
+    st.text(max_size=500),
+)
+
+
+@settings_profile
+@given(raw=st.binary(max_size=3000) | MAILS)
+def test_any_bytes_get_an_outcome_never_a_crash(
+    tmp_path_factory: pytest.TempPathFactory, raw: bytes
+) -> None:
+    path = tmp_path_factory.mktemp("fuzz")
+    db = open_db(path / "sportello.db")
+    plain = Settings(data_dir=path, secret_key="k" * 40)
+    handled = mail_inbound.handle(db, plain, raw, len(raw), NOW)
+    assert handled.outcome in {
+        "added", "csat", "auto-reply", "bounce", "wrong-sender", "unmatched", "empty",
+        "duplicate", "unreadable",
+    }  # fmt: skip
+    assert handled.outcome != "added"  # no ticket to add to
 
 
 # ---- through a real IMAP server ------------------------------------------------------------
