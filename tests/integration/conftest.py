@@ -23,6 +23,8 @@ from tests.mail_servers import ImapServer, SmtpServer, dovecot, dovecot_missing,
 from tests.servers import free_port
 
 MAIL_FROM = "Caffè Aurora <assistenza@aurora.example>"
+ALERT_OPERATORS = "turno@aurora.example"
+ALERT_SUPERVISORS = "capo@aurora.example"
 
 
 @pytest.fixture(scope="session")
@@ -70,6 +72,8 @@ def stack_settings(
         mail_from=MAIL_FROM,
         imap_url=imap_server.url if imap_server else None,
         imap_poll_seconds=2,
+        alert_operators=(ALERT_OPERATORS,),
+        alert_supervisors=(ALERT_SUPERVISORS,),
     )
 
 

@@ -15,6 +15,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from typing import TypeVar
 
@@ -25,6 +26,7 @@ from desk import tickets
 from desk.users import create_user
 from sportello.db import open_db
 from sportello.settings import Settings
+from tests.integration.conftest import ALERT_OPERATORS, ALERT_SUPERVISORS
 from tests.integration.rest import say, texts
 from tests.integration.test_console_to_customer import csrf_of, logged_in
 from tests.mail_servers import REQUIRE_IMAP_ENV, ImapServer, Received, SmtpServer
@@ -186,3 +188,29 @@ def test_a_mistyped_or_refused_address_is_told_and_the_chat_still_gets_the_answe
     assert mails_to(mail_server, ghost) == []
     events = [e for e in tickets.ticket_events(db, ticket.id) if e.kind == "email_failed"]
     assert len(events) == 1
+
+
+def test_a_breach_sends_one_alert_to_the_supervisors(
+    stack: Settings, mail_server: SmtpServer
+) -> None:
+    db = open_db(stack.db_path)
+    long_ago = datetime.now(timezone.utc) - timedelta(days=3)
+    ticket, _ = tickets.open_ticket(
+        db, f"alert-{uuid.uuid4().hex[:8]}", lang="it", priority="urgent", now=long_ago
+    )
+
+    def alerts_for(address: str) -> list[str]:
+        return [
+            m.message.get_body(("plain",)).get_content()
+            for m in mail_server.received
+            if address in m.recipients
+            and f"#{ticket.id}:" in m.message.get_body(("plain",)).get_content()
+        ]
+
+    [breach] = eventually(lambda: alerts_for(ALERT_SUPERVISORS), "breach alert", timeout=150)
+    assert f"#{ticket.id}: scadenza superata (prima risposta)" in breach
+    assert f"#{ticket.id}: deadline breached (first response)" in breach
+    [opened] = eventually(lambda: alerts_for(ALERT_OPERATORS), "urgent-ticket alert")
+    assert f"#{ticket.id}: nuova richiesta urgente" in opened
+    time.sleep(25)  # more monitor passes: still one mail each
+    assert len(alerts_for(ALERT_SUPERVISORS)) == 1 and len(alerts_for(ALERT_OPERATORS)) == 1
