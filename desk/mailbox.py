@@ -310,7 +310,11 @@ def _finish(
 
 def compose(db: sqlite_utils.Database, settings: Settings, mail: OutboxMail, now: datetime) -> Any:
     """The mail for an outbox row, or None when it no longer has anything to say (the
-    answer or ticket was erased, the CSAT was already given or declined in the chat)."""
+    answer or ticket was erased, the CSAT was already given or declined in the chat).
+
+    Sending the CSAT mail does not mark the question asked: a customer back in the
+    chat is still asked there. Whichever answer comes first counts, once
+    (desk/mail_inbound.py ignores a number by mail for a CSAT already given)."""
     try:
         ticket = tickets.get_ticket(db, mail.ticket_id)
     except NotFoundError:
@@ -383,8 +387,6 @@ def send_pending(
         sent += 1
         _finish(db, mail, STATUS_SENT, now)
         logger.info("mail %s (%s) for ticket %s sent", mail.id, mail.kind, mail.ticket_id)
-        if mail.kind == mail_text.KIND_CSAT:
-            _asked_csat(db, mail, now)
     return SendResult(sent, retrying, failed)
 
 
@@ -394,18 +396,6 @@ def _fail(db: sqlite_utils.Database, mail: OutboxMail, reason: str, now: datetim
     tickets.log_event(
         db, mail.ticket_id, tickets.EVENT_EMAIL_FAILED, detail=f"{mail.kind}: {reason}", now=now
     )
-
-
-def _asked_csat(db: sqlite_utils.Database, mail: OutboxMail, now: datetime) -> None:
-    """The CSAT question went out by mail: record it as asked (the chat then won't ask)."""
-    ticket = tickets.get_ticket(db, mail.ticket_id)
-    rater = ratings.Rater(
-        conversation_id=ticket.conversation_id,
-        customer_id=ticket.customer_id or ticket.conversation_id,
-        channel="email",
-        lang=ticket.lang,
-    )
-    ratings.ask(db, rater, schema.RATING_CSAT, schema.TARGET_TICKET, str(ticket.id), now)
 
 
 def send_test(settings: Settings, address: str, lang: str, now: datetime) -> str:

@@ -168,8 +168,10 @@ def test_after_the_close_the_csat_question_is_mailed_once(
     assert csat["In-Reply-To"] == answer_mail["Message-ID"]
     body = csat.get_body(("plain",)).get_content()
     assert "da 1 (per niente) a 5 (moltissimo)" in body
-    status = ratings.request_status(db, schema.RATING_CSAT, schema.TARGET_TICKET, str(ticket.id))
-    assert status == schema.REQUEST_ASKED
+    # The chat may still ask it (the customer may come back there); one answer counts.
+    assert (
+        ratings.request_status(db, schema.RATING_CSAT, schema.TARGET_TICKET, str(ticket.id)) is None
+    )
 
 
 def test_no_csat_mail_when_the_customer_already_rated_in_the_chat(
