@@ -46,8 +46,14 @@ from actions.handoff import (
     transcript_from_events,
     with_db,
 )
-from actions.wording import find_email, looks_like_personal_case, parse_choice
+from actions.wording import (
+    find_email,
+    find_email_like,
+    looks_like_personal_case,
+    parse_choice,
+)
 from desk import sla, tickets
+from desk.mailer import valid_address
 from desk.tickets import (
     REASON_ANSWER_REJECTED,
     REASON_ASKED_FOR_HUMAN,
@@ -438,10 +444,9 @@ class ActionRecordForOperator(Action):
             # Button payloads ("/greet" sent by the web widget on opening) are not words.
             limit = get_settings().max_message_chars
             tickets.record_customer_message(db, ticket.id, text[:limit], now)
-        email = find_email(text)
+        email = find_email(text) or find_email_like(text)
         if email:
-            tickets.set_customer_email(db, ticket.id, email, now)
-            dispatcher.utter_message(response="utter_email_recorded", email=email)
+            _keep_email(db, dispatcher, ticket, email, now)
         elif message.intent in (INTENT_ASK_HUMAN, INTENT_PERSONAL_CASE) and not message.continued:
             say_ticket_status(
                 dispatcher,
@@ -452,6 +457,27 @@ class ActionRecordForOperator(Action):
                 status=STATUS_ALREADY_OPEN,
             )
         return ticket
+
+
+def _keep_email(
+    db: Any, dispatcher: CollectingDispatcher, ticket: tickets.Ticket, email: str, now: Any
+) -> None:
+    """Keep the address the customer left and say truthfully what will happen with it.
+
+    With mail configured, operators' answers and the CSAT question will be mailed there
+    (desk/mailbox.py): "we'll also answer you at …". Without it the operator sees the
+    address, but the bot promises only the chat. An address that could not be mailed
+    (malformed) is not kept; the customer is asked to check it.
+    """
+    address = valid_address(email)
+    if address is None:
+        dispatcher.utter_message(response="utter_email_invalid", email=email[:100])
+        return
+    tickets.set_customer_email(db, ticket.id, address, now)
+    if get_settings().mail_enabled:
+        dispatcher.utter_message(response="utter_email_recorded", email=address)
+    else:
+        dispatcher.utter_message(response="utter_email_noted", email=address)
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,10 @@ base abstains twice in a row, answers are rejected twice, a personal case). The
 ticket gets the conversation so far, the language, the channel, the customer id and a
 priority; its SLA deadlines come from :mod:`desk.sla`. The customer is told, in their
 language, when an operator will answer (the first-response deadline in the desk's
-local time) and, outside business hours, when the desk opens and that they may leave
-an e-mail address.
+local time) and, outside business hours, when the desk opens and how the answer will
+reach them: when e-mail is configured (``SPORTELLO_SMTP_URL`` and
+``SPORTELLO_MAIL_FROM``) they are invited to leave an address and will be answered there
+too (desk/mailbox.py); otherwise the bot promises only the chat.
 
 While a ticket is active the ``handoff_active`` slot is true and the rules in
 bot/data/rules/handoff.yml send every customer message to
@@ -127,7 +129,10 @@ def say_ticket_status(
     if not sla.is_open(policy, now):
         opening = sla.next_opening(policy, now)
         dispatcher.utter_message(
-            response="utter_desk_closed", opening=when_text(opening, now, lang, policy.timezone)
+            response="utter_desk_closed_email"
+            if get_settings().mail_enabled
+            else "utter_desk_closed",
+            opening=when_text(opening, now, lang, policy.timezone),
         )
 
 

@@ -34,6 +34,13 @@ logger = logging.getLogger(__name__)
 
 SLOT_PENDING = "rating_pending"
 
+# The question each kind of rating is asked with (bot/domain.yml).
+QUESTIONS = {
+    schema.RATING_CSAT: "utter_ask_csat",
+    schema.RATING_CES: "utter_ask_ces",
+    schema.RATING_NPS: "utter_ask_nps",
+}
+
 BUTTONS = {
     "it": ("👍 Utile", "👎 Non utile"),
     "en": ("👍 Helpful", "👎 Not helpful"),
@@ -55,7 +62,7 @@ class Pending:
     @classmethod
     def decode(cls, value: object) -> Pending | None:
         parts = str(value or "").split("|")
-        if len(parts) != 4 or parts[0] not in (schema.RATING_CSAT, schema.RATING_NPS):
+        if len(parts) != 4 or parts[0] not in QUESTIONS:
             return None
         return cls(*parts)
 
@@ -214,9 +221,7 @@ def ask(dispatcher: CollectingDispatcher, tracker: Tracker, pending: Pending) ->
         return []
     if not first_time:
         return []
-    dispatcher.utter_message(
-        response="utter_ask_csat" if pending.kind == schema.RATING_CSAT else "utter_ask_nps"
-    )
+    dispatcher.utter_message(response=QUESTIONS[pending.kind])
     return [SlotSet(SLOT_PENDING, pending.encode())]
 
 
@@ -266,7 +271,8 @@ class ActionOfferCsat(Action):
 
 
 class ActionRecordRating(Action):
-    """A number for the pending CSAT/NPS question; after CSAT, NPS if it is due.
+    """A number for the pending CSAT/CES/NPS question; after a ticket's CSAT its CES
+    (once per ticket), then NPS if it is due.
 
     With no question pending (or a long message that merely contains a number) the
     message is treated as a question for the knowledge base.
@@ -298,6 +304,17 @@ class ActionRecordRating(Action):
         who = rater(tracker)
         now = handoff.clock()
         try:
+            # Answered meanwhile elsewhere (a ticket's CSAT by e-mail): counted once.
+            already = with_db(
+                ratings.request_status,
+                pending.kind,
+                pending.target_type,
+                pending.target_id,
+                pending.session,
+            )
+            if already == schema.REQUEST_ANSWERED:
+                dispatcher.utter_message(response="utter_rating_thanks")
+                return [SlotSet(SLOT_PENDING, None)]
             with_db(
                 ratings.record,
                 who,
@@ -314,7 +331,13 @@ class ActionRecordRating(Action):
             )
         dispatcher.utter_message(response="utter_rating_thanks")
         events: list[EventType] = [SlotSet(SLOT_PENDING, None)]
-        if pending.kind == schema.RATING_CSAT:
+        if pending.kind == schema.RATING_CSAT and pending.target_type == schema.TARGET_TICKET:
+            # After a ticket, how easy it was (CES), once per ticket; NPS comes after it.
+            ces = Pending(schema.RATING_CES, schema.TARGET_TICKET, pending.target_id)
+            asked = ask(dispatcher, tracker, ces)
+            if asked:
+                return events + asked
+        if pending.kind in (schema.RATING_CSAT, schema.RATING_CES):
             period = get_settings().nps_period_days
             try:
                 due = with_db(ratings.nps_due, who.customer_id, period, now)

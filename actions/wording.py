@@ -73,6 +73,16 @@ def find_email(text: str) -> str | None:
     return match.group(0) if match else None
 
 
+_EMAIL_LIKE = re.compile(r"[^\s@<>()\[\],;:]+@+[^\s<>()\[\],;:]*")
+
+
+def find_email_like(text: str) -> str | None:
+    """Something the customer meant as an e-mail address but is not one ("mario@@x.it",
+    "mario@gmail"), so the bot can ask them to check it; None when there is none."""
+    match = _EMAIL_LIKE.search(text or "")
+    return match.group(0).rstrip(".!?") if match else None
+
+
 def looks_like_personal_case(text: str) -> bool:
     """True when the text reports a damaged delivery, a double charge or a complaint."""
     return bool(_PERSONAL_CASE.search(text or ""))

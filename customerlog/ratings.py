@@ -177,6 +177,19 @@ def ask(
         return cursor.rowcount == 1
 
 
+def request_status(
+    db: sqlite_utils.Database, kind: str, target_type: str, target_id: str, session: str = ""
+) -> str | None:
+    """Where a question stands: asked, answered, skipped, or None if never asked."""
+    schema.ensure_schema(db)
+    row = db.execute(
+        f"""SELECT status FROM {schema.REQUESTS}
+            WHERE kind = ? AND target_type = ? AND target_id = ? AND session = ?""",
+        (kind, target_type, str(target_id), session),
+    ).fetchone()
+    return row[0] if row else None
+
+
 def skip(
     db: sqlite_utils.Database, kind: str, target_type: str, target_id: str, session: str = ""
 ) -> None:

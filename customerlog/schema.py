@@ -39,7 +39,8 @@ ticket_id          the ticket opened or re-used on ``escalated``
 
 =============  ==============================================================================
 kind           ``helpful`` (value 1 yes / 0 no, target an article), ``csat`` (1–5, target a
-               conversation session or a ticket), ``nps`` (0–10, target the customer)
+               conversation session or a ticket), ``nps`` (0–10, target the customer),
+               ``ces`` (1–7, customer effort, target a ticket)
 target_type    ``article`` | ``conversation`` | ``ticket`` | ``customer``
 target_id      the article id, the conversation id, the ticket id, the customer id
 article_lang   the language version of a rated article
@@ -88,9 +89,16 @@ DECISION_ERROR = "error"
 RATING_HELPFUL = "helpful"
 RATING_CSAT = "csat"
 RATING_NPS = "nps"
-RATING_KINDS = (RATING_HELPFUL, RATING_CSAT, RATING_NPS)
+# Customer Effort Score: "how easy was it to get your problem solved?", after a ticket.
+RATING_CES = "ces"
+RATING_KINDS = (RATING_HELPFUL, RATING_CSAT, RATING_NPS, RATING_CES)
 # The accepted values of each kind of rating.
-RATING_RANGES = {RATING_HELPFUL: (0, 1), RATING_CSAT: (1, 5), RATING_NPS: (0, 10)}
+RATING_RANGES = {
+    RATING_HELPFUL: (0, 1),
+    RATING_CSAT: (1, 5),
+    RATING_NPS: (0, 10),
+    RATING_CES: (1, 7),
+}
 
 TARGET_ARTICLE = "article"
 TARGET_CONVERSATION = "conversation"

@@ -1,4 +1,11 @@
-"""The desk's background loop: SLA breach detection, outbox retries, the customer log.
+"""The desk's background loop: SLA breach detection, outbox retries, e-mail, the customer log.
+
+E-mail (desk/mailbox.py, desk/mail_inbound.py), when configured: each pass queues the
+mails owed for answers and closes committed since, and sends what is due; every
+``SPORTELLO_IMAP_POLL_SECONDS`` it reads customers' replies from the mailbox; it mails
+operators and supervisors the alerts they asked for (desk/alerts.py). A mail
+server or mailbox that is away is logged and tried again later; the rest of the pass
+goes on.
 
 Each pass also logs the conversations' new turns (:func:`customerlog.turns.sync`, from the
 tracker store the settings name: the SQLite file or ``SPORTELLO_TRACKER_URL``); once
@@ -27,7 +34,7 @@ from datetime import datetime
 import sqlite_utils
 
 from customerlog import retention, turns
-from desk import sla, tickets
+from desk import alerts, mail_inbound, mailbox, sla, tickets
 from desk.delivery import deliver_pending
 from sportello.db import open_db
 from sportello.settings import Settings, get_settings
@@ -45,6 +52,7 @@ class PassResult:
     events: list[tickets.Event] = field(default_factory=list)
     delivered: int = 0
     logged: int = 0
+    mailed: mailbox.SendResult = field(default_factory=mailbox.SendResult)
 
 
 def run_once(
@@ -55,8 +63,37 @@ def run_once(
     for event in events:
         logger.warning("ticket %s: %s %s", event.ticket_id, event.kind, event.detail or "")
     delivered = deliver_pending(db, settings)
+    mailed = mailbox.SendResult()
+    if settings.mail_enabled:
+        try:
+            mailbox.queue_new(db, settings, now)
+            mailed = mailbox.send_pending(db, settings, now)
+        except Exception:
+            logger.exception("sending mail failed; the outbox keeps it for the next pass")
+        if settings.alert_operators or settings.alert_supervisors:
+            try:
+                alerts.collect(db, now)
+                alerts.send_due(db, settings, now)
+            except Exception:
+                logger.exception("alerting failed; the alerts wait for the next pass")
     logged = turns.sync(db, settings.tracker_store)
-    return PassResult(events=events, delivered=delivered, logged=logged)
+    return PassResult(events=events, delivered=delivered, logged=logged, mailed=mailed)
+
+
+def read_replies(db: sqlite_utils.Database, settings: Settings, now: datetime) -> int:
+    """Read customers' replies from the mailbox; returns how many mails were handled.
+
+    A mailbox that cannot be read is logged (once per poll) and read again next time.
+    """
+    if not settings.imap_url:
+        return 0
+    try:
+        return len(mail_inbound.poll(db, settings, now))
+    except mail_inbound.MailboxError as exc:
+        logger.warning(
+            "mailbox not read, trying again in %s s: %s", settings.imap_poll_seconds, exc
+        )
+        return 0
 
 
 def run_forever(
@@ -74,10 +111,14 @@ def run_forever(
     settings = settings or get_settings()
     db = open_db(settings.db_path)
     last_purge = -RETENTION_EVERY_S
+    last_poll = -float(settings.imap_poll_seconds)
     try:
         while not stop.is_set():
             try:
                 policy = sla.load_policy(settings.sla_file)
+                if time.monotonic() - last_poll >= settings.imap_poll_seconds:
+                    last_poll = time.monotonic()
+                    read_replies(db, settings, tickets.utc_now())
                 run_once(db, policy, settings, tickets.utc_now())
                 if time.monotonic() - last_purge >= RETENTION_EVERY_S:
                     last_purge = time.monotonic()
@@ -89,6 +130,9 @@ def run_forever(
                     )
                     if purged.total:
                         logger.info("retention: %s", purged)
+                    mails = mailbox.purge(db, settings.log_retention_days, tickets.utc_now())
+                    if mails:
+                        logger.info("retention: %s mail rows", mails)
             except Exception:
                 logger.exception("desk monitor pass failed; retrying in %.0f s", interval_s)
             stop.wait(interval_s)

@@ -49,12 +49,15 @@ REASON_KB_ABSTAINED = "kb_abstained"
 REASON_ANSWER_REJECTED = "answer_rejected"
 REASON_PERSONAL_CASE = "personal_case"
 REASON_BOT_ERROR = "bot_error"
+# The customer replied by e-mail to a ticket already closed: a follow-up ticket.
+REASON_EMAIL_REPLY = "email_reply"
 REASONS = (
     REASON_ASKED_FOR_HUMAN,
     REASON_KB_ABSTAINED,
     REASON_ANSWER_REJECTED,
     REASON_PERSONAL_CASE,
     REASON_BOT_ERROR,
+    REASON_EMAIL_REPLY,
 )
 
 STATUS_OPEN = "open"
@@ -80,6 +83,12 @@ EVENT_ESCALATED = "escalated"
 EVENT_CLOSED = "closed"
 EVENT_EMAIL = "email"
 EVENT_MOVED = "moved"
+# E-mail with the customer (desk/mailbox.py): a mail that could not be sent, a reply
+# added, a reply not added (auto-reply, bounce, wrong sender), a follow-up ticket.
+EVENT_EMAIL_FAILED = "email_failed"
+EVENT_EMAIL_REPLY = "email_reply"
+EVENT_EMAIL_IGNORED = "email_ignored"
+EVENT_FOLLOW_UP = "follow_up"
 
 # The two SLA clocks a ticket runs, named in at_risk/breached events' ``detail``.
 TARGET_FIRST_RESPONSE = "first_response"
@@ -445,6 +454,23 @@ def ticket_messages(db: sqlite_utils.Database, ticket_id: int) -> list[Message]:
     return [Message.from_row(row) for row in rows]
 
 
+def last_customer_messages(
+    db: sqlite_utils.Database, ticket_ids: Iterable[int]
+) -> dict[int, Message]:
+    """Each ticket's latest customer message (chat or e-mail), for the queue's rows."""
+    ids = list(ticket_ids)
+    if not ids:
+        return {}
+    ensure_schema(db)
+    marks = ", ".join("?" for _ in ids)
+    rows = db.query(
+        f"SELECT m.* FROM {MESSAGES} m WHERE m.id IN (SELECT MAX(id) FROM {MESSAGES} "
+        f"WHERE role = ? AND ticket_id IN ({marks}) GROUP BY ticket_id)",
+        [ROLE_CUSTOMER, *ids],
+    )
+    return {row["ticket_id"]: Message.from_row(row) for row in rows}
+
+
 def get_message(db: sqlite_utils.Database, message_id: int) -> Message:
     """One message; raises ``sqlite_utils.db.NotFoundError`` when missing."""
     ensure_schema(db)
@@ -456,6 +482,33 @@ def ticket_events(db: sqlite_utils.Database, ticket_id: int) -> list[Event]:
     ensure_schema(db)
     rows = db[EVENTS].rows_where("ticket_id = ?", [ticket_id], order_by="id")
     return [Event.from_row(row) for row in rows]
+
+
+def events_after(
+    db: sqlite_utils.Database, after_id: int, kinds: Iterable[str]
+) -> list[tuple[Event, Ticket]]:
+    """Audit-log entries of these kinds newer than ``after_id``, with their ticket, oldest
+    first (desk/alerts.py tells operators and supervisors about them)."""
+    wanted = list(kinds)
+    ensure_schema(db)
+    marks = ", ".join("?" for _ in wanted) or "NULL"
+    rows = list(
+        db.query(
+            f"SELECT * FROM {EVENTS} WHERE id > ? AND kind IN ({marks}) ORDER BY id",
+            [after_id, *wanted],
+        )
+    )
+    found: dict[int, Ticket] = {}
+    for row in rows:
+        if row["ticket_id"] not in found:
+            found[row["ticket_id"]] = get_ticket(db, row["ticket_id"])
+    return [(Event.from_row(row), found[row["ticket_id"]]) for row in rows]
+
+
+def last_event_id(db: sqlite_utils.Database) -> int:
+    """The newest audit-log entry's id (0 when empty)."""
+    ensure_schema(db)
+    return int(db.execute(f"SELECT COALESCE(MAX(id), 0) FROM {EVENTS}").fetchone()[0])
 
 
 def pending_answers(db: sqlite_utils.Database, ticket_id: int | None = None) -> list[Message]:
@@ -670,15 +723,100 @@ def configured_policy() -> sla.SlaPolicy:
 
 
 def record_customer_message(
-    db: sqlite_utils.Database, ticket_id: int, text: str, now: datetime | None = None
+    db: sqlite_utils.Database,
+    ticket_id: int,
+    text: str,
+    now: datetime | None = None,
+    *,
+    author: str | None = None,
 ) -> Message:
-    """Add what the customer wrote while an operator owns the conversation."""
+    """Add what the customer wrote while an operator owns the conversation.
+
+    ``author`` names where it came from when not the chat (``"e-mail"``); the SLA
+    clocks do not change, whichever way the customer wrote.
+    """
     ensure_schema(db)
     with write_transaction(db) as conn:
         message_id = _insert_message(
-            conn, ticket_id, ROLE_CUSTOMER, text, format_time(now or utc_now())
+            conn, ticket_id, ROLE_CUSTOMER, text, format_time(now or utc_now()), author=author
         )
     return get_message(db, message_id)
+
+
+def log_event(
+    db: sqlite_utils.Database,
+    ticket_id: int,
+    kind: str,
+    *,
+    detail: str | None = None,
+    actor: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Add an entry to the ticket's audit log (what the console shows operators)."""
+    ensure_schema(db)
+    with write_transaction(db) as conn:
+        _log(conn, ticket_id, kind, now or utc_now(), detail=detail, actor=actor)
+
+
+def mail_candidates(
+    db: sqlite_utils.Database, since: datetime
+) -> tuple[list[tuple[Ticket, Message]], list[Ticket]]:
+    """What may have to be mailed: operator answers since ``since`` on tickets with a
+    customer e-mail address, and tickets with an address closed since then (CSAT).
+
+    desk/mailbox.py keeps which of these it has already queued; this only reads.
+    """
+    ensure_schema(db)
+    stamp = format_time(since)
+    rows = list(
+        db.query(
+            f"SELECT m.* FROM {MESSAGES} m JOIN {TABLE} t ON t.id = m.ticket_id "
+            "WHERE t.customer_email IS NOT NULL AND m.role = ? AND m.created_at >= ? "
+            "ORDER BY m.id",
+            [ROLE_OPERATOR, stamp],
+        )
+    )
+    answered = {row["ticket_id"] for row in rows}
+    closed = [
+        Ticket.from_row(row)
+        for row in db[TABLE].rows_where(
+            "customer_email IS NOT NULL AND status = ? AND closed_at >= ?",
+            [STATUS_CLOSED, stamp],
+            order_by="id",
+        )
+    ]
+    by_id = {ticket_id: get_ticket(db, ticket_id) for ticket_id in answered}
+    answers = [(by_id[row["ticket_id"]], Message.from_row(row)) for row in rows]
+    return answers, closed
+
+
+def follow_up_ticket(
+    db: sqlite_utils.Database, closed: Ticket, now: datetime | None = None
+) -> Ticket:
+    """A new ticket for a customer who wrote again (by e-mail) after ``closed`` was closed.
+
+    It lives in the same conversation, language, channel and priority, keeps the
+    customer's address, and gets its own SLA deadlines, as if the customer had asked
+    again in the chat; both tickets' audit logs name the other. If the conversation
+    already has an active ticket, that one is returned.
+    """
+    moment = now or utc_now()
+    ticket, created = open_ticket(
+        db,
+        closed.conversation_id,
+        lang=closed.lang,
+        reason=REASON_EMAIL_REPLY,
+        channel=closed.channel,
+        customer_id=closed.customer_id,
+        priority=closed.priority,
+        now=moment,
+    )
+    if closed.customer_email and not ticket.customer_email:
+        set_customer_email(db, ticket.id, closed.customer_email, moment)
+    if created:
+        log_event(db, closed.id, EVENT_FOLLOW_UP, detail=f"#{ticket.id}", now=moment)
+        log_event(db, ticket.id, EVENT_FOLLOW_UP, detail=f"← #{closed.id}", now=moment)
+    return get_ticket(db, ticket.id)
 
 
 def set_customer_email(

@@ -30,6 +30,9 @@ The definitions (also in docs/insights.md):
   4 and 5 ("satisfied").
 * **NPS** — ``nps`` ratings (0–10) given in the period: % promoters (9–10) minus %
   detractors (0–6), from −100 to 100.
+* **CES** — ``ces`` ratings (1–7, "how easy was it to get your problem solved?", asked
+  after a ticket's CSAT) given in the period: their mean, and the share of 5 to 7
+  ("easy").
 * **helpful per article** — ``helpful`` ratings given in the period per article:
   helpful, not helpful, and the cautious score of
   :class:`customerlog.ratings.ArticleQuality` (Wilson lower bound).
@@ -69,6 +72,7 @@ from insights.filters import Filters, bucket
 REPEAT_CONTACT_WINDOW = timedelta(days=7)
 
 CSAT_SATISFIED_FROM = 4
+CES_EASY_FROM = 5
 NPS_PROMOTER_FROM = 9
 NPS_DETRACTOR_UP_TO = 6
 
@@ -297,6 +301,9 @@ class Summary:
     promoters: int
     passives: int
     detractors: int
+    ces_responses: int
+    ces_mean: float | None
+    ces_easy: int
     tickets: int
     tickets_answered: int
     speed_wall: timedelta | None
@@ -327,6 +334,10 @@ class Summary:
         return _rate(self.csat_satisfied, self.csat_responses)
 
     @property
+    def ces_easy_share(self) -> float | None:
+        return _rate(self.ces_easy, self.ces_responses)
+
+    @property
     def nps(self) -> float | None:
         """% promoters − % detractors, −100..100."""
         if not self.nps_responses:
@@ -343,6 +354,7 @@ def summarise(facts: Facts) -> Summary:
     conversations = facts.conversations
     csat = [r.value for r in facts.ratings if r.kind == schema.RATING_CSAT]
     nps = [r.value for r in facts.ratings if r.kind == schema.RATING_NPS]
+    ces = [r.value for r in facts.ratings if r.kind == schema.RATING_CES]
     tickets = facts.tickets
     closed = [t for t in tickets if t.handling_wall is not None]
     channels_of: dict[str, set[str | None]] = defaultdict(set)
@@ -362,6 +374,9 @@ def summarise(facts: Facts) -> Summary:
         promoters=sum(v >= NPS_PROMOTER_FROM for v in nps),
         passives=sum(NPS_DETRACTOR_UP_TO < v < NPS_PROMOTER_FROM for v in nps),
         detractors=sum(v <= NPS_DETRACTOR_UP_TO for v in nps),
+        ces_responses=len(ces),
+        ces_mean=fmean(ces) if ces else None,
+        ces_easy=sum(v >= CES_EASY_FROM for v in ces),
         tickets=len(tickets),
         tickets_answered=sum(t.speed_wall is not None for t in tickets),
         speed_wall=_mean(t.speed_wall for t in tickets),

@@ -28,7 +28,7 @@ import sqlite_utils
 
 from customerlog import retention, schema, turns
 from customerlog.tracker import tracker_store
-from desk import tickets
+from desk import mailbox, tickets
 from identity import profiles
 from identity import schema as identity_schema
 from sportello.db import write_transaction
@@ -176,6 +176,7 @@ def export(
                     "SELECT * FROM ticket_events WHERE ticket_id = ? ORDER BY id",
                     [ticket["id"]],
                 ),
+                **mailbox.mail_rows(db, ticket["id"]),
             }
             for ticket in _rows(
                 db, f"SELECT * FROM tickets WHERE {tickets_where} ORDER BY id", ticket_ids
@@ -201,6 +202,7 @@ def remaining(
     }
     for table in ("ticket_messages", "ticket_events", tickets.CONVERSATIONS):
         counts[table] = count(f"SELECT COUNT(*) FROM {table} WHERE {of_tickets}", ticket_ids)
+    counts.update(mailbox.count_for(db, list(footprint.tickets)))
     ids = footprint.channel_ids or [footprint.customer_id]
     id_marks = ", ".join("?" for _ in ids)
     conv_marks = ", ".join("?" for _ in footprint.conversations) or "NULL"
@@ -239,6 +241,8 @@ def erase(
     tickets_where, _ = footprint.rows_of_tickets("id")
     identity_schema.ensure_schema(db)
     with write_transaction(db) as conn:
+        marks = ", ".join("?" for _ in ticket_ids) or "NULL"
+        mailbox.forget(conn, marks, ticket_ids)
         for table in ("ticket_messages", "ticket_events", tickets.CONVERSATIONS):
             conn.execute(f"DELETE FROM {table} WHERE {of_tickets}", ticket_ids)
         conn.execute(f"DELETE FROM tickets WHERE {tickets_where}", ticket_ids)

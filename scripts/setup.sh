@@ -96,16 +96,18 @@ if [ "$want_browser" = 1 ] && [ ! -x /usr/bin/chromium ]; then
 fi
 
 # The scale-out smoke test (tests/integration/test_scale_out.py) starts a throwaway
-# PostgreSQL and redis-server on loopback: Debian's packages. Inside a container apt's
-# policy keeps the system services from starting; the test runs its own instances.
+# PostgreSQL and redis-server on loopback, the mail tests a throwaway dovecot IMAP server
+# (tests/mail_servers.py): Debian's packages. Inside a container apt's policy keeps the
+# system services from starting; the tests run their own instances.
 if [ "$want_browser" = 1 ]; then
   need=""
   command -v redis-server >/dev/null 2>&1 || need="$need redis-server"
+  [ -x /usr/sbin/dovecot ] || command -v dovecot >/dev/null 2>&1 || need="$need dovecot-imapd"
   if ! command -v postgres >/dev/null 2>&1 && ! compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null; then
     need="$need postgresql"
   fi
   if [ -n "$need" ]; then
-    log "installing Debian$need for the scale-out smoke test"
+    log "installing Debian$need for the scale-out and mail tests"
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need >/dev/null

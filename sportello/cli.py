@@ -269,6 +269,65 @@ def _add_tickets_commands(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_tickets_list)
 
 
+# ---- mail ---------------------------------------------------------------------------------
+def _mail_test(args: argparse.Namespace) -> int:
+    from desk import mailbox, mailer, tickets
+    from sportello.settings import get_settings
+
+    try:
+        message_id = mailbox.send_test(get_settings(), args.address, args.lang, tickets.utc_now())
+    except mailer.MailError as exc:
+        raise CommandError(f"test mail not sent / e-mail di prova non inviata: {exc}") from exc
+    print(f"sent / inviata: {args.address} {message_id}")
+    return 0
+
+
+def _mail_outbox(args: argparse.Namespace) -> int:
+    from desk import mailbox
+
+    mails = mailbox.outbox(open_db(), status=args.status)
+    fields = ("id", "ticket_id", "kind", "status", "attempts", "sent_at", "last_error")
+    rows = [{name: getattr(mail, name) for name in fields} for mail in mails]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return 0
+    for row in rows:
+        print("\t".join(str(row[name] or "") for name in fields))
+    return 0
+
+
+def _mail_poll(args: argparse.Namespace) -> int:
+    from desk import mail_inbound, tickets
+    from sportello.settings import get_settings
+
+    settings = get_settings()
+    if not settings.imap_url:
+        raise CommandError("SPORTELLO_IMAP_URL is not set / non è impostato")
+    try:
+        handled = mail_inbound.poll(open_db(), settings, tickets.utc_now())
+    except mail_inbound.MailboxError as exc:
+        raise CommandError(str(exc)) from exc
+    for item in handled:
+        print(f"{item.outcome}\t{item.ticket_id or ''}\t{item.detail or ''}")
+    print(f"read {len(handled)} / lette {len(handled)}")
+    return 0
+
+
+def _add_mail_commands(subparsers: argparse._SubParsersAction) -> None:
+    mail = subparsers.add_parser("mail", help="e-mail to customers: test, outbox, replies")
+    mail_sub = mail.add_subparsers(dest="mail_command", required=True)
+    p = mail_sub.add_parser("test", help="send a test mail and say what failed, if anything")
+    p.add_argument("address")
+    p.add_argument("--lang", choices=("it", "en"), default="it")
+    p.set_defaults(handler=_mail_test)
+    p = mail_sub.add_parser("outbox", help="the mails owed to customers and their state")
+    p.add_argument("--status", choices=("pending", "sending", "sent", "failed", "cancelled"))
+    p.add_argument("--json", action="store_true", help="print one JSON array")
+    p.set_defaults(handler=_mail_outbox)
+    p = mail_sub.add_parser("poll", help="read customers' replies from the mailbox now")
+    p.set_defaults(handler=_mail_poll)
+
+
 # ---- customer -----------------------------------------------------------------------------
 def _customer_export(args: argparse.Namespace) -> int:
     from privacy.customers import export
@@ -454,6 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_kb_commands(subparsers)
     _add_users_commands(subparsers)
     _add_tickets_commands(subparsers)
+    _add_mail_commands(subparsers)
     _add_customer_commands(subparsers)
     _add_log_commands(subparsers)
     _add_run_command(subparsers)

@@ -269,6 +269,13 @@ def app_env(settings: Settings) -> dict[str, str]:
             if settings.kb_clarify_threshold is not None
             else {}
         ),
+        **({"SPORTELLO_SMTP_URL": settings.smtp_url} if settings.smtp_url else {}),
+        **({"SPORTELLO_MAIL_FROM": settings.mail_from} if settings.mail_from else {}),
+        **({"SPORTELLO_IMAP_URL": settings.imap_url} if settings.imap_url else {}),
+        "SPORTELLO_IMAP_POLL_SECONDS": str(settings.imap_poll_seconds),
+        "SPORTELLO_COMPANY_NAME": settings.company_name,
+        "SPORTELLO_ALERT_OPERATORS": ",".join(settings.alert_operators),
+        "SPORTELLO_ALERT_SUPERVISORS": ",".join(settings.alert_supervisors),
         "SPORTELLO_RASA_TOKEN": settings.rasa_token,
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",

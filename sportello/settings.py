@@ -31,6 +31,11 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
 
 
+def _env_list(name: str) -> tuple[str, ...]:
+    """A comma-separated list (addresses), blanks dropped."""
+    return tuple(part.strip() for part in os.environ.get(name, "").split(",") if part.strip())
+
+
 def _env_float_or_none(name: str) -> float | None:
     raw = os.environ.get(name, "").strip()
     if not raw:
@@ -97,6 +102,34 @@ class Settings:
     # `sportello run` starts writes there; the customer log, export/erasure and
     # retention read there. None: the file.
     tracker_url: str | None = None
+    # SPORTELLO_SMTP_URL: where operators' answers and the CSAT question are mailed to
+    # customers who left an address: smtp://user:password@host:587 (STARTTLS, required),
+    # smtps://user:password@host:465 (TLS from the first byte), smtp://host:25 without
+    # credentials (plain, for a relay on loopback). None: no e-mail is sent, and the bot
+    # never promises one.
+    smtp_url: str | None = None
+    # SPORTELLO_MAIL_FROM: the sender of those mails, e.g. "Caffè Aurora <assistenza@…>";
+    # replies come back to it (read over IMAP). Needed together with smtp_url.
+    mail_from: str | None = None
+    # SPORTELLO_IMAP_URL: the mailbox customers' replies arrive in, polled by the
+    # monitor: imaps://user:password@host:993/INBOX (TLS) or imap://… (loopback only).
+    # None: replies by e-mail are not read.
+    imap_url: str | None = None
+    # SPORTELLO_IMAP_POLL_SECONDS: how often the monitor reads the mailbox.
+    imap_poll_seconds: int = 30
+    # SPORTELLO_COMPANY_NAME: the name customers read in mails (subject and signature).
+    company_name: str = "Caffè Aurora"
+    # SPORTELLO_ALERT_OPERATORS: comma-separated addresses told by mail when an urgent or
+    # high-priority ticket opens; SPORTELLO_ALERT_SUPERVISORS: told when a ticket is at
+    # risk or breaches its SLA. Events of the same minute come in one mail (desk/alerts.py).
+    # Empty: no alerts. Need mail (smtp_url, mail_from).
+    alert_operators: tuple[str, ...] = ()
+    alert_supervisors: tuple[str, ...] = ()
+
+    @property
+    def mail_enabled(self) -> bool:
+        """Customers can be answered by e-mail: an SMTP server and a sender are set."""
+        return bool(self.smtp_url and self.mail_from)
 
     @property
     def db_path(self) -> Path:
@@ -154,6 +187,13 @@ def load_settings() -> Settings:
         telegram_webhook_url=_env_str("SPORTELLO_TELEGRAM_WEBHOOK_URL", "") or None,
         identity_secret=os.environ.get("SPORTELLO_IDENTITY_SECRET") or None,
         tracker_url=_env_str("SPORTELLO_TRACKER_URL", "") or None,
+        smtp_url=_env_str("SPORTELLO_SMTP_URL", "") or None,
+        mail_from=_env_str("SPORTELLO_MAIL_FROM", "") or None,
+        imap_url=_env_str("SPORTELLO_IMAP_URL", "") or None,
+        imap_poll_seconds=_env_int("SPORTELLO_IMAP_POLL_SECONDS", 30),
+        company_name=_env_str("SPORTELLO_COMPANY_NAME", "Caffè Aurora"),
+        alert_operators=_env_list("SPORTELLO_ALERT_OPERATORS"),
+        alert_supervisors=_env_list("SPORTELLO_ALERT_SUPERVISORS"),
     )
 
 

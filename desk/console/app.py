@@ -48,7 +48,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlite_utils.db import NotFoundError
 from starlette.concurrency import run_in_threadpool
 
-from desk import tickets, users
+from desk import mailbox, tickets, users
 from desk.console import articles, customers, kbsearch
 from desk.console.auth import FAILURE_DELAY_SECONDS, LoginThrottle
 from desk.console.deps import CheckedForm, CsrfRejected, Forbidden, TicketWorker
@@ -547,11 +547,13 @@ def create_app(
         now = clock()
         with connected() as db:
             queued = tickets.list_queue(db, now)
+            last = tickets.last_customer_messages(db, [ticket.id for ticket in queued])
         rows = [
             {
                 "ticket": ticket,
                 "deadline": deadline(ticket, now, text),
                 "status": status_label(ticket, text),
+                "last": last.get(ticket.id),
             }
             for ticket in queued
         ]
@@ -624,6 +626,9 @@ def create_app(
             suggested=kbsearch.likeliest(kb_question, ticket.lang) if may_act and load_kb else [],
             format_time=format_time,
             conversations=tickets.ticket_conversations(db, ticket_id),
+            mails=mailbox.ticket_mails(db, ticket_id),
+            replies=mailbox.ticket_replies(db, ticket_id),
+            mail_enabled=settings.mail_enabled,
             **customers.customer_context(db, ticket),
         )
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -48,7 +49,7 @@ from identity import schema as identity_schema
 from identity.contacts import identity_secret, signed_metadata
 from knowledge.store import Article, upsert_articles
 from sportello.db import open_db
-from sportello.settings import get_settings
+from sportello.settings import PROJECT_ROOT, get_settings
 
 SHIPPING_IT = "La spedizione costa 5 euro ed è gratuita per ordini sopra i 50 euro."
 SHIPPING_EN = "Shipping costs 5 euros and is free for orders over 50 euros."
@@ -385,14 +386,50 @@ def test_the_customer_is_told_when_an_operator_will_answer(data_dir: Path) -> No
     assert ticket.created_at == "2026-11-23T09:00:00+00:00"
 
 
+def mail_configured(monkeypatch: pytest.MonkeyPatch, on: bool) -> None:
+    """Switch e-mail to customers on (SMTP server and sender set) or off."""
+    if on:
+        monkeypatch.setenv("SPORTELLO_SMTP_URL", "smtp://127.0.0.1:2525")
+        monkeypatch.setenv("SPORTELLO_MAIL_FROM", "assistenza@aurora.example")
+    else:
+        monkeypatch.delenv("SPORTELLO_SMTP_URL", raising=False)
+        monkeypatch.delenv("SPORTELLO_MAIL_FROM", raising=False)
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("mail", "closed_response"),
+    [(False, "utter_desk_closed"), (True, "utter_desk_closed_email")],
+)
 def test_outside_hours_the_customer_learns_when_the_desk_opens(
-    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, mail: bool, closed_response: str
 ) -> None:
+    """The invitation to leave an e-mail address is made only when mail can be sent."""
+    mail_configured(monkeypatch, mail)
     monkeypatch.setattr(handoff, "clock", lambda: WEEKEND)
     messages, _ = run(ActionRequestHuman(), make_tracker("un operatore", language="it"))
-    assert [m["response"] for m in messages] == ["utter_handoff_recorded", "utter_desk_closed"]
+    assert [m["response"] for m in messages] == ["utter_handoff_recorded", closed_response]
     assert messages[0]["due"] == "entro lunedì 30 novembre alle 13:00"
     assert messages[1]["opening"] == "lunedì 30 novembre alle 9:00"
+
+
+def test_the_closed_desk_promises_mail_only_in_the_mail_response() -> None:
+    """What each response promises, in both languages (bot/domain.yml)."""
+    responses = yaml.safe_load((PROJECT_ROOT / "bot" / "domain.yml").read_text())["responses"]
+
+    def texts(name: str) -> str:
+        return " ".join(variant["text"] for variant in responses[name])
+
+    assert "e-mail" in texts("utter_desk_closed_email")
+    assert "e-mail" not in texts("utter_desk_closed")
+    assert "in questa chat" in texts("utter_desk_closed")
+    assert "in this chat" in texts("utter_desk_closed")
+    assert "we'll also answer you at" in texts("utter_email_recorded")
+    assert "answer you at" not in texts("utter_email_noted")
+    assert "non possiamo inviare e-mail" in texts("utter_email_noted")
+    for name in ("utter_desk_closed", "utter_desk_closed_email", "utter_email_noted",
+                 "utter_email_recorded", "utter_email_invalid"):  # fmt: skip
+        assert len(responses[name]) == 2  # English (conditioned) and Italian
 
 
 def test_a_personal_case_opens_a_high_priority_ticket(data_dir: Path) -> None:
@@ -499,7 +536,15 @@ def test_a_rest_customer_gets_pending_answers_on_the_next_message(data_dir: Path
     assert again == []
 
 
-def test_an_email_address_is_kept_on_the_ticket(data_dir: Path) -> None:
+@pytest.mark.parametrize(
+    ("mail", "response"), [(True, "utter_email_recorded"), (False, "utter_email_noted")]
+)
+def test_an_email_address_is_kept_on_the_ticket(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, mail: bool, response: str
+) -> None:
+    """ "We'll also answer you at …" only when mail is configured; the address is kept
+    for the operator either way."""
+    mail_configured(monkeypatch, mail)
     ticket = open_conversation_ticket(data_dir)
     tracker = make_tracker(
         "scrivetemi a mario.rossi@example.it",
@@ -508,11 +553,28 @@ def test_an_email_address_is_kept_on_the_ticket(data_dir: Path) -> None:
         slots=HANDED_OFF,
     )
     messages, _ = run(ActionRecordForOperator(), tracker)
-    assert [m["response"] for m in messages] == ["utter_email_recorded"]
+    assert [m["response"] for m in messages] == [response]
     assert messages[0]["email"] == "mario.rossi@example.it"
     assert get_ticket(open_db(data_dir / "sportello.db"), ticket.id).customer_email == (
         "mario.rossi@example.it"
     )
+
+
+@pytest.mark.parametrize(
+    "address", ["m" * 250 + "@example.it", "mario@@example.it", "mario@gmail", "mario.rossi@"]
+)
+def test_a_malformed_address_is_not_kept_and_the_customer_is_asked_again(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, address: str
+) -> None:
+    mail_configured(monkeypatch, True)
+    ticket = open_conversation_ticket(data_dir)
+    tracker = make_tracker(
+        f"la mia mail: {address}.", language="it", intent="nlu_fallback", slots=HANDED_OFF
+    )
+    messages, _ = run(ActionRecordForOperator(), tracker)
+    assert [m["response"] for m in messages] == ["utter_email_invalid"]
+    assert messages[0]["email"] == address[:100]
+    assert get_ticket(open_db(data_dir / "sportello.db"), ticket.id).customer_email is None
 
 
 def test_asking_again_while_handed_off_repeats_the_deadline(data_dir: Path) -> None:

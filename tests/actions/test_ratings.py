@@ -182,11 +182,70 @@ def test_nps_is_not_asked_again_within_the_period(db_path: Path) -> None:
     ratings.ask(
         open_db(db_path), ratings.Rater("conv-1", "conv-1"), "nps", "customer", "conv-1", utc_now()
     )
+    pending = Pending("csat", "conversation", "conv-1", "50.0").encode()
+    said, slots = run(
+        ActionRecordRating(), tracker("5", "give_rating", slots={"rating_pending": pending})
+    )
+    assert said == ["utter_rating_thanks"] and slots == {"rating_pending": None}
+    # After a ticket: its CES, then no NPS (asked within the period).
+    pending = Pending("csat", "ticket", "12").encode()
+    said, slots = run(
+        ActionRecordRating(), tracker("5", "give_rating", slots={"rating_pending": pending})
+    )
+    assert said == ["utter_rating_thanks", "utter_ask_ces"]
+    said, slots = run(ActionRecordRating(), tracker("6", "give_rating", slots=slots))
+    assert said == ["utter_rating_thanks"] and slots == {"rating_pending": None}
+
+
+def test_after_a_tickets_csat_the_effort_score_then_nps(db_path: Path) -> None:
+    """CES (1-7) follows a ticket's CSAT, once per ticket; NPS after it when due."""
+    pending = Pending("csat", "ticket", "12").encode()
+    said, slots = run(
+        ActionRecordRating(), tracker("4", "give_rating", slots={"rating_pending": pending})
+    )
+    assert said == ["utter_rating_thanks", "utter_ask_ces"]
+    assert Pending.decode(slots["rating_pending"]) == Pending("ces", "ticket", "12")
+    said, _ = run(ActionRecordRating(), tracker("9", "give_rating", slots=slots))
+    assert said == ["utter_rating_invalid"]  # 1-7 only
+    said, slots = run(
+        ActionRecordRating(),
+        tracker("/give_rating", "give_rating", entities=[{"entity": "rating", "value": "7"}],
+                slots=slots),
+    )  # fmt: skip
+    assert said == ["utter_rating_thanks", "utter_ask_nps"]
+    db = open_db(db_path)
+    given = {(r["kind"], r["value"]) for r in ratings.ratings_for(db, "ticket", "12")}
+    assert given == {("csat", 4), ("ces", 7)}
+    # The same ticket's CSAT again (a second close, a replay) does not ask CES twice.
+    said, _ = run(
+        ActionRecordRating(),
+        tracker("5", "give_rating", slots={"rating_pending": pending}, sender="conv-2"),
+    )
+    assert "utter_ask_ces" not in said
+
+
+def test_a_csat_already_given_by_mail_is_not_counted_twice(db_path: Path) -> None:
+    db = open_db(db_path)
+    by_mail = ratings.Rater("conv-1", "conv-1", "email", "it")
+    ratings.ask(db, by_mail, "csat", "ticket", "12", utc_now())
+    ratings.record(db, by_mail, "csat", 2, "ticket", "12", utc_now())
     pending = Pending("csat", "ticket", "12").encode()
     said, slots = run(
         ActionRecordRating(), tracker("5", "give_rating", slots={"rating_pending": pending})
     )
     assert said == ["utter_rating_thanks"] and slots == {"rating_pending": None}
+    assert [r["value"] for r in ratings.ratings_for(db, "ticket", "12")] == [2]
+
+
+def test_the_effort_score_can_be_skipped(db_path: Path) -> None:
+    pending = Pending("csat", "ticket", "12").encode()
+    _, slots = run(
+        ActionRecordRating(), tracker("4", "give_rating", slots={"rating_pending": pending})
+    )
+    said, slots = run(ActionSkipRating(), tracker("salta", "skip_rating", slots=slots))
+    assert said == ["utter_rating_skipped"] and slots == {"rating_pending": None}
+    assert ratings.request_status(open_db(db_path), "ces", "ticket", "12") == "skipped"
+    assert {r["kind"] for r in ratings.ratings_for(open_db(db_path), "ticket", "12")} == {"csat"}
 
 
 def test_an_out_of_range_number_asks_again(db_path: Path) -> None:

@@ -10,6 +10,7 @@ import pytest
 from actions.wording import (
     due_text,
     find_email,
+    find_email_like,
     looks_like_personal_case,
     parse_choice,
     when_text,
@@ -47,6 +48,21 @@ def test_an_email_address_is_found_in_a_sentence() -> None:
         "mario.rossi+ordini@example.co.uk"
     )
     assert find_email("la mia mail è mario at example punto it") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("scrivimi a mario@@example.it grazie", "mario@@example.it"),
+        ("la mia mail è mario.rossi@", "mario.rossi@"),
+        ("mario@gmail.", "mario@gmail"),
+        ("(mario@x)", "mario@x"),
+        ("ci vediamo @ casa", None),
+        ("nessun indirizzo qui", None),
+    ],
+)
+def test_something_meant_as_an_address_is_noticed(text: str, found: str | None) -> None:
+    assert find_email_like(text) == found
 
 
 @pytest.mark.parametrize(

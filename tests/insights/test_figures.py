@@ -187,6 +187,19 @@ def test_csat(week: sqlite_utils.Database) -> None:
     assert summary.csat_satisfied_share == pytest.approx(2 / 3)
 
 
+def test_ces_sits_beside_csat_and_nps(week: sqlite_utils.Database) -> None:
+    """The effort score (1-7) after tickets: its mean and the share of 5-7 ("easy")."""
+    assert figures.summarise(facts(week)).ces_mean is None  # none given yet
+    ces, ticket = schema.RATING_CES, schema.TARGET_TICKET
+    rate(week, "c2", ces, 6, ticket, "1", utc(2, 13, 11))
+    rate(week, "c3", ces, 3, ticket, "2", utc(4, 9))
+    summary = figures.summarise(facts(week))
+    assert summary.ces_responses == 2
+    assert summary.ces_mean == pytest.approx(4.5)
+    assert summary.ces_easy_share == pytest.approx(1 / 2)
+    assert summary.csat_responses == 3 and summary.nps_responses == 3  # unchanged
+
+
 def test_nps(week: sqlite_utils.Database) -> None:
     summary = figures.summarise(facts(week))
     assert (summary.promoters, summary.passives, summary.detractors) == (1, 1, 1)

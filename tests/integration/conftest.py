@@ -19,7 +19,12 @@ import pytest
 from sportello.services import Service, app_env, running_stack, train_model
 from sportello.settings import PROJECT_ROOT, Settings
 from tests.integration.callback import CallbackReceiver, serving_callback_receiver
+from tests.mail_servers import ImapServer, SmtpServer, dovecot, dovecot_missing, smtp_server
 from tests.servers import free_port
+
+MAIL_FROM = "Caffè Aurora <assistenza@aurora.example>"
+ALERT_OPERATORS = "turno@aurora.example"
+ALERT_SUPERVISORS = "capo@aurora.example"
 
 
 @pytest.fixture(scope="session")
@@ -30,8 +35,30 @@ def callback_receiver() -> Iterator[CallbackReceiver]:
 
 
 @pytest.fixture(scope="session")
+def mail_server() -> Iterator[SmtpServer]:
+    """The company's SMTP server (aiosmtpd on loopback): the stack mails customers there."""
+    with smtp_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def imap_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ImapServer | None]:
+    """The company's mailbox (dovecot on loopback) the monitor reads replies from; None
+    where dovecot is not installed (the tests that need it skip or, with
+    SPORTELLO_REQUIRE_IMAP=1, fail)."""
+    if dovecot_missing():
+        yield None
+        return
+    with dovecot(tmp_path_factory.mktemp("dovecot")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def stack_settings(
-    tmp_path_factory: pytest.TempPathFactory, callback_receiver: CallbackReceiver
+    tmp_path_factory: pytest.TempPathFactory,
+    callback_receiver: CallbackReceiver,
+    mail_server: SmtpServer,
+    imap_server: ImapServer | None,
 ) -> Settings:
     return Settings(
         data_dir=tmp_path_factory.mktemp("sportello-data"),
@@ -41,6 +68,12 @@ def stack_settings(
         console_port=free_port(),
         rasa_token="integration-token",
         callback_url=callback_receiver.url,
+        smtp_url=mail_server.url(),
+        mail_from=MAIL_FROM,
+        imap_url=imap_server.url if imap_server else None,
+        imap_poll_seconds=2,
+        alert_operators=(ALERT_OPERATORS,),
+        alert_supervisors=(ALERT_SUPERVISORS,),
     )
 
 

@@ -84,9 +84,15 @@ def test_an_operator_answer_becomes_knowledge_for_the_next_customers(stack: Sett
     # Back from the handoff, customer A is asked once how the ticket went, and answers.
     back = say(stack, customer_a, "grazie mille")
     assert _payload(back, "5") == '/give_rating{"rating": "5"}'
-    say(stack, customer_a, "4")
+    effort = say(stack, customer_a, "4")
     (csat,) = ratings.ratings_for(db, schema.TARGET_TICKET, str(ticket.id))
     assert (csat["kind"], csat["value"]) == (schema.RATING_CSAT, 4)
+    # Then how easy it was (CES, 1-7), once per ticket.
+    assert "quanto è stato facile risolvere il tuo problema?" in texts(effort).lower()
+    assert _payload(effort, "7") == '/give_rating{"rating": "7"}'
+    say(stack, customer_a, "6")
+    given = {(r["kind"], r["value"]) for r in ratings.ratings_for(db, "ticket", str(ticket.id))}
+    assert given == {(schema.RATING_CSAT, 4), (schema.RATING_CES, 6)}
 
     # A supervisor publishes it in both languages.
     review = logged_in(stack, supervisor, PASSWORD)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 import sqlite_utils
 
 from customerlog import ratings, schema
-from desk import tickets
+from desk import mailbox, tickets
 from identity.contacts import identity_secret, signed_metadata
 from privacy import customers
 from sportello.db import open_db
@@ -107,3 +108,27 @@ def test_erasing_an_unknown_customer_is_harmless(
     before = tracker.count()
     assert all(v == 0 for v in customers.erase(db, "nobody' OR 1=1 --").values())
     assert tracker.count() == before
+
+
+def test_mails_to_and_from_the_customer_are_exported_and_erased(
+    db: sqlite_utils.Database, tracker: FakeTracker
+) -> None:
+    ticket = _two_customers(db, tracker)
+    tickets.set_customer_email(db, ticket.id, "mario.rossi@example.com", NOW)
+    settings = replace(
+        get_settings(), smtp_url="smtp://127.0.0.1:25", mail_from="assistenza@aurora.example"
+    )
+    assert mailbox.queue_new(db, settings, NOW) == 1
+    mailbox.record_inbound(
+        db, "<reply@example.com>", sender="mario.rossi@example.com", ticket_id=ticket.id,
+        outcome="added", detail=None, now=NOW,
+    )  # fmt: skip
+    data = customers.export(db, "web-1")
+    [exported] = data["tickets"]
+    assert [m["recipient"] for m in exported["mails_sent"]] == ["mario.rossi@example.com"]
+    assert [m["sender"] for m in exported["mails_received"]] == ["mario.rossi@example.com"]
+    left = customers.erase(db, "web-1")
+    assert left[mailbox.OUTBOX] == 0 and left[mailbox.INBOX] == 0
+    for table in db.table_names():
+        for row in db[table].rows:
+            assert "mario.rossi@example.com" not in json.dumps(row, default=str), (table, row)
