@@ -39,7 +39,6 @@ def stack_settings(
         action_port=free_port(),
         web_port=free_port(),
         console_port=free_port(),
-        rasa_token="integration-token",
         callback_url=callback_receiver.url,
     )
 

@@ -35,6 +35,7 @@ from desk.tickets import (
 )
 from knowledge.store import get_article
 from sportello.db import open_db
+from sportello.keys import rasa_token
 from sportello.settings import Settings
 from tests.integration.rest import say, texts
 
@@ -241,7 +242,7 @@ def test_the_desks_intents_typed_by_a_customer_change_nothing(stack: Settings) -
     assert say(stack, customer, "quanto costa la spedizione?") == []  # still handed off
     tracker = httpx.get(
         f"{stack.rasa_url}/conversations/{customer}/tracker",
-        params={"token": stack.rasa_token},
+        params={"token": rasa_token(stack)},
         timeout=30,
     ).json()
     assert tracker["slots"]["handoff_active"] is True
