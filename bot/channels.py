@@ -21,6 +21,13 @@ the body like Rasa's REST channel, so an empty body gives a 500 and a missing se
 the shared "default" conversation, and it drops the request's ``metadata`` (where an
 integration sends the ``customer_id``). This subclass applies ``RestInput``'s checks
 and passes the metadata on.
+
+Limits (issue 20), the same on the three channels: a customer's text is cut to
+``SPORTELLO_MAX_MESSAGE_CHARS`` before Rasa sees it (so a 100,000-character message costs
+no NLU time and is not stored whole in the tracker); socket.io messages are capped at
+``SPORTELLO_MAX_REQUEST_BYTES`` like the HTTP bodies (Sanic's own cap, set by
+``sportello run``); new conversations and ratings are limited per client (bot/limits.py),
+answered with a bilingual 429 on REST/callback and a bilingual bot message on socket.io.
 """
 
 from __future__ import annotations
@@ -35,14 +42,56 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput as RasaRestInput
 from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
 from sanic import Blueprint, response
-from sanic.exceptions import InvalidUsage
+from sanic.exceptions import InvalidUsage, SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.limits import (
+    TOO_MANY_CONVERSATIONS,
+    TOO_MANY_RATINGS,
+    ClientLimits,
+    client_address,
+    is_rating,
+)
 from bot.rasa_speedups import close_kept_sessions
 from sportello.heap import freeze_startup_objects
+from sportello.settings import get_settings
 
 logger = logging.getLogger(__name__)
+
+_LIMITS: ClientLimits | None = None
+
+
+def limits() -> ClientLimits:
+    """The Rasa process's one set of per-client counters (shared by every channel)."""
+    global _LIMITS
+    if _LIMITS is None:
+        settings = get_settings()
+        _LIMITS = ClientLimits(settings.new_conversations_per_hour, settings.ratings_per_hour)
+    return _LIMITS
+
+
+class TooManyRequests(SanicException):
+    status_code = 429
+
+
+def _request_client(request: Request) -> str:
+    return client_address(request.ip, request.headers.get("x-forwarded-for"))
+
+
+def cut_messages(
+    on_new_message: Callable[[UserMessage], Awaitable[Any]],
+) -> Callable[[UserMessage], Awaitable[Any]]:
+    """``on_new_message`` that first cuts the text to ``SPORTELLO_MAX_MESSAGE_CHARS``:
+    everything after (NLU, the tracker, the actions) sees the cut text only."""
+    limit = get_settings().max_message_chars
+
+    async def handler(message: UserMessage) -> Any:
+        if isinstance(message.text, str) and len(message.text) > limit:
+            message.text = message.text[:limit]
+        return await on_new_message(message)
+
+    return handler
 
 
 def _payload(request: Request) -> dict[str, Any]:
@@ -62,7 +111,7 @@ class RestInput(RasaRestInput):
     """
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        custom_webhook = super().blueprint(on_new_message)
+        custom_webhook = super().blueprint(cut_messages(on_new_message))
         custom_webhook.listener("after_server_start")(_freeze_after_start)
         custom_webhook.listener("after_server_stop")(close_kept_sessions)
         return custom_webhook
@@ -71,12 +120,16 @@ class RestInput(RasaRestInput):
         sender = _payload(req).get("sender")
         if isinstance(sender, bool) or not isinstance(sender, str | int) or not str(sender).strip():
             raise InvalidUsage('"sender" must be a non-empty string identifying the conversation')
+        if not limits().allow_conversation(_request_client(req), str(sender)):
+            raise TooManyRequests(TOO_MANY_CONVERSATIONS)
         return str(sender)
 
     def _extract_message(self, req: Request) -> str:
         message = _payload(req).get("message")
         if not isinstance(message, str):
             raise InvalidUsage('"message" must be a string')
+        if is_rating(message) and not limits().allow_rating(_request_client(req)):
+            raise TooManyRequests(TOO_MANY_RATINGS)
         return message
 
     def get_metadata(self, request: Request) -> dict[str, Any] | None:
@@ -95,14 +148,29 @@ class SocketIOInput(RasaSocketIOInput):
     """socket.io input channel whose sessions survive page reloads."""
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        socketio_webhook = super().blueprint(on_new_message)
+        socketio_webhook = super().blueprint(cut_messages(on_new_message))
         sio = self.sio
         assert sio is not None, "the parent blueprint creates the socket.io server"
+        sio.eio.max_http_buffer_size = get_settings().max_request_bytes
+        namespace = self.namespace or "/"
+        parent_message = sio.handlers[namespace][self.user_message_evt]
+
+        def client(sid: str) -> str:
+            request = (sio.get_environ(sid, namespace=namespace) or {}).get("sanic.request")
+            if request is None:
+                return ""
+            return _request_client(request)
+
+        async def refuse(sid: str, text: str) -> None:
+            await sio.emit(self.bot_message_evt, {"text": text}, room=sid, namespace=namespace)
 
         async def session_request(sid: str, data: dict[str, Any] | None) -> None:
             data = data or {}
             if not data.get("session_id"):
                 data["session_id"] = uuid.uuid4().hex
+            if not limits().allow_conversation(client(sid), str(data["session_id"])):
+                await refuse(sid, TOO_MANY_CONVERSATIONS)
+                return
             if self.session_persistence:
                 await sio.enter_room(sid, data["session_id"], namespace=self.namespace)
             await sio.emit(
@@ -110,7 +178,19 @@ class SocketIOInput(RasaSocketIOInput):
             )
             logger.debug("socket %s joined session %s", sid, data["session_id"])
 
+        async def user_message(sid: str, data: dict[str, Any]) -> None:
+            data = data if isinstance(data, dict) else {}
+            session_id = str(data.get("session_id") or "")
+            if session_id and not limits().allow_conversation(client(sid), session_id):
+                await refuse(sid, TOO_MANY_CONVERSATIONS)
+                return
+            if is_rating(data.get("message")) and not limits().allow_rating(client(sid)):
+                await refuse(sid, TOO_MANY_RATINGS)
+                return
+            await parent_message(sid, data)
+
         sio.on("session_request", session_request, namespace=self.namespace)
+        sio.on(self.user_message_evt, user_message, namespace=self.namespace)
         return socketio_webhook
 
 
@@ -127,6 +207,8 @@ class CallbackInput(RasaCallbackInput):
         @callback_webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
+
+        on_new_message = cut_messages(on_new_message)
 
         @callback_webhook.route("/webhook", methods=["POST"])
         async def webhook(request: Request) -> HTTPResponse:

@@ -264,6 +264,9 @@ def rasa_server_env(settings: Settings) -> dict[str, str]:
     return {
         "SPORTELLO_RASA_TOKEN": rasa_token(settings),
         "SPORTELLO_MAX_MESSAGE_CHARS": str(settings.max_message_chars),
+        "SPORTELLO_MAX_REQUEST_BYTES": str(settings.max_request_bytes),
+        "SPORTELLO_NEW_CONVERSATIONS_PER_HOUR": str(settings.new_conversations_per_hour),
+        "SPORTELLO_RATINGS_PER_HOUR": str(settings.ratings_per_hour),
         "SANIC_REQUEST_MAX_SIZE": str(settings.max_request_bytes),
         "SANIC_WEBSOCKET_MAX_SIZE": str(settings.max_request_bytes),
     }

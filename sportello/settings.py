@@ -60,6 +60,11 @@ class Settings:
     # SPORTELLO_MAX_REQUEST_BYTES: the largest request body any channel accepts (Rasa's
     # REST/callback/socket.io, the chat page, the console); larger ones get 413.
     max_request_bytes: int = 65536
+    # SPORTELLO_NEW_CONVERSATIONS_PER_HOUR, SPORTELLO_RATINGS_PER_HOUR: what one client
+    # address may start or rate per hour on the customer channels (bot/limits.py);
+    # requests from this machine that no proxy forwarded are not limited.
+    new_conversations_per_hour: int = 60
+    ratings_per_hour: int = 120
     # Ports and bind addresses of the services started by `sportello run`, one per
     # service so that only what customers need can be opened to a network:
     # SPORTELLO_HOST the chat page; SPORTELLO_RASA_HOST the Rasa server (its HTTP API and,
@@ -184,6 +189,8 @@ def load_settings() -> Settings:
         kb_clarify_threshold=_env_float_or_none("SPORTELLO_KB_CLARIFY_THRESHOLD"),
         max_message_chars=_env_int("SPORTELLO_MAX_MESSAGE_CHARS", 2000),
         max_request_bytes=_env_int("SPORTELLO_MAX_REQUEST_BYTES", 65536),
+        new_conversations_per_hour=_env_int("SPORTELLO_NEW_CONVERSATIONS_PER_HOUR", 60),
+        ratings_per_hour=_env_int("SPORTELLO_RATINGS_PER_HOUR", 120),
         host=_env_str("SPORTELLO_HOST", "127.0.0.1"),
         rasa_host=_env_str("SPORTELLO_RASA_HOST", "127.0.0.1"),
         action_host=_env_str("SPORTELLO_ACTION_HOST", "127.0.0.1"),

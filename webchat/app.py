@@ -42,7 +42,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTex
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from sportello.settings import WILDCARD_HOSTS, Settings, get_settings
-from sportello.web import BASE_HEADERS, SUPPORTED_LANGS, choose_language
+from sportello.web import BASE_HEADERS, SUPPORTED_LANGS, BodyLimit, choose_language
 
 logger = logging.getLogger(__name__)
 
@@ -207,6 +207,7 @@ def create_app(settings: Settings, widget_path: Path = WIDGET_JS) -> FastAPI:
         autoescape=select_autoescape(["html"]),
     )
     page_template = templates.get_template("index.html")
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     if not widget_path.is_file():
         logger.warning("chat widget bundle missing at %s: run scripts/setup.sh", widget_path)
 

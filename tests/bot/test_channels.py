@@ -155,3 +155,69 @@ def test_rest_channel_freezes_the_loaded_objects_once_the_server_has_started(
     result = run_in_rasa(FREEZE_SCRIPT)
     assert result["before"] == 0  # nothing frozen until the server (and model) is up
     assert result["after"] > 100_000  # Rasa, TensorFlow and Sanic's objects
+
+
+LIMITS_SCRIPT = (
+    r"""
+import os
+os.environ.update({
+    "SPORTELLO_MAX_MESSAGE_CHARS": "50",
+    "SPORTELLO_NEW_CONVERSATIONS_PER_HOUR": "2",
+    "SPORTELLO_RATINGS_PER_HOUR": "1",
+})
+"""
+    + REST_SERVER
+    + r"""
+import asyncio, json
+import aiohttp
+
+async def main():
+    seen = []
+
+    async def echo(message):
+        seen.append(message.text)
+        await message.output_channel.send_text_message(message.sender_id, "ok")
+
+    channel, server, port = await start_rest_channel("limits_check", echo)
+    url = f"http://127.0.0.1:{port}/webhooks/rest/webhook"
+    statuses = {}
+    async with aiohttp.ClientSession() as session:
+        async def post(name, sender, message, client=None):
+            headers = {"X-Forwarded-For": client} if client else {}
+            async with session.post(url, json={"sender": sender, "message": message},
+                                    headers=headers) as reply:
+                statuses.setdefault(name, []).append([reply.status, await reply.text()])
+
+        await post("long", "c0", "x" * 100_000)
+        for n in range(3):
+            await post("new from one client", f"far-{n}", "ciao", "203.0.113.7")
+        await post("known conversation", "far-0", "ancora io", "203.0.113.7")
+        await post("another client", "other-0", "ciao", "203.0.113.8")
+        for n in range(5):
+            await post("this machine", f"local-{n}", "ciao")
+        for _ in range(2):
+            await post("ratings", "far-1", '/give_rating{"rating": "5"}', "203.0.113.7")
+    server.close()
+    await server.wait_closed()
+    print(json.dumps({"statuses": statuses, "lengths": [len(text) for text in seen]}))
+
+asyncio.run(main())
+"""
+)
+
+
+def test_rest_channel_cuts_long_messages_and_limits_each_client(
+    run_in_rasa: Callable[[str], object],
+) -> None:
+    result = run_in_rasa(LIMITS_SCRIPT)
+    statuses = result["statuses"]
+    assert statuses["long"][0][0] == 200
+    assert result["lengths"][0] == 50  # what Rasa (NLU, tracker, actions) receives
+    assert [s for s, _ in statuses["new from one client"]] == [200, 200, 429]
+    refused = statuses["new from one client"][2][1]
+    assert "Troppe nuove conversazioni" in refused and "Too many new conversations" in refused
+    assert statuses["known conversation"][0][0] == 200  # a started one continues
+    assert statuses["another client"][0][0] == 200
+    assert all(s == 200 for s, _ in statuses["this machine"])  # unforwarded local callers
+    assert [s for s, _ in statuses["ratings"]] == [200, 429]
+    assert "Too many ratings" in statuses["ratings"][1][1]

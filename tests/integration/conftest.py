@@ -40,6 +40,10 @@ def stack_settings(
         web_port=free_port(),
         console_port=free_port(),
         callback_url=callback_receiver.url,
+        # Small so that test_limits can reach them; other tests talk from this machine,
+        # which no limit applies to (bot/limits.py).
+        new_conversations_per_hour=4,
+        ratings_per_hour=2,
     )
 
 
