@@ -47,10 +47,18 @@ _RATING_ACTIONS = ("action_record_rating", "action_answer_helpful")
 _ERROR_RESPONSES = ("utter_error", "utter_handoff_failed")
 
 
-def customer_id_from(metadata: object, conversation_id: str) -> str:
+def customer_id_from(metadata: object, conversation_id: str, at: float | None = None) -> str:
     """The person behind a message: the company's ``customer_id`` when the metadata
-    carries it signed (:mod:`identity.contacts`), else the conversation id."""
-    return contacts.verified_customer_id(metadata, contacts.identity_secret()) or conversation_id
+    carries it signed and unexpired at ``at`` (the message's Unix time; default now,
+    :mod:`identity.contacts`), else the conversation id."""
+    secret = contacts.identity_secret()
+    return contacts.verified_customer_id(metadata, secret, at) or conversation_id
+
+
+def _event_time(data: dict) -> float | None:
+    """When a tracker event happened (Unix seconds), None when it does not say."""
+    stamp = data.get("timestamp")
+    return float(stamp) if isinstance(stamp, int | float) and not isinstance(stamp, bool) else None
 
 
 def _iso(timestamp: object) -> str:
@@ -144,7 +152,7 @@ def _new_turn(event_id: int, sender: str, data: dict[str, Any], lang: str | None
     return _Turn(
         event_id=event_id,
         conversation_id=sender,
-        customer_id=customer_id_from(data.get("metadata"), sender),
+        customer_id=customer_id_from(data.get("metadata"), sender, _event_time(data)),
         channel=data.get("input_channel"),
         lang=lang,
         at=_iso(data.get("timestamp")),
@@ -158,14 +166,15 @@ def _new_turn(event_id: int, sender: str, data: dict[str, Any], lang: str | None
 def _observe_identity(conn: sqlite3.Connection, turn: _Turn, metadata: object) -> None:
     """Every conversation belongs to a customer profile: record this message's identity
     facts (channel id, e-mail/phone given or signed) in the same transaction."""
-    found = contacts.observed(metadata, turn.text, contacts.identity_secret())
+    at = datetime.fromisoformat(turn.at)
+    found = contacts.observed(metadata, turn.text, contacts.identity_secret(), at.timestamp())
     profiles.observe(
         conn,
         conversation_id=turn.conversation_id,
         channel_id=turn.customer_id,
         channel=turn.channel,
         contacts=found,
-        at=datetime.fromisoformat(turn.at),
+        at=at,
     )
 
 

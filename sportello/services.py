@@ -48,6 +48,10 @@ APP_PYTHON = Path(sys.executable)
 MODELS_DIR = PROJECT_ROOT / "models"
 
 
+# Files the services create are readable by their owner only (customers' conversations).
+PRIVATE_UMASK = 0o077
+
+
 class ServiceError(RuntimeError):
     """A service did not start; the message names it and points to its log."""
 
@@ -66,8 +70,8 @@ class Service:
     cwd: Path = PROJECT_ROOT
 
     def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
+        self.log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        log = os.fdopen(os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         self.process = subprocess.Popen(
             self.argv,
             cwd=self.cwd,
@@ -75,6 +79,7 @@ class Service:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stop() ends workers too
+            umask=PRIVATE_UMASK,  # whatever it creates (databases, index, logs) is private
         )
         log.close()
 
@@ -119,8 +124,23 @@ class Service:
 def run_dir(settings: Settings) -> Path:
     """Generated configuration and service logs of one data directory."""
     path = settings.data_dir / "run"
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
+
+
+def secure_data_dir(settings: Settings) -> None:
+    """The data folder 0700 and everything in it 0700 (folders) or 0600 (files), also
+    what an older version left readable by every user of the machine."""
+    root = settings.data_dir
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    root.chmod(0o700)
+    for folder, folders, files in os.walk(root):
+        for name in folders:
+            (Path(folder) / name).chmod(0o700)
+        for name in files:
+            path = Path(folder) / name
+            if path.is_file() and not path.is_symlink():
+                path.chmod(0o600)
 
 
 def tracker_store_endpoint(settings: Settings) -> dict[str, object]:
@@ -269,6 +289,8 @@ def rasa_server_env(settings: Settings) -> dict[str, str]:
         "SPORTELLO_RATINGS_PER_HOUR": str(settings.ratings_per_hour),
         "SANIC_REQUEST_MAX_SIZE": str(settings.max_request_bytes),
         "SANIC_WEBSOCKET_MAX_SIZE": str(settings.max_request_bytes),
+        # Its access log would record the API token and ids in query strings.
+        "SANIC_ACCESS_LOG": "False",
     }
 
 
@@ -459,6 +481,7 @@ def build_services(settings: Settings, model: Path) -> list[Service]:
 @contextmanager
 def running_stack(settings: Settings, model: Path, timeout: float = 180) -> Iterator[list[Service]]:
     """Start every service, wait until each answers, and stop them all on exit."""
+    secure_data_dir(settings)
     services = build_services(settings, model)
     try:
         for service in services:

@@ -7,6 +7,7 @@ same base headers, from here, and both cap request bodies (:class:`BodyLimit`).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from knowledge.language import SUPPORTED
@@ -47,6 +48,25 @@ def choose_language(query_lang: str | None, accept_language: str | None, default
         if primary in SUPPORTED_LANGS and weight > 0:
             ranked.append((-weight, position, primary))
     return min(ranked)[2] if ranked else fallback
+
+
+class WithoutQueryStrings(logging.Filter):
+    """Drops the query string from uvicorn's access-log lines: ``?q=`` searches and
+    ``?lang=`` links may carry a customer's words or an e-mail address, and access logs
+    are kept longer and read by more people than the data they describe."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+        return True
+
+
+def keep_query_strings_out_of_access_logs() -> None:
+    """Install :class:`WithoutQueryStrings` on uvicorn's access logger (once)."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, WithoutQueryStrings) for f in access.filters):
+        access.addFilter(WithoutQueryStrings())
 
 
 # The operator console's forms (an article's text, a reply) may be longer than a

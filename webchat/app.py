@@ -42,7 +42,13 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTex
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from sportello.settings import WILDCARD_HOSTS, Settings, get_settings
-from sportello.web import BASE_HEADERS, SUPPORTED_LANGS, BodyLimit, choose_language
+from sportello.web import (
+    BASE_HEADERS,
+    SUPPORTED_LANGS,
+    BodyLimit,
+    choose_language,
+    keep_query_strings_out_of_access_logs,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -208,6 +214,7 @@ def create_app(settings: Settings, widget_path: Path = WIDGET_JS) -> FastAPI:
     )
     page_template = templates.get_template("index.html")
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    keep_query_strings_out_of_access_logs()
     if not widget_path.is_file():
         logger.warning("chat widget bundle missing at %s: run scripts/setup.sh", widget_path)
 

@@ -63,7 +63,13 @@ from knowledge import drafts
 from knowledge.store import ArticleError
 from sportello.db import open_db
 from sportello.settings import Settings, get_settings
-from sportello.web import BASE_HEADERS, CONSOLE_MAX_BODY_BYTES, BodyLimit, choose_language
+from sportello.web import (
+    BASE_HEADERS,
+    CONSOLE_MAX_BODY_BYTES,
+    BodyLimit,
+    choose_language,
+    keep_query_strings_out_of_access_logs,
+)
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES_DIR = HERE / "templates"
@@ -186,6 +192,7 @@ def create_app(
     )
     app.state.settings = settings
     app.add_middleware(BodyLimit, max_bytes=CONSOLE_MAX_BODY_BYTES)
+    keep_query_strings_out_of_access_logs()
     signer = SessionSigner(lambda: load_secret_key(settings))
     login_throttle = throttle or LoginThrottle()
     templates = Environment(

@@ -9,9 +9,10 @@ from identity.contacts import identity_secret, signed_metadata
 from tests.customerlog.tracker import FakeTracker, action, bot, kb_turn, slot, user
 
 
-def signed(**details: str) -> dict[str, str]:
-    """Metadata as a company's server signs it (identity.contacts)."""
-    return signed_metadata(identity_secret(), **details)
+def signed(**details: str) -> dict[str, str | int]:
+    """Metadata as a company's server signs it (identity.contacts), valid for a day from
+    the fake tracker's clock: signatures are checked at the time of the message."""
+    return signed_metadata(identity_secret(), now=FakeTracker.START, **details)
 
 
 def test_each_customer_message_becomes_one_turn_with_reply_and_decision(

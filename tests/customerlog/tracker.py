@@ -25,9 +25,11 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS events (
 class FakeTracker:
     """Appends events to a tracker store file, one transaction per call (like Rasa's save)."""
 
+    START = 1_780_000_000.0
+
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.clock = 1_780_000_000.0
+        self.clock = self.START
         with sqlite3.connect(path) as conn:
             conn.execute(SCHEMA)
 

@@ -7,8 +7,10 @@ token configured, every service on its default bind address.
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -111,3 +113,27 @@ def test_sportello_run_refuses_the_old_default_token(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "SPORTELLO_RASA_TOKEN" in done.stderr + done.stdout
     assert not (tmp_path / "run").exists() or not list((tmp_path / "run").glob("*.log"))
+
+
+def test_data_is_readable_by_its_owner_only(stack: Settings) -> None:
+    assert stat.S_IMODE(stack.data_dir.stat().st_mode) == 0o700
+    for folder, folders, files in os.walk(stack.data_dir):
+        for name in folders:
+            assert stat.S_IMODE((Path(folder) / name).stat().st_mode) == 0o700, name
+        for name in files:
+            path = Path(folder) / name
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def test_access_logs_hold_no_query_strings_nor_the_token(stack: Settings) -> None:
+    marker = "mario.rossi.querystring@example.com"
+    httpx.get(f"{stack.web_url}/", params={"lang": "en", "q": marker}, timeout=10)
+    httpx.get(f"{stack.console_url}/login", params={"next": f"/customers?q={marker}"}, timeout=10)
+    httpx.get(f"{stack.rasa_url}/status", params={"token": rasa_token(stack)}, timeout=10)
+    time.sleep(1)  # uvicorn writes its access line after the response
+    logs = sorted((stack.data_dir / "run").glob("*.log"))
+    assert any("GET / HTTP" in path.read_text(errors="replace") for path in logs)
+    for path in logs:
+        text = path.read_text(errors="replace")
+        assert marker not in text and "mario.rossi.querystring" not in text, path.name
+        assert rasa_token(stack) not in text, path.name

@@ -46,7 +46,7 @@ def _two_customers(db: sqlite_utils.Database, tracker: FakeTracker) -> tickets.T
         first[0]["text"],
         "ask_question",
         "en",
-        metadata=signed_metadata(identity_secret(), customer_id="web-1"),
+        metadata=signed_metadata(identity_secret(), now=FakeTracker.START, customer_id="web-1"),
     )
     tracker.add("rest-9", *first)
     tracker.add("bianca", *kb_turn("bianca", "orari del negozio?", "opening-hours"))
@@ -107,3 +107,22 @@ def test_erasing_an_unknown_customer_is_harmless(
     before = tracker.count()
     assert all(v == 0 for v in customers.erase(db, "nobody' OR 1=1 --").values())
     assert tracker.count() == before
+
+
+def test_erased_text_is_gone_from_the_files_themselves(
+    db: sqlite_utils.Database, tracker: FakeTracker
+) -> None:
+    """Deleted rows would survive in SQLite's free pages and in the WAL, readable with
+    ``strings``; secure_delete and the checkpoint after erasure overwrite them."""
+    _two_customers(db, tracker)
+    customers.export(db, "web-1")  # the log now holds the words too
+    data_dir = get_settings().data_dir
+    files = sorted(
+        p for p in data_dir.iterdir() if p.suffix in {".db", ".db-wal"} or "-wal" in p.name
+    )
+    assert any(b"AUR-1234" in path.read_bytes() for path in files)  # the check can see it
+    customers.erase(db, "web-1")
+    for path in sorted(data_dir.iterdir()):
+        if path.is_file():
+            assert b"AUR-1234" not in path.read_bytes(), path.name
+            assert b"Your order ships today" not in path.read_bytes(), path.name

@@ -17,6 +17,7 @@ from sportello.services import (
     build_services,
     exposure_problems,
     rasa_env,
+    secure_data_dir,
     serve,
     write_endpoints,
 )
@@ -202,3 +203,21 @@ def test_every_app_service_reads_the_same_sla_policy(tmp_path: Path) -> None:
     services = build_services(settings, tmp_path / "m.tar.gz")
     app_services = [s for s in services if s.name != "Rasa server"]
     assert all(s.env["SPORTELLO_SLA_FILE"] == str(policy) for s in app_services)
+
+
+def test_the_data_folder_is_made_private_also_when_an_older_version_left_it_open(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    (data / "index").mkdir(parents=True)
+    (data / "sportello.db").write_bytes(b"")
+    (data / "index" / "faiss.index").write_bytes(b"")
+    for path in (data, data / "index"):
+        path.chmod(0o755)
+    for path in (data / "sportello.db", data / "index" / "faiss.index"):
+        path.chmod(0o644)
+    secure_data_dir(Settings(data_dir=data))
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert stat.S_IMODE((data / "index").stat().st_mode) == 0o700
+    assert stat.S_IMODE((data / "sportello.db").stat().st_mode) == 0o600
+    assert stat.S_IMODE((data / "index" / "faiss.index").stat().st_mode) == 0o600

@@ -39,3 +39,21 @@ def test_a_chunked_body_is_counted_as_it_arrives() -> None:
 
     reply = TestClient(echo_app()).post("/echo", content=chunks())
     assert reply.status_code == 413
+
+
+def test_access_log_lines_carry_no_query_string() -> None:
+    import logging
+
+    from sportello.web import WithoutQueryStrings
+
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", "/customers?q=mario.rossi%40example.com", "1.1", 200),
+        None,
+    )
+    assert WithoutQueryStrings().filter(record)
+    assert record.getMessage() == '127.0.0.1:5000 - "GET /customers HTTP/1.1" 200'
