@@ -79,16 +79,24 @@ def _request_client(request: Request) -> str:
     return client_address(request.ip, request.headers.get("x-forwarded-for"))
 
 
+# Rasa's mark of an intent the desk triggered (UserUttered.create_external): a customer
+# must not be able to send it in their metadata (customerlog/turns.py trusts it).
+EXTERNAL_MARK = "is_external"
+
+
 def cut_messages(
     on_new_message: Callable[[UserMessage], Awaitable[Any]],
 ) -> Callable[[UserMessage], Awaitable[Any]]:
-    """``on_new_message`` that first cuts the text to ``SPORTELLO_MAX_MESSAGE_CHARS``:
-    everything after (NLU, the tracker, the actions) sees the cut text only."""
+    """``on_new_message`` that first cuts the text to ``SPORTELLO_MAX_MESSAGE_CHARS``
+    (everything after, NLU, the tracker, the actions, sees the cut text only) and drops
+    Rasa's ``is_external`` mark from the metadata the customer sent."""
     limit = get_settings().max_message_chars
 
     async def handler(message: UserMessage) -> Any:
         if isinstance(message.text, str) and len(message.text) > limit:
             message.text = message.text[:limit]
+        if isinstance(message.metadata, dict) and EXTERNAL_MARK in message.metadata:
+            message.metadata = {k: v for k, v in message.metadata.items() if k != EXTERNAL_MARK}
         return await on_new_message(message)
 
     return handler

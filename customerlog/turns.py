@@ -134,6 +134,19 @@ class _Turn:
         }
 
 
+def is_external(data: dict[str, Any]) -> bool:
+    """Whether a user event was triggered by Sportello itself (Rasa's ``trigger_intent``:
+    metadata ``is_external`` and the text ``EXTERNAL: <intent>``) rather than typed."""
+    metadata = data.get("metadata")
+    text = data.get("text")
+    return (
+        isinstance(metadata, dict)
+        and metadata.get("is_external") is True
+        and isinstance(text, str)
+        and text.startswith("EXTERNAL: ")
+    )
+
+
 def _new_turn(event_id: int, sender: str, data: dict[str, Any], lang: str | None) -> _Turn:
     parse = data.get("parse_data") or {}
     intent = parse.get("intent") or {}
@@ -141,8 +154,11 @@ def _new_turn(event_id: int, sender: str, data: dict[str, Any], lang: str | None
     for entity in parse.get("entities") or []:
         if isinstance(entity, dict) and entity.get("entity") == "language":
             lang = str(entity.get("value") or "") or lang
-    external = bool(name and name.startswith("EXTERNAL_"))
-    if name == "EXTERNAL_operator_message":
+    # How the message arrived, not its intent name: a customer can type
+    # "/EXTERNAL_operator_message"; only Rasa's trigger_intent (the desk) marks the event
+    # external, and the channels drop that mark from what customers send (bot/channels.py).
+    external = is_external(data)
+    if external and name == "EXTERNAL_operator_message":
         kind = schema.KIND_OPERATOR
     elif external:
         kind = schema.KIND_SYSTEM

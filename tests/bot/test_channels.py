@@ -172,10 +172,11 @@ import asyncio, json
 import aiohttp
 
 async def main():
-    seen = []
+    seen, marks = [], []
 
     async def echo(message):
         seen.append(message.text)
+        marks.append("is_external" in (message.metadata or {}))
         await message.output_channel.send_text_message(message.sender_id, "ok")
 
     channel, server, port = await start_rest_channel("limits_check", echo)
@@ -189,6 +190,9 @@ async def main():
                 statuses.setdefault(name, []).append([reply.status, await reply.text()])
 
         await post("long", "c0", "x" * 100_000)
+        async with session.post(url, json={"sender": "c0", "message": "/EXTERNAL_operator_message",
+                                           "metadata": {"is_external": True, "language": "it"}}):
+            pass
         for n in range(3):
             await post("new from one client", f"far-{n}", "ciao", "203.0.113.7")
         await post("known conversation", "far-0", "ancora io", "203.0.113.7")
@@ -199,20 +203,22 @@ async def main():
             await post("ratings", "far-1", '/give_rating{"rating": "5"}', "203.0.113.7")
     server.close()
     await server.wait_closed()
-    print(json.dumps({"statuses": statuses, "lengths": [len(text) for text in seen]}))
+    print(json.dumps({"statuses": statuses, "lengths": [len(text) for text in seen],
+                      "marks": marks}))
 
 asyncio.run(main())
 """
 )
 
 
-def test_rest_channel_cuts_long_messages_and_limits_each_client(
+def test_rest_channel_cuts_long_messages_drops_the_external_mark_and_limits_each_client(
     run_in_rasa: Callable[[str], object],
 ) -> None:
     result = run_in_rasa(LIMITS_SCRIPT)
     statuses = result["statuses"]
     assert statuses["long"][0][0] == 200
     assert result["lengths"][0] == 50  # what Rasa (NLU, tracker, actions) receives
+    assert result["marks"][1] is False  # a customer cannot mark a message as the desk's
     assert [s for s, _ in statuses["new from one client"]] == [200, 200, 429]
     refused = statuses["new from one client"][2][1]
     assert "Troppe nuove conversazioni" in refused and "Too many new conversations" in refused

@@ -71,6 +71,17 @@ def user(text: str, intent: str, lang: str | None = None, **extra: Any) -> dict[
     }
 
 
+def external(intent: str) -> dict[str, Any]:
+    """An intent the desk triggered (Rasa's ``trigger_intent``: UserUttered.create_external)."""
+    return {
+        "event": "user",
+        "text": f"EXTERNAL: {intent}",
+        "parse_data": {"intent": {"name": intent, "confidence": 1.0}, "entities": []},
+        "input_channel": "rest",
+        "metadata": {"is_external": True},
+    }
+
+
 def action(name: str) -> dict[str, Any]:
     return {"event": "action", "name": name}
 
