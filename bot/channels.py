@@ -10,9 +10,13 @@ wrong, before Rasa sees them.
 ``sio.enter_room(...)`` without ``await``; with python-socketio 5.10+ that is a
 coroutine, so the browser's socket never joins the conversation's room and receives
 ``session_confirm`` but no ``bot_uttered`` (RasaHQ/rasa#13027). This subclass keeps
-everything else and replaces only the ``session_request`` handler with one that awaits
+everything else and replaces the ``session_request`` handler with one that awaits
 the join. The channel keeps the name ``socketio`` so web widgets and
-``output_channel=socketio`` keep working.
+``output_channel=socketio`` keep working. Session ids (the conversation ids of the web
+chat) are issued and signed by the server (:func:`new_session_id`): a socket that asks
+for an id the server did not sign, another channel's conversation for instance, gets a
+fresh one, and a message is always recorded in the session confirmed to its socket,
+whatever ``session_id`` it carries.
 
 ``CallbackInput`` (name ``callback``): Rasa's channel for server-to-server
 integrations answers ``success`` and POSTs every bot message (triggered ones included,
@@ -21,6 +25,12 @@ the body like Rasa's REST channel, so an empty body gives a 500 and a missing se
 the shared "default" conversation, and it drops the request's ``metadata`` (where an
 integration sends the ``customer_id``). This subclass applies ``RestInput``'s checks
 and passes the metadata on.
+
+``TelegramInput`` (name ``telegram``): Rasa's Telegram channel accepts any POST to its
+webhook as an update from Telegram. This subclass registers the webhook with a secret
+(``secret_token`` in the credentials, which Telegram sends back in every update's
+``X-Telegram-Bot-Api-Secret-Token`` header) and answers 403 to a request without it, so
+updates cannot be forged; its ``set_webhook`` route needs the secret too.
 
 Limits (issue 20), the same on the three channels: a customer's text is cut to
 ``SPORTELLO_MAX_MESSAGE_CHARS`` before Rasa sees it (so a 100,000-character message costs
@@ -32,15 +42,24 @@ answered with a bilingual 429 on REST/callback and a bilingual bot message on so
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable
+from functools import lru_cache
 from typing import Any
 
+from aiogram.utils.exceptions import TelegramAPIError
 from rasa.core.channels.callback import CallbackInput as RasaCallbackInput
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput as RasaRestInput
 from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
+from rasa.core.channels.telegram import TelegramInput as RasaTelegramInput
+from rasa.core.channels.telegram import TelegramOutput
+from rasa.shared.exceptions import RasaException
 from sanic import Blueprint, response
 from sanic.exceptions import InvalidUsage, SanicException
 from sanic.request import Request
@@ -55,6 +74,7 @@ from bot.limits import (
 )
 from bot.rasa_speedups import close_kept_sessions
 from sportello.heap import freeze_startup_objects
+from sportello.keys import load_key
 from sportello.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -147,6 +167,33 @@ class RestInput(RasaRestInput):
         return metadata
 
 
+SESSION_KEY_FILE = "session_secret"
+_SESSION_ID = re.compile(r"[0-9a-f]{64}")
+
+
+@lru_cache(maxsize=1)
+def _session_key() -> bytes:
+    """The key signing web-chat session ids: kept in the data folder like the others."""
+    return load_key(None, get_settings().data_dir, SESSION_KEY_FILE)
+
+
+def _session_signature(raw: str) -> str:
+    return hmac.new(_session_key(), raw.encode("ascii"), hashlib.sha256).hexdigest()[:32]
+
+
+def new_session_id() -> str:
+    """A random id followed by its signature (64 hex characters)."""
+    raw = uuid.uuid4().hex
+    return raw + _session_signature(raw)
+
+
+def is_signed_session_id(value: object) -> bool:
+    """Whether ``value`` is a session id this server issued."""
+    if not isinstance(value, str) or not _SESSION_ID.fullmatch(value):
+        return False
+    return hmac.compare_digest(value[32:], _session_signature(value[:32]))
+
+
 async def _freeze_after_start(app: Any, loop: Any) -> None:
     """Rasa loads the model in a ``before_server_start`` listener: it is loaded now."""
     freeze_startup_objects()
@@ -162,6 +209,8 @@ class SocketIOInput(RasaSocketIOInput):
         sio.eio.max_http_buffer_size = get_settings().max_request_bytes
         namespace = self.namespace or "/"
         parent_message = sio.handlers[namespace][self.user_message_evt]
+        parent_disconnect = sio.handlers[namespace]["disconnect"]
+        confirmed: dict[str, str] = {}  # socket id -> the session confirmed to it
 
         def client(sid: str) -> str:
             request = (sio.get_environ(sid, namespace=namespace) or {}).get("sanic.request")
@@ -173,32 +222,35 @@ class SocketIOInput(RasaSocketIOInput):
             await sio.emit(self.bot_message_evt, {"text": text}, room=sid, namespace=namespace)
 
         async def session_request(sid: str, data: dict[str, Any] | None) -> None:
-            data = data or {}
-            if not data.get("session_id"):
-                data["session_id"] = uuid.uuid4().hex
-            if not limits().allow_conversation(client(sid), str(data["session_id"])):
+            requested = data.get("session_id") if isinstance(data, dict) else None
+            session_id = requested if is_signed_session_id(requested) else new_session_id()
+            if not limits().allow_conversation(client(sid), session_id):
                 await refuse(sid, TOO_MANY_CONVERSATIONS)
                 return
+            confirmed[sid] = session_id
             if self.session_persistence:
-                await sio.enter_room(sid, data["session_id"], namespace=self.namespace)
-            await sio.emit(
-                "session_confirm", data["session_id"], room=sid, namespace=self.namespace
-            )
-            logger.debug("socket %s joined session %s", sid, data["session_id"])
+                await sio.enter_room(sid, session_id, namespace=self.namespace)
+            await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+            logger.debug("socket %s joined session %s", sid, session_id)
 
         async def user_message(sid: str, data: dict[str, Any]) -> None:
-            data = data if isinstance(data, dict) else {}
-            session_id = str(data.get("session_id") or "")
-            if session_id and not limits().allow_conversation(client(sid), session_id):
-                await refuse(sid, TOO_MANY_CONVERSATIONS)
+            session_id = confirmed.get(sid)
+            if session_id is None:
+                logger.debug("socket %s sent a message before its session was confirmed", sid)
                 return
+            data = {**(data if isinstance(data, dict) else {}), "session_id": session_id}
             if is_rating(data.get("message")) and not limits().allow_rating(client(sid)):
                 await refuse(sid, TOO_MANY_RATINGS)
                 return
             await parent_message(sid, data)
 
+        async def disconnect(sid: str, *args: Any) -> None:
+            confirmed.pop(sid, None)
+            await parent_disconnect(sid)
+
         sio.on("session_request", session_request, namespace=self.namespace)
         sio.on(self.user_message_evt, user_message, namespace=self.namespace)
+        sio.on("disconnect", disconnect, namespace=self.namespace)
         return socketio_webhook
 
 
@@ -231,3 +283,62 @@ class CallbackInput(RasaCallbackInput):
             return response.text("success")  # the answers go to the callback URL
 
         return callback_webhook
+
+
+TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+class TelegramInput(RasaTelegramInput):
+    """Rasa's Telegram channel that takes updates only from Telegram (its secret token)."""
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> TelegramInput:
+        if not credentials:
+            cls.raise_missing_credentials_exception()
+        return cls(
+            credentials.get("access_token"),
+            credentials.get("verify"),
+            credentials.get("webhook_url"),
+            secret_token=credentials.get("secret_token"),
+        )
+
+    def __init__(
+        self,
+        access_token: str | None,
+        verify: str | None,
+        webhook_url: str | None,
+        debug_mode: bool = True,
+        secret_token: str | None = None,
+    ) -> None:
+        super().__init__(access_token, verify, webhook_url, debug_mode)
+        if not secret_token:
+            raise RasaException("the Telegram channel needs a secret_token in its credentials")
+        self.secret_token = secret_token
+
+    def get_output_channel(self) -> TelegramOutput:
+        """The output channel, after registering the webhook with the secret token
+        (aiogram 2.15's ``set_webhook`` does not know the parameter)."""
+        channel = TelegramOutput(self.access_token)
+        try:
+            asyncio.run(
+                channel.request(
+                    "setWebhook", {"url": self.webhook_url, "secret_token": self.secret_token}
+                )
+            )
+        except TelegramAPIError as error:
+            raise RasaException("Failed to set channel webhook: " + str(error)) from error
+        return channel
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        telegram_webhook = super().blueprint(cut_messages(on_new_message))
+
+        @telegram_webhook.middleware("request")
+        async def from_telegram_only(request: Request) -> HTTPResponse | None:
+            if not request.path.rstrip("/").endswith(("/webhook", "/set_webhook")):
+                return None
+            given = request.headers.get(TELEGRAM_SECRET_HEADER, "")
+            if hmac.compare_digest(given.encode(), self.secret_token.encode()):
+                return None
+            return response.text("forbidden", status=403)
+
+        return telegram_webhook

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -33,7 +34,7 @@ import httpx
 from customerlog.tracker import SQLITE, TrackerStoreError, parse_location
 from desk.users import list_users
 from sportello.db import open_db
-from sportello.keys import rasa_token, weak_rasa_token
+from sportello.keys import load_key, rasa_token, weak_rasa_token
 from sportello.settings import LOOPBACK_HOSTS, PROJECT_ROOT, WILDCARD_HOSTS, Settings, connect_host
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,8 @@ RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
 RASA_PYTHON = RASA_BIN.parent / "python"
 APP_PYTHON = Path(sys.executable)
 MODELS_DIR = PROJECT_ROOT / "models"
+TELEGRAM_SECRET_FILE = "telegram_secret"
+TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 # Files the services create are readable by their owner only (customers' conversations).
@@ -235,12 +238,20 @@ def write_credentials(settings: Settings) -> Path:
             raise ServiceError(f"the Telegram channel also needs {', '.join(missing)}")
         if not str(settings.telegram_webhook_url).startswith("https://"):
             raise ServiceError("SPORTELLO_TELEGRAM_WEBHOOK_URL must be https:// (Telegram's rule)")
+        secret = load_key(settings.telegram_secret, settings.data_dir, TELEGRAM_SECRET_FILE)
+        if not TELEGRAM_SECRET.fullmatch(secret.decode("utf-8")):
+            raise ServiceError(
+                "SPORTELLO_TELEGRAM_SECRET: 1-256 characters among A-Z a-z 0-9 _ - "
+                "(Telegram's rule)"
+            )
         sections.append(
-            "\n# SPORTELLO_TELEGRAM_*: Rasa registers the webhook with Telegram at start-up.\n"
-            "telegram:\n"
+            "\n# SPORTELLO_TELEGRAM_*: Rasa registers the webhook with Telegram at start-up,\n"
+            "# with the secret Telegram sends back with every update (checked).\n"
+            "bot.channels.TelegramInput:\n"
             f"  access_token: {json.dumps(settings.telegram_token)}\n"
             f"  verify: {json.dumps(settings.telegram_verify)}\n"
             f"  webhook_url: {json.dumps(settings.telegram_webhook_url)}\n"
+            f"  secret_token: {json.dumps(secret.decode('utf-8'))}\n"
         )
     path = run_dir(settings) / "credentials.yml"
     path.touch(mode=0o600)
@@ -282,6 +293,7 @@ def rasa_server_env(settings: Settings) -> dict[str, str]:
     the API token (bot/rasa_main.py hands it to Rasa; a command line is public on the
     machine) and the request-size caps of its web server (Sanic reads ``SANIC_*``)."""
     return {
+        "SPORTELLO_DATA_DIR": str(settings.data_dir),  # the key signing web-chat sessions
         "SPORTELLO_RASA_TOKEN": rasa_token(settings),
         "SPORTELLO_MAX_MESSAGE_CHARS": str(settings.max_message_chars),
         "SPORTELLO_MAX_REQUEST_BYTES": str(settings.max_request_bytes),

@@ -113,6 +113,10 @@ class Settings:
     telegram_token: str | None = None
     telegram_verify: str | None = None
     telegram_webhook_url: str | None = None
+    # SPORTELLO_TELEGRAM_SECRET: the secret Telegram sends back with every update
+    # (X-Telegram-Bot-Api-Secret-Token, 1-256 of A-Z a-z 0-9 _ -); the webhook refuses
+    # requests without it. None means a random one kept in data_dir/telegram_secret.
+    telegram_secret: str | None = None
     # SPORTELLO_IDENTITY_SECRET: the key a company's own site or messaging integration
     # signs a logged-in customer's e-mail/phone with (HMAC-SHA256, identity/contacts.py),
     # so that Sportello may trust them and link that customer's channels; None means a
@@ -212,6 +216,7 @@ def load_settings() -> Settings:
         telegram_token=_env_str("SPORTELLO_TELEGRAM_TOKEN", "") or None,
         telegram_verify=_env_str("SPORTELLO_TELEGRAM_VERIFY", "") or None,
         telegram_webhook_url=_env_str("SPORTELLO_TELEGRAM_WEBHOOK_URL", "") or None,
+        telegram_secret=_env_str("SPORTELLO_TELEGRAM_SECRET", "") or None,
         identity_secret=os.environ.get("SPORTELLO_IDENTITY_SECRET") or None,
         tracker_url=_env_str("SPORTELLO_TRACKER_URL", "") or None,
     )

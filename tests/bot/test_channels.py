@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 SOCKETIO_SCRIPT = """
-import asyncio, json, warnings
+import asyncio, json, os, tempfile, warnings
 warnings.simplefilter("ignore")
-from bot.channels import SocketIOInput
+os.environ["SPORTELLO_DATA_DIR"] = tempfile.mkdtemp()  # where the session key is kept
+from bot.channels import SocketIOInput, is_signed_session_id, new_session_id
 from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
 
 async def rooms_after_session_request(channel_class, data):
@@ -27,10 +28,31 @@ async def rooms_after_session_request(channel_class, data):
     await sio.handlers["/"]["session_request"](sid, data)
     return sorted(room for room in sio.manager.get_rooms(sid, "/") if room != sid)
 
+async def sender_of_a_message_naming_another_session():
+    channel = SocketIOInput(session_persistence=True)
+    senders = []
+
+    async def on_new_message(message):
+        senders.append(message.sender_id)
+
+    channel.blueprint(on_new_message)
+    sio = channel.sio
+    sid = await sio.manager.connect("engine-io-2", "/")
+    await sio.handlers["/"]["user_uttered"](sid, {"message": "ciao", "session_id": "victim"})
+    await sio.handlers["/"]["session_request"](sid, None)
+    await sio.handlers["/"]["user_uttered"](sid, {"message": "ciao", "session_id": "victim"})
+    return senders
+
+signed = new_session_id()
+[issued] = asyncio.run(rooms_after_session_request(SocketIOInput, {"session_id": "conv-42"}))
 print(json.dumps({
-    "sportello": asyncio.run(rooms_after_session_request(SocketIOInput, {"session_id": "conv-42"})),
+    "signed": asyncio.run(rooms_after_session_request(SocketIOInput, {"session_id": signed}))
+    == [signed],
+    "chosen": issued,
+    "chosen_is_signed": is_signed_session_id(issued),
     "rasa": asyncio.run(rooms_after_session_request(RasaSocketIOInput, {"session_id": "conv-42"})),
-    "new_session": len(asyncio.run(rooms_after_session_request(SocketIOInput, None))),
+    "new_session": asyncio.run(rooms_after_session_request(SocketIOInput, None)),
+    "senders": asyncio.run(sender_of_a_message_naming_another_session()),
     "name": SocketIOInput.name(),
 }))
 """
@@ -38,10 +60,19 @@ print(json.dumps({
 
 def test_session_request_joins_the_conversation_room(run_in_rasa: Callable[[str], object]) -> None:
     result = run_in_rasa(SOCKETIO_SCRIPT)
-    assert result["sportello"] == ["conv-42"]
+    assert result["signed"] is True  # a session this server issued continues (page reload)
     assert result["rasa"] == [], "Rasa's own channel was fixed: this subclass may be dropped"
-    assert result["new_session"] == 1  # a fresh session id is made and joined
+    assert len(result["new_session"]) == 1  # a fresh session id is made and joined
     assert result["name"] == "socketio"
+
+
+def test_a_socket_cannot_choose_another_conversation(run_in_rasa: Callable[[str], object]) -> None:
+    """A session id the server did not sign (another channel's conversation, a guess)
+    is replaced by a fresh one; a message goes to the socket's confirmed session only."""
+    result = run_in_rasa(SOCKETIO_SCRIPT)
+    assert result["chosen"] != "conv-42" and result["chosen_is_signed"]
+    [sender] = result["senders"]  # nothing recorded before the session was confirmed
+    assert sender != "victim" and len(sender) == 64
 
 
 # Sportello's REST channel served by a Sanic app on a free loopback port (both REST checks).
@@ -227,3 +258,80 @@ def test_rest_channel_cuts_long_messages_drops_the_external_mark_and_limits_each
     assert all(s == 200 for s, _ in statuses["this machine"])  # unforwarded local callers
     assert [s for s, _ in statuses["ratings"]] == [200, 429]
     assert "Too many ratings" in statuses["ratings"][1][1]
+
+
+TELEGRAM_SCRIPT = (
+    REST_SERVER
+    + r"""
+import asyncio, json, socket
+import aiohttp
+from types import SimpleNamespace
+from sanic import Sanic
+from rasa.core.channels.telegram import TelegramOutput
+from bot.channels import TelegramInput
+
+registered = []
+
+async def fake_request(self, method, data=None, *args, **kwargs):  # no call to Telegram
+    registered.append([method, data])
+    return True
+
+async def fake_get_me(self):
+    return SimpleNamespace(username="sportello_test_bot")
+
+TelegramOutput.request = fake_request
+TelegramOutput.get_me = fake_get_me
+
+UPDATE = {"update_id": 1, "message": {"message_id": 1, "date": 0, "text": "ciao",
+          "chat": {"id": 4242, "type": "private"}, "from": {"id": 4242, "is_bot": False,
+          "first_name": "Anna"}}}
+
+channel = TelegramInput("123:token", "sportello_test_bot", "https://chat.example/webhooks/telegram/webhook",
+                        secret_token="s3cret-Token_1")
+
+seen = []
+
+async def record(message):
+    seen.append(message.text)
+
+# Built before the loop runs, as Rasa builds it (registering the webhook uses asyncio.run).
+webhook = channel.blueprint(record)
+
+async def main():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = Sanic("telegram_check")
+    app.blueprint(webhook, url_prefix="/webhooks/telegram")
+    server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True)
+    await server.startup()
+    statuses = {}
+    url = f"http://127.0.0.1:{port}/webhooks/telegram"
+    async with aiohttp.ClientSession() as session:
+        for name, headers in [("none", {}), ("wrong", {"X-Telegram-Bot-Api-Secret-Token": "x"}),
+                              ("right", {"X-Telegram-Bot-Api-Secret-Token": "s3cret-Token_1"})]:
+            async with session.post(f"{url}/webhook", json=UPDATE, headers=headers) as reply:
+                statuses[name] = reply.status
+        async with session.get(f"{url}/set_webhook") as reply:
+            statuses["set_webhook"] = reply.status
+    server.close()
+    await server.wait_closed()
+    return {"statuses": statuses, "seen": seen, "registered": registered}
+
+print(json.dumps(asyncio.run(main())))
+"""
+)
+
+
+def test_telegram_webhook_takes_updates_only_with_its_secret(
+    run_in_rasa: Callable[[str], object],
+) -> None:
+    result = run_in_rasa(TELEGRAM_SCRIPT)
+    statuses = result["statuses"]
+    assert (statuses["none"], statuses["wrong"], statuses["set_webhook"]) == (403, 403, 403)
+    assert statuses["right"] == 200
+    assert result["seen"] == ["ciao"]  # only the update that carried the secret
+    assert result["registered"][0] == [
+        "setWebhook",
+        {"url": "https://chat.example/webhooks/telegram/webhook", "secret_token": "s3cret-Token_1"},
+    ]

@@ -161,8 +161,11 @@ class SocketIOCustomer:
         self.ws.send("40")
         self._expect("40")  # namespace connected
         self._emit("session_request", {"session_id": session_id})
-        assert self.next_event(30)[0] == "session_confirm"
-        self.session_id = session_id
+        event, confirmed = self.next_event(30)[:2]
+        assert event == "session_confirm"
+        # The server issues and signs session ids: the one asked for is kept only if it
+        # signed it, and the confirmed one is the conversation id.
+        self.session_id = str(confirmed)
 
     def _expect(self, prefix: str) -> str:
         packet = self._receive(30)
@@ -208,7 +211,7 @@ def test_socketio_customer_gets_the_answer_and_the_resume_pushed(stack: Settings
         customer.say("voglio parlare con un operatore")
         customer.bot_texts(1)
         db = open_db(stack.db_path)
-        ticket = get_open_ticket(db, session)
+        ticket = get_open_ticket(db, customer.session_id)
         assert ticket is not None and ticket.channel == "socketio"
         # Outside hours a second message says when the desk opens (judged when the
         # ticket was opened, the clock reading the bot used).
