@@ -48,6 +48,7 @@ import hmac
 import logging
 import re
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from typing import Any
@@ -59,6 +60,7 @@ from rasa.core.channels.rest import RestInput as RasaRestInput
 from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
 from rasa.core.channels.telegram import TelegramInput as RasaTelegramInput
 from rasa.core.channels.telegram import TelegramOutput
+from rasa.shared.core.events import UserUttered
 from rasa.shared.exceptions import RasaException
 from sanic import Blueprint, response
 from sanic.exceptions import InvalidUsage, SanicException
@@ -93,6 +95,43 @@ def limits() -> ClientLimits:
 
 class TooManyRequests(SanicException):
     status_code = 429
+
+
+class OtherChannelsConversation(SanicException):
+    status_code = 409
+
+
+ANOTHER_CHANNEL = (
+    "Questa conversazione appartiene a un altro canale: usa un altro identificativo. / "
+    "This conversation belongs to another channel: use another sender id."
+)
+# Conversation id -> the channel it started on, for conversations seen by this process.
+_OWNERS: OrderedDict[str, str] = OrderedDict()
+KNOWN_OWNERS = 100_000
+
+
+async def conversation_channel(request: Request, conversation_id: str) -> str | None:
+    """The channel a conversation started on (its first message that was not triggered
+    by the desk), None for a new one. Read from the tracker once per conversation and
+    process, then remembered."""
+    if conversation_id in _OWNERS:
+        _OWNERS.move_to_end(conversation_id)
+        return _OWNERS[conversation_id]
+    agent = getattr(request.app.ctx, "agent", None)
+    store = getattr(agent, "tracker_store", None)
+    tracker = await store.retrieve(conversation_id) if store is not None else None
+    for event in tracker.events if tracker is not None else []:
+        typed = isinstance(event, UserUttered) and not (event.metadata or {}).get(EXTERNAL_MARK)
+        if typed and event.input_channel:
+            remember_channel(conversation_id, event.input_channel)
+            return event.input_channel
+    return None
+
+
+def remember_channel(conversation_id: str, channel: str) -> None:
+    _OWNERS[conversation_id] = channel
+    if len(_OWNERS) > KNOWN_OWNERS:
+        _OWNERS.popitem(last=False)
 
 
 def _request_client(request: Request) -> str:
@@ -148,9 +187,18 @@ class RestInput(RasaRestInput):
         sender = _payload(req).get("sender")
         if isinstance(sender, bool) or not isinstance(sender, str | int) or not str(sender).strip():
             raise InvalidUsage('"sender" must be a non-empty string identifying the conversation')
-        if not limits().allow_conversation(_request_client(req), str(sender)):
+        sender = str(sender)
+        # A conversation stays on the channel it started on: a REST sender naming a web
+        # chat's or an integration's conversation would otherwise write into it and
+        # take its ticket (the answers would go to the new channel).
+        owner = await conversation_channel(req, sender)
+        if owner is not None and owner != self.name():
+            raise OtherChannelsConversation(ANOTHER_CHANNEL)
+        if not limits().allow_conversation(_request_client(req), sender):
             raise TooManyRequests(TOO_MANY_CONVERSATIONS)
-        return str(sender)
+        if owner is None:
+            remember_channel(sender, self.name())
+        return sender
 
     def _extract_message(self, req: Request) -> str:
         message = _payload(req).get("message")

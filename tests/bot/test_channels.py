@@ -335,3 +335,55 @@ def test_telegram_webhook_takes_updates_only_with_its_secret(
         "setWebhook",
         {"url": "https://chat.example/webhooks/telegram/webhook", "secret_token": "s3cret-Token_1"},
     ]
+
+
+BINDING_SCRIPT = (
+    REST_SERVER
+    + r"""
+import asyncio, json
+from types import SimpleNamespace
+import aiohttp
+from rasa.shared.core.events import UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+class Store:
+    async def retrieve(self, sender):
+        if sender != "web-1":
+            return None
+        return DialogueStateTracker.from_events(
+            sender,
+            [
+                UserUttered("EXTERNAL: EXTERNAL_operator_message", metadata={"is_external": True},
+                            input_channel="collector"),
+                UserUttered("ciao", input_channel="socketio"),
+            ],
+        )
+
+async def main():
+    async def echo(message):
+        await message.output_channel.send_text_message(message.sender_id, "ok")
+
+    channel, server, port = await start_rest_channel("binding_check", echo)
+    server.app.ctx.agent = SimpleNamespace(tracker_store=Store())
+    statuses = {}
+    async with aiohttp.ClientSession() as session:
+        for sender in ("web-1", "rest-1", "rest-1"):
+            async with session.post(f"http://127.0.0.1:{port}/webhooks/rest/webhook",
+                                    json={"sender": sender, "message": "ciao"}) as reply:
+                statuses.setdefault(sender, []).append([reply.status, await reply.text()])
+    server.close()
+    await server.wait_closed()
+    print(json.dumps(statuses))
+
+asyncio.run(main())
+"""
+)
+
+
+def test_a_rest_sender_cannot_write_into_another_channels_conversation(
+    run_in_rasa: Callable[[str], object],
+) -> None:
+    statuses = run_in_rasa(BINDING_SCRIPT)
+    [(status, body)] = statuses["web-1"]
+    assert status == 409 and "another channel" in body and "altro canale" in body
+    assert [s for s, _ in statuses["rest-1"]] == [200, 200]  # its own conversation continues

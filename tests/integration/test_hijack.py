@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import httpx
 import pytest
 
 from customerlog import schema, turns
@@ -47,3 +48,22 @@ def test_a_customer_typing_the_desks_intent_is_not_logged_as_the_operator(
     kinds = [t["kind"] for t in turns.conversation_turns(db, customer)]
     assert schema.KIND_OPERATOR not in kinds
     assert kinds == [schema.KIND_CUSTOMER, schema.KIND_CUSTOMER]
+
+
+def test_a_rest_sender_cannot_write_into_a_web_chat(stack: Settings) -> None:
+    """Before: a REST ``sender`` naming a web chat's conversation wrote into it (and took
+    its ticket); a conversation now stays on the channel it started on."""
+    web = SocketIOCustomer(stack, "")
+    try:
+        web.say("ciao")
+        web.bot_texts(1, timeout=60)
+        reply = httpx.post(
+            f"{stack.rasa_url}/webhooks/rest/webhook",
+            json={"sender": web.session_id, "message": "voglio parlare con un operatore"},
+            timeout=60,
+        )
+        assert reply.status_code == 409
+        assert "another channel" in reply.text
+        assert get_open_ticket(open_db(stack.db_path), web.session_id) is None
+    finally:
+        web.close()
