@@ -6,8 +6,8 @@ and the web chat's socket.io work through it; Rasa's API, the action server and 
 console's paths are not reachable on the chat's name; a 1 MB body gets 413 and a burst
 from one client 429; the console has its own name, HSTS and ``Secure`` cookies.
 
-Needs ``nginx`` and ``openssl`` on PATH (``apt install nginx-light``): without them the
-test fails, unless ``SPORTELLO_SKIP_NGINX=1`` says that this machine has no nginx.
+Needs ``nginx`` and ``openssl`` (``scripts/setup.sh --browser`` installs nginx-light):
+without them the tests skip, or fail under ``make test`` (``SPORTELLO_REQUIRE_PROXY=1``).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -30,7 +32,9 @@ from knowledge.store import get_article
 from sportello.db import open_db
 from sportello.keys import rasa_token
 from sportello.settings import PROJECT_ROOT, Settings
-from tests.servers import free_port
+from tests.browser import chromium
+from tests.servers import free_port, serving
+from webchat.app import create_app
 
 pytestmark = pytest.mark.integration
 
@@ -44,9 +48,10 @@ def nginx(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     its folder (configuration, logs)."""
     missing = [tool for tool in ("nginx", "openssl") if shutil.which(tool) is None]
     if missing:
-        if os.environ.get("SPORTELLO_SKIP_NGINX") == "1":
-            pytest.skip(f"no {', '.join(missing)} on this machine (SPORTELLO_SKIP_NGINX=1)")
-        pytest.fail(f"{', '.join(missing)} not installed: apt install nginx-light openssl")
+        why = f"{', '.join(missing)} not installed: run scripts/setup.sh --browser"
+        if os.environ.get("SPORTELLO_REQUIRE_PROXY") == "1":
+            pytest.fail(why)
+        pytest.skip(why)
     root = tmp_path_factory.mktemp("nginx")
     cert, key = root / "cert.pem", root / "key.pem"
     subprocess.run(
@@ -55,13 +60,18 @@ def nginx(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         check=True, capture_output=True,
     )  # fmt: skip
     port = free_port()
+    # The chat page as a company runs it behind the proxy: the widget's socket goes to
+    # the proxy's https address (SPORTELLO_PUBLIC_SOCKET_URL), so wss:// through nginx.
+    behind = replace(stack, public_socket_url=f"https://127.0.0.1:{port}")
+    page_server = ExitStack()
+    page_url = page_server.enter_context(serving(create_app(behind), "chat page behind nginx"))
     values = {
         "LISTEN": f"127.0.0.1:{port}",
         "CHAT_HOST": CHAT,
         "CONSOLE_HOST": DESK,
         "CERT": str(cert),
         "KEY": str(key),
-        "WEB_PORT": str(stack.web_port),
+        "WEB_PORT": page_url.rsplit(":", 1)[1],
         "RASA_PORT": str(stack.rasa_port),
         "CONSOLE_PORT": str(stack.console_port),
         "LOGS": str(root),
@@ -107,6 +117,7 @@ def nginx(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     finally:
         process.terminate()
         process.wait(timeout=20)
+        page_server.close()
 
 
 @pytest.fixture
@@ -124,6 +135,25 @@ def test_the_chat_page_and_widget_are_served_over_https(proxy: str) -> None:
     assert page.headers["strict-transport-security"].startswith("max-age=")
     assert get(f"{proxy}/widget.js").status_code == 200
     assert get(f"{proxy}/chat.css").status_code == 200
+
+
+@pytest.mark.browser
+def test_a_customer_chats_in_the_browser_through_the_proxy(
+    proxy: str, stack: Settings, artifacts_dir: Path
+) -> None:
+    """Headless Chromium on https://…: page, widget and socket.io all through nginx."""
+    expected = get_article(open_db(stack.db_path), "spedizione-costi", "it")
+    assert expected is not None
+    with chromium() as browser:
+        page = browser.new_page(ignore_https_errors=True)
+        page.goto(f"{proxy}/?lang=it", wait_until="load")
+        widget = page.locator("#webchat .rw-widget-embedded")
+        widget.locator(".rw-response", has_text="Ciao!").wait_for(timeout=60_000)
+        field = widget.locator("textarea.rw-new-message")
+        field.fill("quanto costa la spedizione?")
+        field.press("Enter")
+        widget.locator(".rw-response", has_text=expected.answer[:60]).wait_for(timeout=60_000)
+        page.screenshot(path=str(artifacts_dir / "webchat-through-nginx.png"), full_page=True)
 
 
 def test_the_web_chat_talks_through_the_proxy(proxy: str, stack: Settings) -> None:
