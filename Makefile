@@ -21,7 +21,7 @@ run: setup
 test: setup-test
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
-	SPORTELLO_REQUIRE_BROWSER=1 SPORTELLO_REQUIRE_SCALE_OUT=1 SPORTELLO_REQUIRE_IMAP=1 $(VENV)/python -m pytest
+	SPORTELLO_REQUIRE_BROWSER=1 SPORTELLO_REQUIRE_SCALE_OUT=1 SPORTELLO_REQUIRE_IMAP=1 SPORTELLO_REQUIRE_PROXY=1 $(VENV)/python -m pytest
 
 setup:
 	bash scripts/setup.sh

@@ -77,7 +77,7 @@ def create_action_app(warm_up: bool = True) -> Sanic:
 def main(argv: list[str] | None = None) -> None:
     settings = get_settings()
     parser = argparse.ArgumentParser(description="Sportello's Rasa action server")
-    parser.add_argument("--host", default=settings.host)
+    parser.add_argument("--host", default=settings.action_host)
     parser.add_argument("--port", type=int, default=settings.action_port)
     parser.add_argument("--no-warm-up", action="store_true", help="load models on first use")
     args = parser.parse_args(argv)

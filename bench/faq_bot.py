@@ -40,6 +40,7 @@ from bench.sections import load_average, measured, run_info, write_section
 from knowledge.search import Searcher
 from knowledge.store import Article, upsert_articles
 from sportello.db import open_db
+from sportello.keys import rasa_token
 from sportello.services import running_stack, train_model
 from sportello.settings import PROJECT_ROOT, Settings
 
@@ -168,7 +169,7 @@ def nlu_routing(client: httpx.Client, settings: Settings, queries: list[quality.
             continue
         reply = client.post(
             f"{settings.rasa_url}/model/parse",
-            params={"token": settings.rasa_token},
+            params={"token": rasa_token(settings)},
             json={"text": query.text},
         )
         reply.raise_for_status()

@@ -11,7 +11,14 @@ fault injection, with far more examples than ``make test`` and from a random see
 - ``tests/integration/test_faults.py``: kill -9 the action server, the Rasa server and the
   console, wait for the supervisor to restart them, check that the ticket, its SLA
   deadlines, the rating and the operator's waiting answer survived; repeated in rounds on
-  the same, ever older, data.
+  the same, ever older, data;
+- the attack checks of issue 20 on the real stack: ``tests/integration/test_exposure.py``
+  (the Rasa API's token and CORS, loopback binds, private files, access logs),
+  ``tests/integration/test_limits.py`` (1 MB bodies, 60,000-character messages, bursts
+  of new conversations and ratings from one client) and
+  ``tests/integration/test_hijack.py`` (a socket taking over a REST customer's ticket, a
+  customer typing the desk's intent); the CSV export's formula cells are checked by
+  ``tests/insights/test_report.py``.
 
 The tests are run by pytest in a subprocess with the knobs of :mod:`tests.hardening`
 (examples, seed, rounds), so the benchmark checks exactly what the suite checks. Their
@@ -51,6 +58,12 @@ FAULTS = "tests/integration/test_faults.py"
 FUZZ_MODULES = {
     REST_FUZZ: "REST channel, real stack",
     CONSOLE_FUZZ: "console forms, in process",
+}
+SECURITY_MODULES = {
+    "tests/integration/test_exposure.py": "what is exposed",
+    "tests/integration/test_limits.py": "size and rate limits",
+    "tests/integration/test_hijack.py": "hijacking",
+    "tests/insights/test_report.py": "CSV formula cells",
 }
 KILLED = "action server, Rasa server, operator console"
 TIMEOUT_S = 3 * 3600  # a hung stack must not hold a CI runner forever
@@ -219,6 +232,10 @@ class Report:
     def fault_rounds(self) -> list[Outcome]:
         return [o for o in self.outcomes if o.module == FAULTS]
 
+    def security_outcomes(self, module: str | None = None) -> list[Outcome]:
+        modules = (module,) if module else tuple(SECURITY_MODULES)
+        return [o for o in self.outcomes if o.module in modules]
+
     def problems(self) -> list[str]:
         """Everything that makes the run a failure; empty when all held."""
         problems = [
@@ -232,6 +249,9 @@ class Report:
         for module in FUZZ_MODULES:
             if not any(o.examples is not None for o in self.fuzz_outcomes(module)):
                 problems.append(f"{module}: no fuzzer reported how many examples it ran")
+        for module in SECURITY_MODULES:
+            if not self.security_outcomes(module):
+                problems.append(f"{module}: the attack checks did not run")
         if len(self.fault_rounds()) != self.rounds:
             problems.append(f"{len(self.fault_rounds())} of {self.rounds} fault rounds ran")
         if self.exit_code != 0 and not problems:
@@ -242,7 +262,7 @@ class Report:
 def pytest_command(junit: Path) -> list[str]:
     """Faults after the REST fuzzers: the crashes then hit a stack that took the abuse."""
     return [
-        sys.executable, "-m", "pytest", REST_FUZZ, FAULTS, CONSOLE_FUZZ,
+        sys.executable, "-m", "pytest", REST_FUZZ, FAULTS, CONSOLE_FUZZ, *SECURITY_MODULES,
         f"--junitxml={junit}", "-p", "no:cacheprovider", "-q",
     ]  # fmt: skip
 
@@ -323,6 +343,12 @@ def render(report: Report, info: dict) -> str:
         lines.append(
             f"| {number} | {KILLED} | {lost} | {outcome.seconds:.0f} | {_mark(outcome.passed)} |"
         )
+    lines += ["", "| attacks (issue 20) | test | s | held |", "|---|---|---|---|"]
+    for module, label in SECURITY_MODULES.items():
+        for outcome in report.security_outcomes(module):
+            lines.append(
+                f"| {label} | `{outcome.name}` | {outcome.seconds:.0f} | {_mark(outcome.passed)} |"
+            )
     targets, checks, rounds = report.fuzz_targets(), report.checks(), report.fault_rounds()
     examples = sum(o.examples or 0 for o in targets)
     held = [
@@ -334,6 +360,12 @@ def render(report: Report, info: dict) -> str:
             "checks after the fuzzing (databases' integrity_check, the bot still answers)",
             f"{len(checks)}/{len(checks)}",
             f"{sum(o.passed for o in checks)}/{len(checks)}",
+        ),
+        (
+            "attack checks that held",
+            f"{len(report.security_outcomes())}/{len(report.security_outcomes())}",
+            f"{sum(o.passed for o in report.security_outcomes())}/"
+            f"{len(report.security_outcomes())}",
         ),
         (
             "fault rounds with nothing lost",

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 
 from bench.load import percentile
+from sportello.keys import rasa_token
 from sportello.services import Service
 from sportello.settings import Settings
 
@@ -150,7 +151,7 @@ def parse_all(settings: Settings, texts: list[str]) -> list[Parsed]:
     with httpx.Client(timeout=30, trust_env=False) as client:
         for text in texts:
             started = time.perf_counter()
-            reply = client.post(url, params={"token": settings.rasa_token}, json={"text": text})
+            reply = client.post(url, params={"token": rasa_token(settings)}, json={"text": text})
             elapsed = (time.perf_counter() - started) * 1000
             reply.raise_for_status()
             out.append(Parsed(text, (reply.json().get("intent") or {}).get("name") or "", elapsed))
@@ -165,7 +166,7 @@ def action_webhook(settings: Settings, question: str, repeats: int) -> Timings:
     ``repeats`` times to the action server's webhook.
     """
     api = settings.rasa_url
-    token = {"token": settings.rasa_token}
+    token = {"token": rasa_token(settings)}
     sender = f"bench-webhook-{uuid.uuid4().hex[:10]}"
     with httpx.Client(timeout=30, trust_env=False) as client:
         client.post(

@@ -50,6 +50,7 @@ def _tune_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
     """Per-connection settings (WAL itself is stored in the file; the rest is not)."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()

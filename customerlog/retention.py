@@ -18,10 +18,10 @@ from pathlib import Path
 import sqlite_utils
 
 from customerlog import schema, turns
-from customerlog.tracker import tracker_store
+from customerlog.tracker import SQLITE, tracker_store
 from identity import profiles
 from identity import schema as identity_schema
-from sportello.db import write_transaction
+from sportello.db import checkpoint, write_transaction
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,8 @@ def delete_tracker_events(
                         f"DELETE FROM events WHERE sender_id IN ({marks})", chunk
                     ).rowcount
             highest = store.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
+        if deleted and store.dialect == SQLITE:
+            checkpoint(store.conn)  # the WAL still holds the deleted events' pages
     with write_transaction(db) as log:
         log.execute(
             f"UPDATE {schema.STATE} SET value = MIN(value, ?) WHERE name = ?",

@@ -186,6 +186,7 @@ def tracker_store(where: str | Path | None = None) -> Iterator[TrackerStore | No
             yield None
             return
         conn = sqlite3.connect(address, timeout=10)
+        conn.execute("PRAGMA secure_delete=ON")  # deletions are erasure (sportello/db.py)
     else:
         conn = connect_postgres(address)
     try:

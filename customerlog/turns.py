@@ -47,10 +47,18 @@ _RATING_ACTIONS = ("action_record_rating", "action_answer_helpful")
 _ERROR_RESPONSES = ("utter_error", "utter_handoff_failed")
 
 
-def customer_id_from(metadata: object, conversation_id: str) -> str:
+def customer_id_from(metadata: object, conversation_id: str, at: float | None = None) -> str:
     """The person behind a message: the company's ``customer_id`` when the metadata
-    carries it signed (:mod:`identity.contacts`), else the conversation id."""
-    return contacts.verified_customer_id(metadata, contacts.identity_secret()) or conversation_id
+    carries it signed and unexpired at ``at`` (the message's Unix time; default now,
+    :mod:`identity.contacts`), else the conversation id."""
+    secret = contacts.identity_secret()
+    return contacts.verified_customer_id(metadata, secret, at) or conversation_id
+
+
+def _event_time(data: dict) -> float | None:
+    """When a tracker event happened (Unix seconds), None when it does not say."""
+    stamp = data.get("timestamp")
+    return float(stamp) if isinstance(stamp, int | float) and not isinstance(stamp, bool) else None
 
 
 def _iso(timestamp: object) -> str:
@@ -126,6 +134,19 @@ class _Turn:
         }
 
 
+def is_external(data: dict[str, Any]) -> bool:
+    """Whether a user event was triggered by Sportello itself (Rasa's ``trigger_intent``:
+    metadata ``is_external`` and the text ``EXTERNAL: <intent>``) rather than typed."""
+    metadata = data.get("metadata")
+    text = data.get("text")
+    return (
+        isinstance(metadata, dict)
+        and metadata.get("is_external") is True
+        and isinstance(text, str)
+        and text.startswith("EXTERNAL: ")
+    )
+
+
 def _new_turn(event_id: int, sender: str, data: dict[str, Any], lang: str | None) -> _Turn:
     parse = data.get("parse_data") or {}
     intent = parse.get("intent") or {}
@@ -133,8 +154,11 @@ def _new_turn(event_id: int, sender: str, data: dict[str, Any], lang: str | None
     for entity in parse.get("entities") or []:
         if isinstance(entity, dict) and entity.get("entity") == "language":
             lang = str(entity.get("value") or "") or lang
-    external = bool(name and name.startswith("EXTERNAL_"))
-    if name == "EXTERNAL_operator_message":
+    # How the message arrived, not its intent name: a customer can type
+    # "/EXTERNAL_operator_message"; only Rasa's trigger_intent (the desk) marks the event
+    # external, and the channels drop that mark from what customers send (bot/channels.py).
+    external = is_external(data)
+    if external and name == "EXTERNAL_operator_message":
         kind = schema.KIND_OPERATOR
     elif external:
         kind = schema.KIND_SYSTEM
@@ -144,7 +168,7 @@ def _new_turn(event_id: int, sender: str, data: dict[str, Any], lang: str | None
     return _Turn(
         event_id=event_id,
         conversation_id=sender,
-        customer_id=customer_id_from(data.get("metadata"), sender),
+        customer_id=customer_id_from(data.get("metadata"), sender, _event_time(data)),
         channel=data.get("input_channel"),
         lang=lang,
         at=_iso(data.get("timestamp")),
@@ -158,14 +182,15 @@ def _new_turn(event_id: int, sender: str, data: dict[str, Any], lang: str | None
 def _observe_identity(conn: sqlite3.Connection, turn: _Turn, metadata: object) -> None:
     """Every conversation belongs to a customer profile: record this message's identity
     facts (channel id, e-mail/phone given or signed) in the same transaction."""
-    found = contacts.observed(metadata, turn.text, contacts.identity_secret())
+    at = datetime.fromisoformat(turn.at)
+    found = contacts.observed(metadata, turn.text, contacts.identity_secret(), at.timestamp())
     profiles.observe(
         conn,
         conversation_id=turn.conversation_id,
         channel_id=turn.customer_id,
         channel=turn.channel,
         contacts=found,
-        at=datetime.fromisoformat(turn.at),
+        at=at,
     )
 
 

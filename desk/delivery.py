@@ -43,6 +43,7 @@ import httpx
 import sqlite_utils
 
 from desk import tickets
+from sportello.keys import rasa_token
 from sportello.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def trigger_intent(settings: Settings, conversation_id: str, intent: str) -> boo
     try:
         reply = httpx.post(
             url,
-            params={"output_channel": "latest", "token": settings.rasa_token},
+            params={"output_channel": "latest", "token": rasa_token(settings)},
             json={"name": intent},
             timeout=TIMEOUT_S,
         )

@@ -9,7 +9,8 @@ goes on.
 
 Each pass also logs the conversations' new turns (:func:`customerlog.turns.sync`, from the
 tracker store the settings name: the SQLite file or ``SPORTELLO_TRACKER_URL``); once
-an hour it applies the log's retention period (:func:`customerlog.retention.purge`).
+an hour it applies the log's retention period (:func:`customerlog.retention.purge`) and
+rotates and purges the services' log files (:mod:`sportello.logfiles`).
 
 Every pass recomputes everything from SQLite (deadlines are stored on the tickets, the
 audit log says what was already flagged), so the loop keeps no state of its own: it can
@@ -36,6 +37,7 @@ import sqlite_utils
 from customerlog import retention, turns
 from desk import alerts, mail_inbound, mailbox, sla, tickets
 from desk.delivery import deliver_pending
+from sportello import logfiles
 from sportello.db import open_db
 from sportello.settings import Settings, get_settings
 
@@ -133,11 +135,20 @@ def run_forever(
                     mails = mailbox.purge(db, settings.log_retention_days, tickets.utc_now())
                     if mails:
                         logger.info("retention: %s mail rows", mails)
+                    tidy_log_files(settings, tickets.utc_now())
             except Exception:
                 logger.exception("desk monitor pass failed; retrying in %.0f s", interval_s)
             stop.wait(interval_s)
     finally:
         db.close()
+
+
+def tidy_log_files(settings: Settings, now: datetime) -> None:
+    """Rotate the services' logs and delete rotated ones past the retention period."""
+    run = settings.data_dir / "run"
+    if run.is_dir():
+        logfiles.rotate(run, now)
+        logfiles.purge(run, settings.log_retention_days, now)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -610,8 +610,18 @@ def move_ticket(
         if status not in ACTIVE_STATUSES:
             raise TicketClosedError(f"ticket #{ticket_id} is closed")
         if current == conversation_id and channel and channel != current_channel:
-            # A new conversation's channel is known only from its first message.
+            # A new conversation's channel is known only from its first message. A known
+            # channel that changes is a move like any other: in the audit log.
             conn.execute(f"UPDATE {TABLE} SET channel = ? WHERE id = ?", [channel, ticket_id])
+            if current_channel:
+                _log(
+                    conn,
+                    ticket_id,
+                    EVENT_MOVED,
+                    moment,
+                    detail=f"{current_channel} → {channel}",
+                    actor=actor,
+                )
         elif current != conversation_id:
             other = conn.execute(
                 f"SELECT id FROM {TABLE} WHERE conversation_id = ? AND {_ACTIVE_SQL} AND id != ?",

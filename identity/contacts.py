@@ -5,7 +5,8 @@ person is. Two kinds of contact details do:
 
 - **verified**: the company's own site or messaging integration, where the customer is
   logged in, sends the address or number in the message metadata *with its signature*,
-  ``HMAC-SHA256(identity secret, "<kind>:<normalised value>")`` in hex — the scheme
+  ``HMAC-SHA256(identity secret, "<kind>:<normalised value>:<expires>")`` in hex, where
+  ``expires`` is the Unix time (whole seconds) in the metadata's ``identity_expires`` — the scheme
   Intercom and Zendesk use for identity verification. Anyone can put ``"email": "..."``
   in a web widget's metadata; only the company's server can sign it. Verified details
   link channels automatically.
@@ -17,10 +18,15 @@ The same holds for the company's own customer id (``customer_id``, e.g. the CRM'
 conversation is attributed to it only when it is signed, otherwise to the conversation
 id, so nobody can write into someone else's history by naming their id.
 
+A signature is valid until ``identity_expires`` and for at most
+:data:`MAX_VALIDITY_S` ahead: one that leaked (a shared page, a log, a browser's
+history) stops working by itself, without rotating the secret for everyone.
+
 Metadata, top level (what the web widget's ``customData`` or an integration's
 ``metadata`` carries); ``sportello customer sign`` prints signatures::
 
-    {"customer_id": "crm-4711", "customer_id_signature": "<hex>",
+    {"identity_expires": 1780086400,
+     "customer_id": "crm-4711", "customer_id_signature": "<hex>",
      "email": "anna@example.com", "email_signature": "<hex>",
      "phone": "+39 333 123 4567", "phone_signature": "<hex>"}
 """
@@ -30,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -46,6 +53,10 @@ KINDS = (KIND_EMAIL, KIND_PHONE)
 KIND_CUSTOMER_ID = "customer_id"
 MAX_CUSTOMER_ID_CHARS = 200
 SECRET_FILE = "identity_secret"
+# Metadata field: until when (Unix seconds) the signatures in the metadata are valid.
+EXPIRES = "identity_expires"
+DEFAULT_VALIDITY_S = 24 * 3600
+MAX_VALIDITY_S = 31 * 24 * 3600
 
 _EMAIL = re.compile(r"[^@\s<>()\[\],;:\"]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+[A-Za-z]{2,24}")
 _PHONE_NOISE = re.compile(r"[\s().\-/\u00a0]")
@@ -119,55 +130,86 @@ def _secret(configured: str | None, data_dir: Path) -> bytes:
     return load_key(configured, data_dir, SECRET_FILE)
 
 
-def _signature(secret: bytes, kind: str, normalised: str) -> str:
-    return hmac.new(secret, f"{kind}:{normalised}".encode(), hashlib.sha256).hexdigest()
+def _signature(secret: bytes, kind: str, normalised: str, expires: int) -> str:
+    message = f"{kind}:{normalised}:{expires}".encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
-def sign(secret: bytes, kind: str, value: str) -> str:
-    """The signature a company's server sends with a customer's detail or id (hex)."""
+def sign(secret: bytes, kind: str, value: str, expires: int) -> str:
+    """The signature a company's server sends with a customer's detail or id (hex),
+    valid until ``expires`` (Unix seconds, sent as ``identity_expires``)."""
     normalised = NORMALISERS[kind](value)
     if normalised is None:
         raise ValueError(f"not a valid {kind}: {value!r}")
-    return _signature(secret, kind, normalised)
+    return _signature(secret, kind, normalised, expires)
 
 
-def _signed(metadata: dict, kind: str, secret: bytes) -> tuple[str | None, bool]:
-    """The metadata's normalised ``kind`` value and whether its signature is right."""
+def _expiry(metadata: dict, now: float) -> int | None:
+    """The metadata's ``identity_expires`` when still in force (and not further ahead
+    than :data:`MAX_VALIDITY_S`), else None."""
+    raw = metadata.get(EXPIRES)
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        return None
+    try:
+        expires = int(raw)
+    except ValueError:
+        return None
+    return expires if now < expires <= now + MAX_VALIDITY_S else None
+
+
+def _signed(metadata: dict, kind: str, secret: bytes, now: float) -> tuple[str | None, bool]:
+    """The metadata's normalised ``kind`` value and whether its signature is right and
+    still valid."""
     value = NORMALISERS[kind](metadata.get(kind))
     if value is None:
         return None, False
     signature = metadata.get(f"{kind}_signature")
-    verified = isinstance(signature, str) and hmac.compare_digest(
-        signature.strip().lower(), _signature(secret, kind, value)
+    expires = _expiry(metadata, now)
+    verified = (
+        expires is not None
+        and isinstance(signature, str)
+        and hmac.compare_digest(signature.strip().lower(), _signature(secret, kind, value, expires))
     )
     return value, verified
 
 
-def signed_metadata(secret: bytes, **details: str) -> dict[str, str]:
-    """Metadata carrying ``details`` (customer_id, email, phone) with their signatures:
-    what a company's server puts in the widget's ``customData`` or its messages."""
-    metadata = {}
+def signed_metadata(
+    secret: bytes,
+    *,
+    valid_for_s: float = DEFAULT_VALIDITY_S,
+    now: float | None = None,
+    **details: str,
+) -> dict[str, str | int]:
+    """Metadata carrying ``details`` (customer_id, email, phone) with their signatures,
+    valid for ``valid_for_s`` from ``now``: what a company's server puts in the widget's
+    ``customData`` or its messages."""
+    expires = int((time.time() if now is None else now) + valid_for_s)
+    metadata: dict[str, str | int] = {EXPIRES: expires}
     for kind, value in details.items():
         metadata[kind] = value
-        metadata[f"{kind}_signature"] = sign(secret, kind, value)
+        metadata[f"{kind}_signature"] = sign(secret, kind, value, expires)
     return metadata
 
 
-def verified_customer_id(metadata: object, secret: bytes) -> str | None:
-    """The company's customer id from the metadata, only when correctly signed."""
+def verified_customer_id(metadata: object, secret: bytes, now: float | None = None) -> str | None:
+    """The company's customer id from the metadata, only when correctly signed and the
+    signature has not expired (``now``: Unix seconds, default the clock)."""
     if not isinstance(metadata, dict):
         return None
-    value, verified = _signed(metadata, KIND_CUSTOMER_ID, secret)
+    at = time.time() if now is None else now
+    value, verified = _signed(metadata, KIND_CUSTOMER_ID, secret, at)
     return value if verified else None
 
 
-def from_metadata(metadata: object, secret: bytes) -> list[Contact]:
-    """The details a channel sent about the customer; verified when correctly signed."""
+def from_metadata(metadata: object, secret: bytes, now: float | None = None) -> list[Contact]:
+    """The details a channel sent about the customer; verified when correctly signed
+    and not expired."""
     if not isinstance(metadata, dict):
         return []
+    at = time.time() if now is None else now
     found = []
     for kind in KINDS:
-        value, verified = _signed(metadata, kind, secret)
+        value, verified = _signed(metadata, kind, secret, at)
         if value is not None:
             found.append(Contact(kind, value, verified))
     return found
@@ -186,9 +228,10 @@ def from_text(text: str) -> list[Contact]:
     return found
 
 
-def observed(metadata: Any, text: str, secret: bytes) -> list[Contact]:
-    """Everything one customer message tells about who wrote it, verified first."""
-    signed = from_metadata(metadata, secret)
+def observed(metadata: Any, text: str, secret: bytes, now: float | None = None) -> list[Contact]:
+    """Everything one customer message tells about who wrote it, verified first
+    (signatures checked at ``now``, the message's Unix time; default the clock)."""
+    signed = from_metadata(metadata, secret, now)
     typed = [
         c for c in from_text(text) if (c.kind, c.value) not in {(s.kind, s.value) for s in signed}
     ]

@@ -45,6 +45,7 @@ import numpy as np
 from customerlog import schema
 from insights.data import Turn
 from knowledge.encoders import Encoder, default_encoders
+from privacy.scrub import scrub
 
 SIMILARITY = 0.55
 # Representative questions shown per cluster.
@@ -112,8 +113,12 @@ def is_gap(turn: Turn) -> bool:
 
 
 def gap_questions(turns: list[Turn], current: bool) -> list[GapQuestion]:
+    """The unanswered questions, scrubbed of personal data (``privacy.scrub``): gaps are
+    read by marketing, who must not see a customer's e-mail, phone or card number."""
     return [
-        GapQuestion(" ".join(t.text.split())[:MAX_CHARS], t.lang, t.at, t.conversation_id, current)
+        GapQuestion(
+            scrub(" ".join(t.text.split())[:MAX_CHARS]), t.lang, t.at, t.conversation_id, current
+        )
         for t in turns
         if is_gap(t)
     ]

@@ -250,13 +250,33 @@ def columns(name: str, report: Report) -> list[str]:
     return empty[name]
 
 
+# A text cell starting with one of these is a formula to Excel, LibreOffice and Google
+# Sheets (OWASP, "CSV injection"): "=HYPERLINK(...)" typed by a customer would run on a
+# marketing colleague's computer.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value: object) -> object:
+    """``value`` safe for a spreadsheet: a text that would be evaluated gets a leading
+    apostrophe (shown as text, not computed); numbers stay numbers. Carriage returns
+    become line feeds: the csv module does not quote a lone CR when the line ends with
+    LF, and a spreadsheet would split the row there."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        return value
+    text = value.replace("\r\n", "\n").replace("\r", "\n")
+    return "'" + text if value.startswith(FORMULA_STARTS) else text
+
+
 def to_csv(header: Sequence[str], rows: list[dict[str, Any]]) -> str:
-    """Rows as CSV text (comma-separated, a header line, empty for no data)."""
+    """Rows as CSV text (comma-separated, a header line, empty for no data); text cells
+    a spreadsheet would evaluate are neutralised (:func:`neutralise_cell`)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(header), lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+        writer.writerow({k: neutralise_cell(v) for k, v in row.items()})
     return buffer.getvalue()
 
 

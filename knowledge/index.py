@@ -81,14 +81,15 @@ def wanted_phrasings(articles: Iterable[Article]) -> set[tuple[str, str, str, st
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; other local services read the index
+        # mkstemp creates it 0600, which stays: the services that read the index run as
+        # the same user, and its catalogue holds the knowledge base's texts.
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

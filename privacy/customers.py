@@ -31,7 +31,7 @@ from customerlog.tracker import tracker_store
 from desk import mailbox, tickets
 from identity import profiles
 from identity import schema as identity_schema
-from sportello.db import write_transaction
+from sportello.db import checkpoint, write_transaction
 
 
 @dataclass(frozen=True)
@@ -254,5 +254,6 @@ def erase(
             f"DELETE FROM {identity_schema.CONVERSATIONS} WHERE conversation_id IN ({marks})",
             footprint.conversations,
         )
+    checkpoint(db)  # erased text leaves the WAL too (secure_delete zeroed the pages)
     retention.delete_tracker_events(db, tracker, senders=footprint.conversations)
     return remaining(db, footprint, tracker)

@@ -106,13 +106,16 @@ if [ "$want_browser" = 1 ]; then
   if ! command -v postgres >/dev/null 2>&1 && ! compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null; then
     need="$need postgresql"
   fi
+  # The reverse-proxy test (tests/integration/test_proxy.py) runs deploy/nginx/ with
+  # Debian's nginx on a loopback port, its own instance.
+  [ -x /usr/sbin/nginx ] || need="$need nginx-light"
   if [ -n "$need" ]; then
-    log "installing Debian$need for the scale-out and mail tests"
+    log "installing Debian$need for the scale-out, mail and reverse-proxy tests"
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need >/dev/null
   fi
 fi
 
-mkdir -p var
+install -d -m 700 var  # customers' conversations: readable by their owner only
 log "ready"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
 from collections.abc import Sequence
 from importlib import resources
@@ -413,7 +414,8 @@ def _customer_sign(args: argparse.Namespace) -> int:
     if not details:
         raise CommandError("give --email, --phone or --customer-id / indica almeno un dato")
     try:
-        print(json.dumps(signed_metadata(identity_secret(), **details), ensure_ascii=False))
+        signed = signed_metadata(identity_secret(), valid_for_s=args.valid_hours * 3600, **details)
+        print(json.dumps(signed, ensure_ascii=False))
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
     return 0
@@ -442,6 +444,12 @@ def _add_customer_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--email")
     p.add_argument("--phone")
     p.add_argument("--customer-id", dest="customer_id")
+    p.add_argument(
+        "--valid-hours",
+        type=float,
+        default=24.0,
+        help="how long the signatures are valid (at most 31 days) / validità in ore",
+    )
     p.set_defaults(handler=_customer_sign)
     p = customer_sub.add_parser("export", help="everything held about a customer, as JSON")
     p.add_argument("customer_id", help="profile id, channel (customer) id or conversation id")
@@ -528,6 +536,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # What the commands create in the data folder (database, index, keys) is private:
+    # it holds customers' conversations.
+    os.umask(0o077)
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)

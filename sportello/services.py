@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -33,7 +34,8 @@ import httpx
 from customerlog.tracker import SQLITE, TrackerStoreError, parse_location
 from desk.users import list_users
 from sportello.db import open_db
-from sportello.settings import PROJECT_ROOT, Settings
+from sportello.keys import load_key, rasa_token, weak_rasa_token
+from sportello.settings import LOOPBACK_HOSTS, PROJECT_ROOT, WILDCARD_HOSTS, Settings, connect_host
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +44,15 @@ MAX_RESTARTS = 5
 RESTART_WINDOW_S = 300.0
 
 RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
+RASA_PYTHON = RASA_BIN.parent / "python"
 APP_PYTHON = Path(sys.executable)
 MODELS_DIR = PROJECT_ROOT / "models"
+TELEGRAM_SECRET_FILE = "telegram_secret"
+TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+# Files the services create are readable by their owner only (customers' conversations).
+PRIVATE_UMASK = 0o077
 
 
 class ServiceError(RuntimeError):
@@ -64,8 +73,8 @@ class Service:
     cwd: Path = PROJECT_ROOT
 
     def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
+        self.log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        log = os.fdopen(os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         self.process = subprocess.Popen(
             self.argv,
             cwd=self.cwd,
@@ -73,6 +82,7 @@ class Service:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stop() ends workers too
+            umask=PRIVATE_UMASK,  # whatever it creates (databases, index, logs) is private
         )
         log.close()
 
@@ -117,8 +127,23 @@ class Service:
 def run_dir(settings: Settings) -> Path:
     """Generated configuration and service logs of one data directory."""
     path = settings.data_dir / "run"
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
+
+
+def secure_data_dir(settings: Settings) -> None:
+    """The data folder 0700 and everything in it 0700 (folders) or 0600 (files), also
+    what an older version left readable by every user of the machine."""
+    root = settings.data_dir
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    root.chmod(0o700)
+    for folder, folders, files in os.walk(root):
+        for name in folders:
+            (Path(folder) / name).chmod(0o700)
+        for name in files:
+            path = Path(folder) / name
+            if path.is_file() and not path.is_symlink():
+                path.chmod(0o600)
 
 
 def tracker_store_endpoint(settings: Settings) -> dict[str, object]:
@@ -213,12 +238,20 @@ def write_credentials(settings: Settings) -> Path:
             raise ServiceError(f"the Telegram channel also needs {', '.join(missing)}")
         if not str(settings.telegram_webhook_url).startswith("https://"):
             raise ServiceError("SPORTELLO_TELEGRAM_WEBHOOK_URL must be https:// (Telegram's rule)")
+        secret = load_key(settings.telegram_secret, settings.data_dir, TELEGRAM_SECRET_FILE)
+        if not TELEGRAM_SECRET.fullmatch(secret.decode("utf-8")):
+            raise ServiceError(
+                "SPORTELLO_TELEGRAM_SECRET: 1-256 characters among A-Z a-z 0-9 _ - "
+                "(Telegram's rule)"
+            )
         sections.append(
-            "\n# SPORTELLO_TELEGRAM_*: Rasa registers the webhook with Telegram at start-up.\n"
-            "telegram:\n"
+            "\n# SPORTELLO_TELEGRAM_*: Rasa registers the webhook with Telegram at start-up,\n"
+            "# with the secret Telegram sends back with every update (checked).\n"
+            "bot.channels.TelegramInput:\n"
             f"  access_token: {json.dumps(settings.telegram_token)}\n"
             f"  verify: {json.dumps(settings.telegram_verify)}\n"
             f"  webhook_url: {json.dumps(settings.telegram_webhook_url)}\n"
+            f"  secret_token: {json.dumps(secret.decode('utf-8'))}\n"
         )
     path = run_dir(settings) / "credentials.yml"
     path.touch(mode=0o600)
@@ -242,11 +275,83 @@ def rasa_env() -> dict[str, str]:
     }
 
 
+def chat_origins(settings: Settings) -> list[str]:
+    """The origins whose pages may call the Rasa server from a browser (its ``--cors``):
+    the chat page's public address, else the page's own address on this machine (both
+    spellings of loopback, which browsers treat as different origins)."""
+    if settings.public_chat_url:
+        parts = urlsplit(settings.public_chat_url)
+        return [f"{parts.scheme}://{parts.netloc}"]
+    if settings.host in LOOPBACK_HOSTS or settings.host in WILDCARD_HOSTS:
+        port = settings.web_port
+        return [f"http://127.0.0.1:{port}", f"http://localhost:{port}", f"http://[::1]:{port}"]
+    return [f"http://{connect_host(settings.host)}:{settings.web_port}"]
+
+
+def rasa_server_env(settings: Settings) -> dict[str, str]:
+    """What the Rasa server reads from its environment rather than its command line:
+    the API token (bot/rasa_main.py hands it to Rasa; a command line is public on the
+    machine) and the request-size caps of its web server (Sanic reads ``SANIC_*``)."""
+    return {
+        "SPORTELLO_DATA_DIR": str(settings.data_dir),  # the key signing web-chat sessions
+        "SPORTELLO_RASA_TOKEN": rasa_token(settings),
+        "SPORTELLO_MAX_MESSAGE_CHARS": str(settings.max_message_chars),
+        "SPORTELLO_MAX_REQUEST_BYTES": str(settings.max_request_bytes),
+        "SPORTELLO_NEW_CONVERSATIONS_PER_HOUR": str(settings.new_conversations_per_hour),
+        "SPORTELLO_RATINGS_PER_HOUR": str(settings.ratings_per_hour),
+        "SANIC_REQUEST_MAX_SIZE": str(settings.max_request_bytes),
+        "SANIC_WEBSOCKET_MAX_SIZE": str(settings.max_request_bytes),
+        # Its access log would record the API token and ids in query strings.
+        "SANIC_ACCESS_LOG": "False",
+    }
+
+
+def exposure_problems(settings: Settings) -> list[str]:
+    """Settings that would expose more than customers need or leave the chat unreachable
+    (``sportello run`` refuses to start with any of them)."""
+    problems = []
+    weak = weak_rasa_token(rasa_token(settings))
+    if weak:
+        problems.append(weak)
+    if settings.host in WILDCARD_HOSTS and not settings.public_chat_url:
+        problems.append(
+            "SPORTELLO_HOST opens the chat page to the network: set SPORTELLO_PUBLIC_CHAT_URL "
+            "to the address customers use, so that only that page may call the Rasa server "
+            "/ imposta SPORTELLO_PUBLIC_CHAT_URL all'indirizzo pubblico della pagina chat."
+        )
+    if (
+        settings.host not in LOOPBACK_HOSTS
+        and settings.rasa_host in LOOPBACK_HOSTS
+        and not settings.public_socket_url
+    ):
+        problems.append(
+            "the chat page is open to the network but the Rasa server (socket.io) is on "
+            "loopback: set SPORTELLO_PUBLIC_SOCKET_URL to the reverse proxy forwarding "
+            "/socket.io/ / imposta SPORTELLO_PUBLIC_SOCKET_URL (il proxy che inoltra /socket.io/)."
+        )
+    return problems
+
+
 def app_env(settings: Settings) -> dict[str, str]:
     """The 3.11 services read the same settings and never reach for a model hub."""
     return {
         "SPORTELLO_DATA_DIR": str(settings.data_dir),
         "SPORTELLO_HOST": settings.host,
+        "SPORTELLO_RASA_HOST": settings.rasa_host,
+        "SPORTELLO_ACTION_HOST": settings.action_host,
+        "SPORTELLO_CONSOLE_HOST": settings.console_host,
+        **(
+            {"SPORTELLO_PUBLIC_CHAT_URL": settings.public_chat_url}
+            if settings.public_chat_url
+            else {}
+        ),
+        **(
+            {"SPORTELLO_PUBLIC_SOCKET_URL": settings.public_socket_url}
+            if settings.public_socket_url
+            else {}
+        ),
+        "SPORTELLO_MAX_MESSAGE_CHARS": str(settings.max_message_chars),
+        "SPORTELLO_MAX_REQUEST_BYTES": str(settings.max_request_bytes),
         "SPORTELLO_RASA_PORT": str(settings.rasa_port),
         "SPORTELLO_ACTION_PORT": str(settings.action_port),
         "SPORTELLO_WEB_PORT": str(settings.web_port),
@@ -276,7 +381,7 @@ def app_env(settings: Settings) -> dict[str, str]:
         "SPORTELLO_COMPANY_NAME": settings.company_name,
         "SPORTELLO_ALERT_OPERATORS": ",".join(settings.alert_operators),
         "SPORTELLO_ALERT_SUPERVISORS": ",".join(settings.alert_supervisors),
-        "SPORTELLO_RASA_TOKEN": settings.rasa_token,
+        **({"SPORTELLO_RASA_TOKEN": settings.rasa_token} if settings.rasa_token else {}),
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "OMP_NUM_THREADS": "1",
@@ -307,19 +412,30 @@ def latest_model() -> Path:
 def build_services(settings: Settings, model: Path) -> list[Service]:
     """The processes, in start order, with the settings' ports."""
     logs = run_dir(settings)
-    base = f"http://{settings.host}"
+    action_base = f"http://{connect_host(settings.action_host)}:{settings.action_port}"
     return [
         Service(
             name="action server",
-            argv=[str(APP_PYTHON), "-m", "actions.server", "--port", str(settings.action_port)],
-            health_url=f"{base}:{settings.action_port}/health",
+            argv=[
+                str(APP_PYTHON),
+                "-m",
+                "actions.server",
+                "--host",
+                settings.action_host,
+                "--port",
+                str(settings.action_port),
+            ],
+            health_url=f"{action_base}/health",
             log_path=logs / "actions.log",
             env=app_env(settings),
         ),
         Service(
             name="Rasa server",
+            # The token reaches Rasa through its environment (rasa_server_env), never argv.
             argv=[
-                str(RASA_BIN),
+                str(RASA_PYTHON),
+                "-m",
+                "bot.rasa_main",
                 "run",
                 "--model",
                 str(model),
@@ -328,18 +444,16 @@ def build_services(settings: Settings, model: Path) -> list[Service]:
                 "--credentials",
                 str(write_credentials(settings)),
                 "--interface",
-                settings.host,
+                settings.rasa_host,
                 "--port",
                 str(settings.rasa_port),
                 "--enable-api",
-                "--auth-token",
-                settings.rasa_token,
                 "--cors",
-                "*",
+                *chat_origins(settings),
             ],
-            health_url=f"{base}:{settings.rasa_port}/",
+            health_url=f"{settings.rasa_url}/",
             log_path=logs / "rasa.log",
-            env=rasa_env(),
+            env={**rasa_env(), **rasa_server_env(settings)},
         ),
         Service(
             name="chat page",
@@ -353,7 +467,7 @@ def build_services(settings: Settings, model: Path) -> list[Service]:
                 "--port",
                 str(settings.web_port),
             ],
-            health_url=f"{base}:{settings.web_port}/healthz",
+            health_url=f"{settings.web_url}/healthz",
             log_path=logs / "web.log",
             env=app_env(settings),
         ),
@@ -365,11 +479,11 @@ def build_services(settings: Settings, model: Path) -> list[Service]:
                 "uvicorn",
                 "desk.console.app:app",
                 "--host",
-                settings.host,
+                settings.console_host,
                 "--port",
                 str(settings.console_port),
             ],
-            health_url=f"{base}:{settings.console_port}/healthz",
+            health_url=f"{settings.console_url}/healthz",
             log_path=logs / "console.log",
             env=app_env(settings),
         ),
@@ -386,6 +500,7 @@ def build_services(settings: Settings, model: Path) -> list[Service]:
 @contextmanager
 def running_stack(settings: Settings, model: Path, timeout: float = 180) -> Iterator[list[Service]]:
     """Start every service, wait until each answers, and stop them all on exit."""
+    secure_data_dir(settings)
     services = build_services(settings, model)
     try:
         for service in services:
@@ -405,7 +520,7 @@ def wait_model_loaded(settings: Settings, timeout: float) -> None:
     url = f"{settings.rasa_url}/status"
     while time.monotonic() < deadline:
         try:
-            reply = httpx.get(url, params={"token": settings.rasa_token}, timeout=2)
+            reply = httpx.get(url, params={"token": rasa_token(settings)}, timeout=2)
             if reply.status_code == 200 and reply.json().get("model_file"):
                 return
         except httpx.HTTPError:
@@ -466,15 +581,18 @@ def serve(settings: Settings) -> None:
     """
     # SIGTERM (a service manager, `kill`) must stop the children too, as Ctrl-C does:
     # they run in their own process groups and would otherwise outlive this process.
+    problems = exposure_problems(settings)
+    if problems:
+        raise ServiceError("\n".join(problems))
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     model = train_model()
     with running_stack(settings, model) as services:
         print(
             "\nSportello is running / Sportello è attivo:\n"
-            f"  chat page / pagina chat:      http://{settings.host}:{settings.web_port}/\n"
+            f"  chat page / pagina chat:      {settings.public_chat_url or settings.web_url}/\n"
             f"  Rasa server (REST, socket.io): {settings.rasa_url}/\n"
-            f"  operator console / console:    http://{settings.host}:{settings.console_port}/\n"
-            f"  action server:                 http://{settings.host}:{settings.action_port}/\n"
+            f"  operator console / console:    {settings.console_url}/\n"
+            f"  action server:                 {settings.action_url}\n"
             f"  logs / log:                    {run_dir(settings)}\n"
             "Ctrl-C stops everything / Ctrl-C ferma tutto.",
             flush=True,

@@ -62,20 +62,48 @@ class Settings:
     kb_clarify_threshold: float | None = None
     # SPORTELLO_MAX_MESSAGE_CHARS: longer customer messages are cut before search.
     max_message_chars: int = 2000
-    # Ports and addresses of the services started by `sportello run`.
+    # SPORTELLO_MAX_REQUEST_BYTES: the largest request body any channel accepts (Rasa's
+    # REST/callback/socket.io, the chat page, the console); larger ones get 413.
+    max_request_bytes: int = 65536
+    # SPORTELLO_NEW_CONVERSATIONS_PER_HOUR, SPORTELLO_RATINGS_PER_HOUR: what one client
+    # address may start or rate per hour on the customer channels (bot/limits.py);
+    # requests from this machine that no proxy forwarded are not limited.
+    new_conversations_per_hour: int = 60
+    ratings_per_hour: int = 120
+    # Ports and bind addresses of the services started by `sportello run`, one per
+    # service so that only what customers need can be opened to a network:
+    # SPORTELLO_HOST the chat page; SPORTELLO_RASA_HOST the Rasa server (its HTTP API and,
+    # on the same port, the web chat's socket.io and the channel webhooks);
+    # SPORTELLO_ACTION_HOST the action server (unauthenticated: keep it on loopback);
+    # SPORTELLO_CONSOLE_HOST the operator console. All default to loopback, whatever
+    # SPORTELLO_HOST says: a public deployment puts a reverse proxy in front (README,
+    # "Putting Sportello on the internet").
     host: str = "127.0.0.1"
+    rasa_host: str = "127.0.0.1"
+    action_host: str = "127.0.0.1"
+    console_host: str = "127.0.0.1"
     rasa_port: int = 5005
     action_port: int = 5055
     web_port: int = 8000
     console_port: int = 8001
+    # SPORTELLO_PUBLIC_CHAT_URL: the chat page's address as customers' browsers reach it
+    # (e.g. https://chat.example.com); the Rasa server accepts cross-origin requests
+    # (CORS) from this origin only. None: the page's own address(es) on this machine.
+    public_chat_url: str | None = None
+    # SPORTELLO_PUBLIC_SOCKET_URL: where browsers open the web chat's socket.io
+    # (https://… gives wss://), e.g. the reverse proxy forwarding /socket.io/ to Rasa.
+    # None: the Rasa server's own address.
+    public_socket_url: str | None = None
     # SPORTELLO_SLA_FILE: the SLA policy (targets, business hours, holidays); None means
     # the defaults in desk/sla.py (Europe/Rome, Mon-Fri 9-13 and 14-18, Italian holidays).
     sla_file: Path | None = None
     # SPORTELLO_SECRET_KEY: signs console sessions; None means a random key kept in
     # data_dir/secret_key (created on first use), so sessions survive restarts.
     secret_key: str | None = None
-    # SPORTELLO_RASA_TOKEN: protects Rasa's HTTP API; never exposed to browsers.
-    rasa_token: str = "change-me-sportello"
+    # SPORTELLO_RASA_TOKEN: protects Rasa's HTTP API; never exposed to browsers nor put
+    # on a command line. None means a random token kept in data_dir/rasa_token (created
+    # on first use, like the secret key); read it with sportello.keys.rasa_token().
+    rasa_token: str | None = None
     # SPORTELLO_LOG_RETENTION_DAYS: conversation logs (turns, tracker events, ticket
     # transcripts) older than this are deleted by the retention job.
     log_retention_days: int = 365
@@ -90,6 +118,10 @@ class Settings:
     telegram_token: str | None = None
     telegram_verify: str | None = None
     telegram_webhook_url: str | None = None
+    # SPORTELLO_TELEGRAM_SECRET: the secret Telegram sends back with every update
+    # (X-Telegram-Bot-Api-Secret-Token, 1-256 of A-Z a-z 0-9 _ -); the webhook refuses
+    # requests without it. None means a random one kept in data_dir/telegram_secret.
+    telegram_secret: str | None = None
     # SPORTELLO_IDENTITY_SECRET: the key a company's own site or messaging integration
     # signs a logged-in customer's e-mail/phone with (HMAC-SHA256, identity/contacts.py),
     # so that Sportello may trust them and link that customer's channels; None means a
@@ -153,11 +185,35 @@ class Settings:
 
     @property
     def rasa_url(self) -> str:
-        return f"http://{self.host}:{self.rasa_port}"
+        """Where Sportello's own processes reach the Rasa server."""
+        return f"http://{connect_host(self.rasa_host)}:{self.rasa_port}"
 
     @property
     def action_url(self) -> str:
-        return f"http://{self.host}:{self.action_port}/webhook"
+        return f"http://{connect_host(self.action_host)}:{self.action_port}/webhook"
+
+    @property
+    def web_url(self) -> str:
+        """Where the chat page is reached on this machine."""
+        return f"http://{connect_host(self.host)}:{self.web_port}"
+
+    @property
+    def console_url(self) -> str:
+        """Where the operator console is reached on this machine."""
+        return f"http://{connect_host(self.console_host)}:{self.console_port}"
+
+
+# Addresses a server binds to but a client cannot connect to.
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def connect_host(bind: str) -> str:
+    """The address a process on this machine connects to for a service bound to ``bind``
+    (a wildcard bind is reached on loopback; an IPv6 literal gets its brackets)."""
+    if bind in WILDCARD_HOSTS:
+        return "127.0.0.1"
+    return f"[{bind}]" if ":" in bind else bind
 
 
 def load_settings() -> Settings:
@@ -169,7 +225,15 @@ def load_settings() -> Settings:
         kb_threshold=_env_float_or_none("SPORTELLO_KB_THRESHOLD"),
         kb_clarify_threshold=_env_float_or_none("SPORTELLO_KB_CLARIFY_THRESHOLD"),
         max_message_chars=_env_int("SPORTELLO_MAX_MESSAGE_CHARS", 2000),
+        max_request_bytes=_env_int("SPORTELLO_MAX_REQUEST_BYTES", 65536),
+        new_conversations_per_hour=_env_int("SPORTELLO_NEW_CONVERSATIONS_PER_HOUR", 60),
+        ratings_per_hour=_env_int("SPORTELLO_RATINGS_PER_HOUR", 120),
         host=_env_str("SPORTELLO_HOST", "127.0.0.1"),
+        rasa_host=_env_str("SPORTELLO_RASA_HOST", "127.0.0.1"),
+        action_host=_env_str("SPORTELLO_ACTION_HOST", "127.0.0.1"),
+        console_host=_env_str("SPORTELLO_CONSOLE_HOST", "127.0.0.1"),
+        public_chat_url=_env_str("SPORTELLO_PUBLIC_CHAT_URL", "").rstrip("/") or None,
+        public_socket_url=_env_str("SPORTELLO_PUBLIC_SOCKET_URL", "").rstrip("/") or None,
         rasa_port=_env_int("SPORTELLO_RASA_PORT", 5005),
         action_port=_env_int("SPORTELLO_ACTION_PORT", 5055),
         web_port=_env_int("SPORTELLO_WEB_PORT", 8000),
@@ -178,13 +242,14 @@ def load_settings() -> Settings:
         if os.environ.get("SPORTELLO_SLA_FILE")
         else None,
         secret_key=os.environ.get("SPORTELLO_SECRET_KEY") or None,
-        rasa_token=_env_str("SPORTELLO_RASA_TOKEN", "change-me-sportello"),
+        rasa_token=os.environ.get("SPORTELLO_RASA_TOKEN", "").strip() or None,
         log_retention_days=_env_int("SPORTELLO_LOG_RETENTION_DAYS", 365),
         nps_period_days=_env_int("SPORTELLO_NPS_PERIOD_DAYS", 90),
         callback_url=_env_str("SPORTELLO_CALLBACK_URL", "") or None,
         telegram_token=_env_str("SPORTELLO_TELEGRAM_TOKEN", "") or None,
         telegram_verify=_env_str("SPORTELLO_TELEGRAM_VERIFY", "") or None,
         telegram_webhook_url=_env_str("SPORTELLO_TELEGRAM_WEBHOOK_URL", "") or None,
+        telegram_secret=_env_str("SPORTELLO_TELEGRAM_SECRET", "") or None,
         identity_secret=os.environ.get("SPORTELLO_IDENTITY_SECRET") or None,
         tracker_url=_env_str("SPORTELLO_TRACKER_URL", "") or None,
         smtp_url=_env_str("SPORTELLO_SMTP_URL", "") or None,

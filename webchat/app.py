@@ -41,8 +41,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from sportello.settings import Settings, get_settings
-from sportello.web import BASE_HEADERS, SUPPORTED_LANGS, choose_language
+from sportello.settings import WILDCARD_HOSTS, Settings, get_settings
+from sportello.web import (
+    BASE_HEADERS,
+    SUPPORTED_LANGS,
+    BodyLimit,
+    choose_language,
+    keep_query_strings_out_of_access_logs,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,9 +58,6 @@ WIDGET_JS = HERE / "node_modules" / "rasa-webchat" / "lib" / "index.js"
 
 # Payload the widget sends when a conversation starts: the bot's greeting intent.
 SOCKET_PATH = "/socket.io/"
-# Addresses a server binds to but a browser cannot connect to; the page then uses the host
-# name the browser itself used to reach the page.
-WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
 HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})")
 HOST_IPV6 = re.compile(r"[0-9A-Fa-f:.]{2,45}")
 
@@ -114,11 +117,14 @@ WIDGET_MISSING_MESSAGE = (
 def socket_url(settings: Settings, page_host: str | None) -> str:
     """The Rasa server URL as the browser must reach it.
 
-    Normally ``settings.rasa_url``. When Rasa binds to a wildcard address (``0.0.0.0``),
-    the browser cannot connect to that, so the host name it used for this page is used
-    with Rasa's port instead.
+    ``SPORTELLO_PUBLIC_SOCKET_URL`` when set (a reverse proxy forwarding ``/socket.io/``,
+    ``https://`` so that the socket is ``wss://``); otherwise ``settings.rasa_url``. When
+    Rasa binds to a wildcard address (``0.0.0.0``), the browser cannot connect to that, so
+    the host name it used for this page is used with Rasa's port instead.
     """
-    if settings.host not in WILDCARD_HOSTS or not page_host:
+    if settings.public_socket_url:
+        return settings.public_socket_url
+    if settings.rasa_host not in WILDCARD_HOSTS or not page_host:
         return settings.rasa_url
     if ":" in page_host and HOST_IPV6.fullmatch(page_host):
         return f"http://[{page_host}]:{settings.rasa_port}"
@@ -207,6 +213,8 @@ def create_app(settings: Settings, widget_path: Path = WIDGET_JS) -> FastAPI:
         autoescape=select_autoescape(["html"]),
     )
     page_template = templates.get_template("index.html")
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    keep_query_strings_out_of_access_logs()
     if not widget_path.is_file():
         logger.warning("chat widget bundle missing at %s: run scripts/setup.sh", widget_path)
 

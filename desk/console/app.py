@@ -30,8 +30,8 @@ page only through Jinja autoescaping.
 
 from __future__ import annotations
 
+import asyncio
 import re
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -63,7 +63,13 @@ from knowledge import drafts, phrasings
 from knowledge.store import ArticleError
 from sportello.db import open_db
 from sportello.settings import Settings, get_settings
-from sportello.web import BASE_HEADERS, choose_language
+from sportello.web import (
+    BASE_HEADERS,
+    CONSOLE_MAX_BODY_BYTES,
+    BodyLimit,
+    choose_language,
+    keep_query_strings_out_of_access_logs,
+)
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES_DIR = HERE / "templates"
@@ -199,6 +205,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.add_middleware(BodyLimit, max_bytes=CONSOLE_MAX_BODY_BYTES)
+    keep_query_strings_out_of_access_logs()
     signer = SessionSigner(lambda: load_secret_key(settings))
     login_throttle = throttle or LoginThrottle()
     templates = Environment(
@@ -364,28 +372,37 @@ def create_app(
         return render(request, "login.html", next=safe_next(next) or "", failed=None)
 
     @app.post("/login", response_class=HTMLResponse)
-    def login(
+    async def login(
         request: Request,
         form: CheckedForm,
         username: Annotated[str, Form()] = "",
         password: Annotated[str, Form()] = "",
         next: Annotated[str, Form()] = "",
     ) -> Response:
+        """Async so that the pause after a failure holds no worker thread (auth.py);
+        the password check itself (scrypt) runs in the thread pool."""
         username = username.strip()[:64]
-        if login_throttle.locked(username):
-            time.sleep(failure_delay)
-            return render(
+        address = request.client.host if request.client else "unknown"
+        wait = login_throttle.retry_after(address, username)
+        if wait:
+            refused = render(
                 request, "login.html", 429, next=safe_next(next) or "", failed="login_throttled"
             )
-        with connected() as db:
-            user = users.authenticate(db, username, password)
+            refused.headers["Retry-After"] = str(wait)
+            return refused
+
+        def check() -> users.User | None:
+            with connected() as db:
+                return users.authenticate(db, username, password)
+
+        user = await run_in_threadpool(check)
         if user is None:
-            login_throttle.failed(username)
-            time.sleep(failure_delay)
+            login_throttle.failed(address, username)
+            await asyncio.sleep(failure_delay)
             return render(
                 request, "login.html", 401, next=safe_next(next) or "", failed="login_failed"
             )
-        login_throttle.succeeded(username)
+        login_throttle.succeeded(address, username)
         # A fresh session (and CSRF token) on login: nothing from before carries over.
         fresh = {
             "user": user.username,

@@ -71,6 +71,15 @@ def clean_run(rounds: int = 2, **replace: str) -> str:
         "integrity": case(REST, "test_the_databases_are_intact_and_the_bot_still_answers"),
         "login": case(CONSOLE, "test_login_form"),
         "answer": case(CONSOLE, "test_answer_form"),
+        "exposure": case(
+            "tests.integration.test_exposure", "test_the_rasa_token_is_on_no_command_line"
+        ),
+        "limits": case("tests.integration.test_limits", "test_ratings_are_limited_per_client"),
+        "hijack": case(
+            "tests.integration.test_hijack",
+            "test_a_socket_cannot_take_over_a_rest_customers_ticket",
+        ),
+        "csv": case("tests.insights.test_report", "test_ordinary_cells_and_numbers_are_unchanged"),
     }
     cases.update(replace)
     faults = [case(FAULTS, f"{FAULT_TEST}[round{n}]") for n in range(1, rounds + 1)]
@@ -197,6 +206,16 @@ def test_rounds_that_never_ran_or_a_silent_fuzzer_fail_the_run() -> None:
     no_stats = junit([case(REST, "test_json_payloads_never_break_the_channel")], {})
     problems = Report(read_junit(no_stats), rounds=0).problems()
     assert any("no fuzzer reported" in p for p in problems)
+
+
+def test_the_attack_checks_are_reported_and_must_run() -> None:
+    report = Report(read_junit(clean_run()), 2)
+    assert report.problems() == []
+    section = render(report, INFO)
+    assert "| hijacking | `test_a_socket_cannot_take_over_a_rest_customers_ticket` |" in section
+    assert "| attack checks that held | 4/4 | 4/4 | ✅ |" in section
+    without = Report(read_junit(clean_run(hijack="")), 2).problems()
+    assert without == ["tests/integration/test_hijack.py: the attack checks did not run"]
 
 
 def test_a_stack_that_did_not_start_fails_the_run() -> None:

@@ -6,12 +6,13 @@ import sqlite_utils
 
 from customerlog import schema, turns
 from identity.contacts import identity_secret, signed_metadata
-from tests.customerlog.tracker import FakeTracker, action, bot, kb_turn, slot, user
+from tests.customerlog.tracker import FakeTracker, action, bot, external, kb_turn, slot, user
 
 
-def signed(**details: str) -> dict[str, str]:
-    """Metadata as a company's server signs it (identity.contacts)."""
-    return signed_metadata(identity_secret(), **details)
+def signed(**details: str) -> dict[str, str | int]:
+    """Metadata as a company's server signs it (identity.contacts), valid for a day from
+    the fake tracker's clock: signatures are checked at the time of the message."""
+    return signed_metadata(identity_secret(), now=FakeTracker.START, **details)
 
 
 def test_each_customer_message_becomes_one_turn_with_reply_and_decision(
@@ -75,7 +76,7 @@ def test_escalation_operator_messages_and_language(
         action("action_request_human"),
         bot("I've passed your conversation..."),
         slot("handoff_active", True),
-        user("/EXTERNAL_operator_message", "EXTERNAL_operator_message"),
+        external("EXTERNAL_operator_message"),
         action("action_deliver_operator_message"),
         bot("Hello, this is Anna from customer service."),
     )
@@ -88,6 +89,29 @@ def test_escalation_operator_messages_and_language(
     assert second["text"] == ""
     assert second["reply"] == "Hello, this is Anna from customer service."
     assert second["lang"] == "en", "the conversation's language carries over"
+
+
+def test_a_customer_typing_an_external_intent_is_a_customer_turn(
+    db: sqlite_utils.Database, tracker: FakeTracker
+) -> None:
+    """Turns are classified by how they arrived: "/EXTERNAL_operator_message" typed by a
+    customer (even with a forged ``is_external`` in the metadata it sends) is the
+    customer's own turn, never an operator's."""
+    tracker.add(
+        "c3",
+        user("/EXTERNAL_operator_message", "EXTERNAL_operator_message"),
+        action("action_deliver_operator_message"),
+        user(
+            "/EXTERNAL_ticket_closed",
+            "EXTERNAL_ticket_closed",
+            metadata={"is_external": True},
+        ),
+        action("action_ticket_closed"),
+    )
+    turns.sync(db)
+    typed, forged = turns.conversation_turns(db, "c3")
+    assert typed["kind"] == forged["kind"] == schema.KIND_CUSTOMER
+    assert typed["text"] == "/EXTERNAL_operator_message"
 
 
 def test_conversations_never_mix(db: sqlite_utils.Database, tracker: FakeTracker) -> None:

@@ -25,9 +25,11 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS events (
 class FakeTracker:
     """Appends events to a tracker store file, one transaction per call (like Rasa's save)."""
 
+    START = 1_780_000_000.0
+
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.clock = 1_780_000_000.0
+        self.clock = self.START
         with sqlite3.connect(path) as conn:
             conn.execute(SCHEMA)
 
@@ -66,6 +68,17 @@ def user(text: str, intent: str, lang: str | None = None, **extra: Any) -> dict[
         "parse_data": {"intent": {"name": intent, "confidence": 0.9}, "entities": entities},
         "input_channel": extra.pop("channel", "rest"),
         **extra,
+    }
+
+
+def external(intent: str) -> dict[str, Any]:
+    """An intent the desk triggered (Rasa's ``trigger_intent``: UserUttered.create_external)."""
+    return {
+        "event": "user",
+        "text": f"EXTERNAL: {intent}",
+        "parse_data": {"intent": {"name": intent, "confidence": 1.0}, "entities": []},
+        "input_channel": "rest",
+        "metadata": {"is_external": True},
     }
 
 

@@ -44,11 +44,37 @@ def test_phone_normalisation(raw: object, expected: str | None) -> None:
     assert contacts.normalise_phone(raw) == expected
 
 
-def test_a_signature_is_hmac_sha256_of_kind_and_normalised_value() -> None:
-    expected = hmac.new(SECRET, b"email:anna@example.com", hashlib.sha256).hexdigest()
-    assert contacts.sign(SECRET, "email", " ANNA@example.com") == expected
+def test_a_signature_is_hmac_sha256_of_kind_normalised_value_and_expiry() -> None:
+    message = b"email:anna@example.com:1780000000"
+    expected = hmac.new(SECRET, message, hashlib.sha256).hexdigest()
+    assert contacts.sign(SECRET, "email", " ANNA@example.com", 1780000000) == expected
     # Same value, another kind: another signature (an e-mail cannot pass as an id).
-    assert contacts.sign(SECRET, "customer_id", "anna@example.com") != expected
+    assert contacts.sign(SECRET, "customer_id", "anna@example.com", 1780000000) != expected
+    # Another expiry: another signature (it cannot be stretched).
+    assert contacts.sign(SECRET, "email", "anna@example.com", 1790000000) != expected
+
+
+def test_a_signature_expires() -> None:
+    """A leaked signature (a shared page, a log) stops working by itself."""
+    signed = contacts.signed_metadata(
+        SECRET, valid_for_s=3600, now=1_780_000_000, customer_id="crm-4711", email="a@b.it"
+    )
+    assert signed["identity_expires"] == 1_780_003_600
+    assert contacts.verified_customer_id(signed, SECRET, now=1_780_003_599) == "crm-4711"
+    assert contacts.verified_customer_id(signed, SECRET, now=1_780_003_600) is None
+    assert contacts.from_metadata(signed, SECRET, now=1_780_003_600)[0].verified is False
+    stretched = {**signed, "identity_expires": 1_790_000_000}
+    assert contacts.verified_customer_id(stretched, SECRET, now=1_780_000_000) is None
+    unbounded = contacts.signed_metadata(
+        SECRET, valid_for_s=contacts.MAX_VALIDITY_S + 60, now=1_780_000_000, customer_id="x"
+    )
+    assert contacts.verified_customer_id(unbounded, SECRET, now=1_780_000_000) is None
+    assert (
+        contacts.verified_customer_id(
+            {k: v for k, v in signed.items() if k != "identity_expires"}, SECRET
+        )
+        is None
+    )
 
 
 def test_signed_details_are_verified_and_unsigned_or_forged_ones_are_not() -> None:

@@ -75,3 +75,13 @@ def test_a_conversation_with_its_own_ticket_keeps_it(db: sqlite_utils.Database) 
         tickets.move_ticket(db, first.id, "wa-1", channel="callback")
     assert tickets.get_ticket(db, first.id).conversation_id == "web-1"
     assert tickets.get_ticket(db, second.id).conversation_id == "wa-1"
+
+
+def test_a_ticket_whose_channel_changes_says_so_in_its_audit_log(db: sqlite_utils.Database) -> None:
+    """The same conversation id arriving on another channel moves the ticket there; that
+    move is in the ticket's log like any other (the channels refuse such a sender now)."""
+    ticket, _ = tickets.open_ticket(db, "conv-1", lang="it", channel="rest")
+    moved = tickets.move_ticket(db, ticket.id, "conv-1", channel="socketio")
+    assert moved.channel == "socketio"
+    last = tickets.ticket_events(db, ticket.id)[-1]
+    assert (last.kind, last.detail) == (tickets.EVENT_MOVED, "rest → socketio")

@@ -109,3 +109,23 @@ def test_which_turns_are_knowledge_gaps(changes: dict, counts: bool) -> None:
 def test_no_unanswered_question_gives_no_gaps() -> None:
     answered = question(1, "it", "Quanto costa?", decision=schema.DECISION_ANSWERED)
     assert knowledge_gaps([answered], [question(2, "it", "Avete un'app?")]) == []
+
+
+def test_gap_texts_shown_to_marketing_are_scrubbed() -> None:
+    """Marketing reads gaps: a customer's e-mail or phone in a question must not reach it."""
+
+    class Flat:
+        def encode(self, texts: list[str]):  # every question means the same thing
+            import numpy as np
+
+            return np.ones((len(texts), 4), dtype="float32") / 2
+
+    turns = [
+        question(1, "it", "Scrivetemi a mario.rossi@example.com per i buoni pasto"),
+        question(2, "it", "Chiamatemi al 333 123 4567 per i buoni pasto"),
+    ]
+    [cluster] = knowledge_gaps(turns, encoder=Flat())
+    shown = " ".join([cluster.representative, *cluster.examples])
+    assert "mario.rossi@example.com" not in shown
+    assert "333 123 4567" not in shown and "3331234567" not in shown
+    assert "buoni pasto" in shown

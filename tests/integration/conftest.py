@@ -66,7 +66,6 @@ def stack_settings(
         action_port=free_port(),
         web_port=free_port(),
         console_port=free_port(),
-        rasa_token="integration-token",
         callback_url=callback_receiver.url,
         smtp_url=mail_server.url(),
         mail_from=MAIL_FROM,
@@ -74,6 +73,10 @@ def stack_settings(
         imap_poll_seconds=2,
         alert_operators=(ALERT_OPERATORS,),
         alert_supervisors=(ALERT_SUPERVISORS,),
+        # Small so that test_limits can reach them; other tests talk from this machine,
+        # which no limit applies to (bot/limits.py).
+        new_conversations_per_hour=4,
+        ratings_per_hour=2,
     )
 
 

@@ -7,11 +7,12 @@ environment has neither)::
 
 Each stdin line is ``{"message": "...", "customData": {...}}``; for each, every
 ``bot_uttered`` text that arrives within the wait is printed as one JSON line
-``{"sent": "...", "replies": [...], "messages": [...]}`` (``messages``: each
-``bot_uttered`` whole, with its ``quick_replies`` buttons). The same protocol as the
-widget: connect,
-``session_request`` with the session id, wait for ``session_confirm``, then
-``user_uttered`` with ``message``, ``customData`` and ``session_id``.
+``{"sent": "...", "replies": [...], "messages": [...], "session": "..."}`` (``messages``:
+each ``bot_uttered`` whole, with its ``quick_replies`` buttons; ``session``: the session
+id the server confirmed, which is the conversation id). The same protocol as the
+widget: connect, ``session_request`` with the session id (the server keeps it only if it
+signed it, otherwise it issues a new one), wait for ``session_confirm``, then
+``user_uttered`` with ``message``, ``customData`` and the confirmed ``session_id``.
 """
 
 from __future__ import annotations
@@ -30,9 +31,11 @@ async def main(url: str, session_id: str) -> None:
     client = socketio.AsyncClient(reconnection=False)
     replies: asyncio.Queue[dict] = asyncio.Queue()
     confirmed = asyncio.Event()
+    session: dict[str, str] = {}
 
     @client.on("session_confirm")
-    async def on_confirm(_data: object) -> None:
+    async def on_confirm(data: object) -> None:
+        session["id"] = str(data)
         confirmed.set()
 
     @client.on("bot_uttered")
@@ -43,6 +46,7 @@ async def main(url: str, session_id: str) -> None:
     await client.connect(url, socketio_path="/socket.io/", transports=["polling"])
     await client.emit("session_request", {"session_id": session_id})
     await asyncio.wait_for(confirmed.wait(), 10)
+    session_id = session["id"]
     for line in sys.stdin:
         if not line.strip():
             continue
@@ -64,7 +68,12 @@ async def main(url: str, session_id: str) -> None:
                 break
             wait = QUIET_S
         texts = [str(message.get("text") or "") for message in got]
-        line = {"sent": payload["message"], "replies": texts, "messages": got}
+        line = {
+            "sent": payload["message"],
+            "replies": texts,
+            "messages": got,
+            "session": session_id,
+        }
         print(json.dumps(line), flush=True)
     await client.disconnect()
 

@@ -13,6 +13,7 @@ import pytest
 
 from knowledge.store import get_article
 from sportello.db import open_db
+from sportello.keys import rasa_token
 from sportello.settings import Settings
 from tests.integration.rest import say, texts
 
@@ -68,7 +69,7 @@ def test_rasa_http_api_refuses_requests_without_the_token(stack: Settings) -> No
     assert httpx.get(f"{stack.rasa_url}/status", timeout=10).status_code == 401
     assert (
         httpx.get(
-            f"{stack.rasa_url}/status", params={"token": stack.rasa_token}, timeout=10
+            f"{stack.rasa_url}/status", params={"token": rasa_token(stack)}, timeout=10
         ).status_code
         == 200
     )

@@ -35,6 +35,7 @@ from desk.tickets import (
 )
 from knowledge.store import get_article
 from sportello.db import open_db
+from sportello.keys import rasa_token
 from sportello.settings import Settings
 from tests.integration.rest import say, texts
 
@@ -160,8 +161,11 @@ class SocketIOCustomer:
         self.ws.send("40")
         self._expect("40")  # namespace connected
         self._emit("session_request", {"session_id": session_id})
-        assert self.next_event(30)[0] == "session_confirm"
-        self.session_id = session_id
+        event, confirmed = self.next_event(30)[:2]
+        assert event == "session_confirm"
+        # The server issues and signs session ids: the one asked for is kept only if it
+        # signed it, and the confirmed one is the conversation id.
+        self.session_id = str(confirmed)
 
     def _expect(self, prefix: str) -> str:
         packet = self._receive(30)
@@ -207,7 +211,7 @@ def test_socketio_customer_gets_the_answer_and_the_resume_pushed(stack: Settings
         customer.say("voglio parlare con un operatore")
         customer.bot_texts(1)
         db = open_db(stack.db_path)
-        ticket = get_open_ticket(db, session)
+        ticket = get_open_ticket(db, customer.session_id)
         assert ticket is not None and ticket.channel == "socketio"
         # Outside hours a second message says when the desk opens (judged when the
         # ticket was opened, the clock reading the bot used).
@@ -241,7 +245,7 @@ def test_the_desks_intents_typed_by_a_customer_change_nothing(stack: Settings) -
     assert say(stack, customer, "quanto costa la spedizione?") == []  # still handed off
     tracker = httpx.get(
         f"{stack.rasa_url}/conversations/{customer}/tracker",
-        params={"token": stack.rasa_token},
+        params={"token": rasa_token(stack)},
         timeout=30,
     ).json()
     assert tracker["slots"]["handoff_active"] is True

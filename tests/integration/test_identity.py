@@ -39,8 +39,11 @@ POLICY = sla.load_policy(None)  # the stack runs on the default business hours
 SOCKETIO_CLIENT = PROJECT_ROOT / "tests" / "integration" / "socketio_client.py"
 
 
-def web_chat(settings: Settings, session: str, messages: list[tuple[str, dict]]) -> list[str]:
-    """Talk over socket.io like the web widget; returns each message's replies, joined."""
+def web_chat(
+    settings: Settings, session: str, messages: list[tuple[str, dict]]
+) -> tuple[str, list[str]]:
+    """Talk over socket.io like the web widget; returns the conversation id the server
+    confirmed (it issues and signs session ids) and each message's replies, joined."""
     lines = "".join(json.dumps({"message": m, "customData": d}) + "\n" for m, d in messages)
     done = subprocess.run(
         [str(RASA_PYTHON), str(SOCKETIO_CLIENT), settings.rasa_url, session],
@@ -50,7 +53,8 @@ def web_chat(settings: Settings, session: str, messages: list[tuple[str, dict]])
         timeout=240,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    return ["\n".join(json.loads(line)["replies"]) for line in done.stdout.splitlines()]
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    return lines[0]["session"], ["\n".join(line["replies"]) for line in lines]
 
 
 def messaging_app(settings: Settings, sender: str, text: str, metadata: dict) -> None:
@@ -73,7 +77,7 @@ def test_web_and_messaging_app_are_one_customer_until_erased(
     db = open_db(stack.db_path)
 
     # On the web: a question the bot answers, then a person.
-    answered, handed = web_chat(
+    web, (answered, handed) = web_chat(
         stack,
         web,
         [

@@ -57,7 +57,6 @@ def plain_faq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         action_port=free_port(),
         web_port=free_port(),
         console_port=free_port(),
-        rasa_token="learning-words-token",
         kb_clarify_threshold=0.0,
     )
     demo = PROJECT_ROOT / "knowledge" / "demo" / "articles.jsonl"

@@ -47,7 +47,7 @@ def _two_customers(db: sqlite_utils.Database, tracker: FakeTracker) -> tickets.T
         first[0]["text"],
         "ask_question",
         "en",
-        metadata=signed_metadata(identity_secret(), customer_id="web-1"),
+        metadata=signed_metadata(identity_secret(), now=FakeTracker.START, customer_id="web-1"),
     )
     tracker.add("rest-9", *first)
     tracker.add("bianca", *kb_turn("bianca", "orari del negozio?", "opening-hours"))
@@ -132,3 +132,22 @@ def test_mails_to_and_from_the_customer_are_exported_and_erased(
     for table in db.table_names():
         for row in db[table].rows:
             assert "mario.rossi@example.com" not in json.dumps(row, default=str), (table, row)
+
+
+def test_erased_text_is_gone_from_the_files_themselves(
+    db: sqlite_utils.Database, tracker: FakeTracker
+) -> None:
+    """Deleted rows would survive in SQLite's free pages and in the WAL, readable with
+    ``strings``; secure_delete and the checkpoint after erasure overwrite them."""
+    _two_customers(db, tracker)
+    customers.export(db, "web-1")  # the log now holds the words too
+    data_dir = get_settings().data_dir
+    files = sorted(
+        p for p in data_dir.iterdir() if p.suffix in {".db", ".db-wal"} or "-wal" in p.name
+    )
+    assert any(b"AUR-1234" in path.read_bytes() for path in files)  # the check can see it
+    customers.erase(db, "web-1")
+    for path in sorted(data_dir.iterdir()):
+        if path.is_file():
+            assert b"AUR-1234" not in path.read_bytes(), path.name
+            assert b"Your order ships today" not in path.read_bytes(), path.name

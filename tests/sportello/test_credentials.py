@@ -35,16 +35,18 @@ def test_callback_channel_only_when_its_url_is_set(tmp_path: Path) -> None:
     url = "http://127.0.0.1:9100/sportello?kind=messages&x=1"
     generated = channels(Settings(data_dir=tmp_path, callback_url=url))
     assert generated["bot.channels.CallbackInput"] == {"url": url}
-    assert "telegram" not in generated
+    assert "bot.channels.TelegramInput" not in generated
     assert "bot.channels.RestInput" in generated and "bot.channels.SocketIOInput" in generated
 
 
 def test_telegram_channel_only_when_configured(tmp_path: Path) -> None:
     generated = channels(Settings(data_dir=tmp_path, **TELEGRAM))
-    assert generated["telegram"] == {
+    assert generated["bot.channels.TelegramInput"] == {
         "access_token": TELEGRAM["telegram_token"],
         "verify": TELEGRAM["telegram_verify"],
         "webhook_url": TELEGRAM["telegram_webhook_url"],
+        # The webhook takes updates only with it (kept like the other keys).
+        "secret_token": (tmp_path / "telegram_secret").read_text().strip(),
     }
     assert "bot.channels.CallbackInput" not in generated
 
@@ -53,7 +55,7 @@ def test_both_channels_together(tmp_path: Path) -> None:
     generated = channels(
         Settings(data_dir=tmp_path, callback_url="https://crm.example/m", **TELEGRAM)
     )
-    assert {"bot.channels.CallbackInput", "telegram"} <= set(generated)
+    assert {"bot.channels.CallbackInput", "bot.channels.TelegramInput"} <= set(generated)
 
 
 @pytest.mark.parametrize("missing", sorted(TELEGRAM))
@@ -61,6 +63,11 @@ def test_an_incomplete_telegram_setup_is_refused_by_name(tmp_path: Path, missing
     partial = {name: value for name, value in TELEGRAM.items() if name != missing}
     with pytest.raises(ServiceError, match=f"SPORTELLO_{missing.upper()}"):
         write_credentials(Settings(data_dir=tmp_path, **partial))
+
+
+def test_a_telegram_secret_telegram_would_refuse_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ServiceError, match="SPORTELLO_TELEGRAM_SECRET"):
+        write_credentials(Settings(data_dir=tmp_path, telegram_secret="not valid!", **TELEGRAM))
 
 
 def test_telegram_needs_an_https_webhook(tmp_path: Path) -> None:

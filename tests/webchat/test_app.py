@@ -143,7 +143,7 @@ def test_rasa_token_never_reaches_the_browser(client: TestClient) -> None:
 
 
 def test_wildcard_bind_address_uses_the_host_the_browser_used(tmp_path: Path, bundle: Path) -> None:
-    settings = Settings(data_dir=tmp_path, host="0.0.0.0", rasa_port=5123)
+    settings = Settings(data_dir=tmp_path, host="0.0.0.0", rasa_host="0.0.0.0", rasa_port=5123)
     client = TestClient(create_app(settings, widget_path=bundle))
     response = client.get("/", headers={"Host": "chat.example.it:8000"})
     assert widget_config(response.text)["widget"]["socketUrl"] == "http://chat.example.it:5123"
@@ -152,16 +152,39 @@ def test_wildcard_bind_address_uses_the_host_the_browser_used(tmp_path: Path, bu
 
 
 def test_wildcard_bind_address_with_an_ipv6_host(tmp_path: Path, bundle: Path) -> None:
-    settings = Settings(data_dir=tmp_path, host="0.0.0.0", rasa_port=5123)
+    settings = Settings(data_dir=tmp_path, host="0.0.0.0", rasa_host="0.0.0.0", rasa_port=5123)
     client = TestClient(create_app(settings, widget_path=bundle))
     response = client.get("/", headers={"Host": "[::1]:8000"})
     assert widget_config(response.text)["widget"]["socketUrl"] == "http://[::1]:5123"
 
 
 def test_odd_host_header_never_reaches_the_page(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, host="0.0.0.0", rasa_port=5123)
-    assert socket_url(settings, "evil.example;script-src *") == "http://0.0.0.0:5123"
+    settings = Settings(data_dir=tmp_path, host="0.0.0.0", rasa_host="0.0.0.0", rasa_port=5123)
+    assert socket_url(settings, "evil.example;script-src *") == "http://127.0.0.1:5123"
     assert socket_url(settings, "chat.example.it") == "http://chat.example.it:5123"
+
+
+def test_an_open_chat_page_does_not_open_rasa(tmp_path: Path) -> None:
+    """SPORTELLO_HOST opens the chat page only: Rasa stays on loopback unless its own
+    SPORTELLO_RASA_HOST says otherwise, so the page never points browsers at a port
+    that would have to be public."""
+    settings = Settings(data_dir=tmp_path, host="0.0.0.0", rasa_port=5123)
+    assert socket_url(settings, "chat.example.it") == "http://127.0.0.1:5123"
+
+
+def test_the_public_socket_address_is_used_with_wss(tmp_path: Path, bundle: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        host="0.0.0.0",
+        rasa_port=5123,
+        public_socket_url="https://chat.example.it",
+    )
+    client = TestClient(create_app(settings, widget_path=bundle))
+    response = client.get("/", headers={"Host": "chat.example.it"})
+    assert widget_config(response.text)["widget"]["socketUrl"] == "https://chat.example.it"
+    connect = csp_directives(response.headers["content-security-policy"])["connect-src"]
+    assert "wss://chat.example.it" in connect
+    assert "ws://chat.example.it" not in connect
 
 
 def test_widget_bundle_is_served(client: TestClient) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 import threading
 import time
@@ -159,6 +160,31 @@ def test_repeated_failures_lock_the_username(client: TestClient, people: dict) -
     assert client.get("/queue").status_code == 303
     # Another user is not affected.
     assert login(client, "bruno").status_code == 303
+
+
+def test_a_guesser_elsewhere_does_not_lock_the_operator_out(app: FastAPI, people: dict) -> None:
+    """Failures are counted per client address and user: the guesser waits (429 with
+    Retry-After), Anna at her own desk logs in."""
+    attacker = TestClient(app, follow_redirects=False, client=("203.0.113.66", 40000))
+    for _ in range(5):
+        assert login(attacker, "anna", "wrong password!").status_code == 401
+    refused = login(attacker, "anna")
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) >= 1
+    desk = TestClient(app, follow_redirects=False, client=("192.0.2.10", 40000))
+    assert login(desk, "anna").status_code == 303
+
+
+def test_the_pause_after_a_failure_holds_no_worker_thread(app: FastAPI) -> None:
+    """The login handler is a coroutine: its pause after a failure is awaited on the
+    event loop, so a burst of wrong passwords cannot fill the thread pool that every
+    other console page runs in."""
+    [route] = [
+        r
+        for r in app.routes
+        if isinstance(r, APIRoute) and r.path == "/login" and "POST" in r.methods
+    ]
+    assert inspect.iscoroutinefunction(route.endpoint)
 
 
 def test_failed_logins_are_slowed_down(settings: Settings, people: dict) -> None:
