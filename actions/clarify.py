@@ -43,23 +43,35 @@ def offered(tracker: Tracker) -> list[tuple[str, str]]:
     ]
 
 
+def words_before(tracker: Tracker, slot: str, value: str | None = None) -> str:
+    """What the customer wrote just before ``slot`` was last set (to ``value``, if
+    given): the words the bot was answering then. "" when the slot was last cleared, or
+    the message was a button's payload rather than words.
+    """
+    events = list(tracker.events)
+    for index in range(len(events) - 1, -1, -1):
+        event = events[index]
+        if event.get("event") != "slot" or event.get("name") != slot:
+            continue
+        if value is not None and event.get("value") != value:
+            continue
+        if not event.get("value"):
+            return ""
+        for earlier in reversed(events[:index]):
+            if earlier.get("event") == "user":
+                text = str(earlier.get("text") or "")
+                return "" if text.startswith("/") else text
+        return ""
+    return ""
+
+
 def asked(tracker: Tracker) -> str:
     """The customer's message the open offer answers: the last one before the offer.
 
     A customer who then picks an article has told us how they ask for it
     (knowledge.phrasings).
     """
-    events = list(tracker.events)
-    for index in range(len(events) - 1, -1, -1):
-        event = events[index]
-        if event.get("event") == "slot" and event.get("name") == SLOT_SUGGESTIONS:
-            if not event.get("value"):
-                return ""
-            for earlier in reversed(events[:index]):
-                if earlier.get("event") == "user":
-                    return str(earlier.get("text") or "")
-            return ""
-    return ""
+    return words_before(tracker, SLOT_SUGGESTIONS)
 
 
 def choice_buttons(hits: list[Any], lang: str) -> list[dict[str, str]]:

@@ -21,7 +21,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import handoff
+from actions import clarify, handoff
 from actions.handoff import customer_language, with_db
 from actions.wording import parse_rating
 from customerlog import ratings, schema
@@ -136,20 +136,7 @@ def resolved_by_bot(tracker: Tracker) -> bool:
 
 def answered_question(tracker: Tracker, article_id: str) -> str:
     """The customer's words the bot answered with ``article_id`` ("" for a button)."""
-    events = list(tracker.events)
-    for index in range(len(events) - 1, -1, -1):
-        event = events[index]
-        if (
-            event.get("event") == "slot"
-            and event.get("name") == "kb_article_id"
-            and event.get("value") == article_id
-        ):
-            for earlier in reversed(events[:index]):
-                if earlier.get("event") == "user":
-                    text = str(earlier.get("text") or "")
-                    return "" if text.startswith("/") else text
-            return ""
-    return ""
+    return clarify.words_before(tracker, "kb_article_id", article_id)
 
 
 def rated_article(tracker: Tracker) -> str | None:

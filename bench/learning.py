@@ -8,12 +8,11 @@ company imports it) it starts the real stack on loopback with that knowledge bas
    scores it as :mod:`bench.faq_bot` does (answered right, reached within one
    clarification, answered wrong, out-of-scope given no article);
 2. **a simulated week**: the *fit* (val) questions, never the test ones, are asked by
-   customers who behave as the product expects: a right answer is rated 👍 (their
-   wording is proposed as a phrasing); when the
+   customers who behave as the product expects: a right answer is rated 👍; when the
    right article is among the "Forse cercavi…" choices the customer picks it and rates
-   it 👍 (their wording becomes a proposed phrasing); otherwise they ask for a person,
-   and an operator answers the ticket on the console with the right article, through
-   the ticket page's "send this article" form (the wording is proposed too);
+   it 👍; otherwise they ask for a person, and an operator answers the ticket on the
+   console with the right article, through the ticket page's "send this article" form.
+   Each of the three proposes the customer's wording as a phrasing;
 3. a supervisor approves, in one bulk action on the console's Articles page, every
    proposal that came from the week's conversations and tickets only (a wording a
    test question left while being measured is never approved);

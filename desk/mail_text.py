@@ -167,6 +167,36 @@ def _build(
     return message
 
 
+def _ticket_mail(
+    kind: str,
+    texts: tuple[str, ...],
+    quoted: str | None,
+    *,
+    sender: str,
+    recipient: str,
+    company: str,
+    ticket_id: int,
+    ref: str,
+    lang: str,
+    thread: Thread,
+    when: datetime,
+) -> EmailMessage:
+    """A mail about one ticket: ``kind``'s subject with the signed reference, the
+    paragraphs named by ``texts`` (``quoted`` after the first), the signature."""
+    words = TEXT[_lang(lang)]
+    values = {"company": company, "ticket": ticket_id}
+    return _build(
+        sender=sender,
+        recipient=recipient,
+        subject=words[f"{kind}_subject"].format(**values) + f" [#{ref}]",
+        paragraphs=[words[key].format(**values) for key in (*texts, "signature")],
+        quoted=quoted,
+        thread=thread,
+        lang=_lang(lang),
+        when=when,
+    )
+
+
 def answer_mail(
     *,
     sender: str,
@@ -175,25 +205,22 @@ def answer_mail(
     ticket_id: int,
     ref: str,
     lang: str,
-    answer: str,
     thread: Thread,
     when: datetime,
+    answer: str,
 ) -> EmailMessage:
     """An operator's answer, quoted between the greeting and how to reply."""
-    words = TEXT[_lang(lang)]
-    values = {"company": company, "ticket": ticket_id}
-    return _build(
+    return _ticket_mail(
+        "answer",
+        ("answer_intro", "answer_outro"),
+        answer,
         sender=sender,
         recipient=recipient,
-        subject=words["answer_subject"].format(**values) + f" [#{ref}]",
-        paragraphs=[
-            words["answer_intro"].format(**values),
-            words["answer_outro"],
-            words["signature"].format(**values),
-        ],
-        quoted=answer,
+        company=company,
+        ticket_id=ticket_id,
+        ref=ref,
+        lang=lang,
         thread=thread,
-        lang=_lang(lang),
         when=when,
     )
 
@@ -210,21 +237,17 @@ def csat_mail(
     when: datetime,
 ) -> EmailMessage:
     """The satisfaction question after the ticket was closed: reply with 1 to 5."""
-    words = TEXT[_lang(lang)]
-    values = {"company": company, "ticket": ticket_id}
-    return _build(
+    return _ticket_mail(
+        "csat",
+        ("csat_intro", "csat_question", "csat_outro"),
+        None,
         sender=sender,
         recipient=recipient,
-        subject=words["csat_subject"].format(**values) + f" [#{ref}]",
-        paragraphs=[
-            words["csat_intro"].format(**values),
-            words["csat_question"],
-            words["csat_outro"],
-            words["signature"].format(**values),
-        ],
-        quoted=None,
+        company=company,
+        ticket_id=ticket_id,
+        ref=ref,
+        lang=lang,
         thread=thread,
-        lang=_lang(lang),
         when=when,
     )
 
