@@ -61,7 +61,7 @@ from desk.tickets import (
     REASON_KB_ABSTAINED,
     REASON_PERSONAL_CASE,
 )
-from identity.returning import continue_ticket
+from desk.returning import continue_ticket
 from knowledge import phrasings
 from sportello.settings import get_settings
 

@@ -32,7 +32,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.wording import due_text, when_text
 from customerlog.turns import customer_id_from
 from desk import sla, tickets
-from identity.returning import continue_ticket
+from desk.returning import continue_ticket
 from sportello.db import open_db
 from sportello.settings import get_settings
 

@@ -3,7 +3,7 @@
 Rasa runs ``action_session_start`` before the first message of every session, with that
 message's metadata in the ``session_started_metadata`` slot. Ours does what Rasa's
 default does (start the session, carry the slots over when the domain says so, listen)
-and also records who is writing (:mod:`identity.returning`). A customer whose profile
+and also records who is writing (:mod:`desk.returning`). A customer whose profile
 has an active ticket in another conversation — the same verified e-mail on the web and
 in a messaging app, or channels an operator merged — continues that ticket here: the
 conversation is handed off straight away, and ``action_record_for_operator`` tells the
@@ -21,7 +21,7 @@ from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff import SLOT_HANDOFF_ACTIVE, SLOT_TICKET_CONTINUED, with_db
-from identity.returning import continue_ticket
+from desk.returning import continue_ticket
 
 logger = logging.getLogger(__name__)
 

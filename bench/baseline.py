@@ -33,7 +33,7 @@ import httpx
 
 from bench import load
 from bench.probes import reply_texts
-from sportello.services import RASA_BIN, Service, rasa_env
+from stack.services import RASA_BIN, Service, rasa_env
 from tests.servers import free_port
 
 STOCK_LANG = "en"

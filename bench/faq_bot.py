@@ -3,7 +3,7 @@
 Run ``.venv/bin/python -m bench.faq_bot`` (``--quick``: a few questions per set). For
 each FAQ-shaped knowledge base of :mod:`bench.quality` (one question and one answer per
 article, as a company imports its FAQ) it starts the real stack on loopback
-(:func:`sportello.services.running_stack`: Rasa server, action server, chat page,
+(:func:`stack.services.running_stack`: Rasa server, action server, chat page,
 console, SLA monitor) with a temporary data directory holding only that knowledge base,
 and asks every *reported* question (test split; never the fit split) as a new
 conversation over Rasa's REST channel, as a customer would: no language given, Rasa's
@@ -41,7 +41,7 @@ from knowledge.search import Searcher
 from knowledge.store import Article, upsert_articles
 from sportello.db import open_db
 from sportello.keys import rasa_token
-from sportello.services import running_stack, train_model
+from stack.services import running_stack, train_model
 from sportello.settings import PROJECT_ROOT, Settings
 
 BENCHMARKS = PROJECT_ROOT / "BENCHMARKS.md"

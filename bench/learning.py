@@ -43,7 +43,7 @@ from knowledge import phrasings
 from knowledge.search import Searcher
 from knowledge.store import get_article, upsert_articles
 from sportello.db import open_db
-from sportello.services import running_stack, train_model
+from stack.services import running_stack, train_model
 from sportello.settings import PROJECT_ROOT, Settings
 
 BENCHMARKS = PROJECT_ROOT / "BENCHMARKS.md"

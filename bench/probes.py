@@ -19,7 +19,7 @@ import httpx
 
 from bench.load import percentile
 from sportello.keys import rasa_token
-from sportello.services import Service
+from stack.services import Service
 from sportello.settings import Settings
 
 RASA_VERSION = "3.6.21"
@@ -27,7 +27,7 @@ RASA_VERSION = "3.6.21"
 
 # ---- start-up -----------------------------------------------------------------------------
 def health_urls(settings: Settings) -> dict[str, str]:
-    """The URL that says each HTTP service is up (as sportello.services checks them)."""
+    """The URL that says each HTTP service is up (as stack.services checks them)."""
     base = f"http://{settings.host}"
     return {
         "action server": f"{base}:{settings.action_port}/health",
@@ -204,7 +204,7 @@ def kb_search(settings: Settings, texts: list[tuple[str, str]]) -> KbProbe:
     Points this process's settings at the stack's data directory first; the searcher
     reads the index the action server wrote (it writes nothing when nothing changed).
     """
-    from sportello.services import app_env
+    from stack.services import app_env
     from sportello.settings import get_settings
 
     os.environ.update(app_env(settings))

@@ -46,7 +46,7 @@ import httpx
 
 from bench import load, speed
 from bench.sections import load_average, machine, write_section
-from sportello.services import train_model
+from stack.services import train_model
 from sportello.settings import PROJECT_ROOT
 from tests.integration.scaleout import ScaleOut, missing_binaries, running_scale_out
 

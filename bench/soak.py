@@ -33,7 +33,7 @@ from bench.sections import load_average, machine, write_section
 from bench.speed import new_settings, seed_demo
 from customerlog import schema, turns
 from sportello.db import open_db
-from sportello.services import running_stack, train_model
+from stack.services import running_stack, train_model
 from sportello.settings import PROJECT_ROOT
 
 BENCHMARKS = PROJECT_ROOT / "BENCHMARKS.md"

@@ -4,7 +4,7 @@ Run ``.venv/bin/python -m bench.speed`` (15-19 minutes on 2 cores, plus Rasa's
 check that the model is up to date; ``--model PATH`` skips it) or ``--quick``
 (about 3 minutes, what CI can afford: shorter runs, no 1M-vector index, one cold
 start). It starts the real stack (Rasa server, action server, chat page, console,
-SLA monitor) through :func:`sportello.services.running_stack` on free loopback ports
+SLA monitor) through :func:`stack.services.running_stack` on free loopback ports
 with a temporary data directory holding the demo knowledge base, and measures:
 
 1. cold start: seconds from launching the processes to every health URL answering,
@@ -46,7 +46,7 @@ from pathlib import Path
 
 from bench import baseline, load, probes, scale
 from bench.sections import load_average, run_info, write_section
-from sportello.services import app_env, running_stack, train_model
+from stack.services import app_env, running_stack, train_model
 from sportello.settings import PROJECT_ROOT, Settings
 from tests.servers import free_port
 
@@ -131,7 +131,7 @@ def new_settings(data_dir: Path) -> Settings:
 
 def seed_demo(settings: Settings) -> None:
     subprocess.run(
-        [sys.executable, "-m", "sportello.cli", "kb", "seed-demo"],
+        [sys.executable, "-m", "cli", "kb", "seed-demo"],
         cwd=PROJECT_ROOT,
         env={**os.environ, **app_env(settings)},
         check=True,

@@ -24,7 +24,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from customerlog import turns
 from desk import tickets
 from desk.console.deps import CheckedForm, TicketWorker
-from identity import history, profiles
+from desk import history
+from identity import profiles
 
 logger = logging.getLogger(__name__)
 

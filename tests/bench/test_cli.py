@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench import cli as bench_cli
-from sportello.cli import main
+from cli.main import main
 from sportello.settings import PROJECT_ROOT
 
 MODES = ("quality", "faq_bot", "learning", "speed", "soak", "hardening")
@@ -49,7 +49,7 @@ def test_a_mode_becomes_its_python_module_in_the_checkout(
 
 def test_the_command_starts_without_loading_any_benchmark() -> None:
     code = (
-        "import sys; from sportello.cli import build_parser; build_parser(); "
+        "import sys; from cli.main import build_parser; build_parser(); "
         "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('bench', 'pytest', 'hypothesis', 'torch'))))"
     )

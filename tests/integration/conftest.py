@@ -1,7 +1,7 @@
 """The real assistant on loopback ports: Rasa server, action server and chat page.
 
 Started once per test session through the same code as ``sportello run``
-(:mod:`sportello.services`), on free ports and an empty data directory loaded with the
+(:mod:`stack.services`), on free ports and an empty data directory loaded with the
 demo knowledge base. Nothing is mocked: messages go over HTTP to Rasa, which calls the
 action server, which searches the real FAISS/SQLite knowledge base.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from sportello.services import Service, app_env, running_stack, train_model
+from stack.services import Service, app_env, running_stack, train_model
 from sportello.settings import PROJECT_ROOT, Settings
 from tests.integration.callback import CallbackReceiver, serving_callback_receiver
 from tests.mail_servers import ImapServer, SmtpServer, dovecot, dovecot_missing, smtp_server
@@ -84,7 +84,7 @@ def stack_settings(
 def stack_services(stack_settings: Settings) -> Iterator[list[Service]]:
     """The running assistant's processes (the fault-injection tests kill them)."""
     subprocess.run(
-        [sys.executable, "-m", "sportello.cli", "kb", "seed-demo"],
+        [sys.executable, "-m", "cli", "kb", "seed-demo"],
         cwd=PROJECT_ROOT,
         env={**os.environ, **app_env(stack_settings)},
         check=True,

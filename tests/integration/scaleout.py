@@ -7,7 +7,7 @@ tracker store on PostgreSQL and takes Rasa's Redis lock store, so any of them ca
 answer any message of any conversation. The smoke test
 (``tests/integration/test_scale_out.py``) and the measurement (``bench/scaleout.py``)
 both start it through :func:`running_scale_out`, and the processes are built by
-:func:`sportello.services.build_services`, the code ``sportello run`` uses; only the
+:func:`stack.services.build_services`, the code ``sportello run`` uses; only the
 Rasa server's endpoints file differs.
 
 PostgreSQL refuses to run as root, so as root the cluster runs as Debian's
@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.speed import seed_demo
-from sportello.services import (
+from stack.services import (
     Service,
     build_services,
     tracker_store_yaml,

@@ -21,7 +21,7 @@ import pytest
 
 from knowledge.store import get_article
 from sportello.db import open_db
-from sportello.services import app_env, running_stack, train_model
+from stack.services import app_env, running_stack, train_model
 from sportello.settings import PROJECT_ROOT, Settings
 from tests.browser import chromium
 from tests.integration.rest import say
@@ -46,7 +46,7 @@ def unsure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         kb_clarify_threshold=0.0,
     )
     subprocess.run(
-        [sys.executable, "-m", "sportello.cli", "kb", "seed-demo"],
+        [sys.executable, "-m", "cli", "kb", "seed-demo"],
         cwd=PROJECT_ROOT,
         env={**os.environ, **app_env(settings)},
         check=True,

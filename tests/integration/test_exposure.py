@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 
 from sportello.keys import KNOWN_RASA_TOKENS, rasa_token
-from sportello.services import Service
+from stack.services import Service
 from sportello.settings import PROJECT_ROOT, Settings
 
 
@@ -99,7 +99,7 @@ def test_only_the_chat_page_may_call_rasa_from_a_browser(stack: Settings) -> Non
 def test_sportello_run_refuses_the_old_default_token(tmp_path: Path) -> None:
     """The command line itself, as a company runs it, stops before starting anything."""
     done = subprocess.run(
-        [sys.executable, "-m", "sportello.cli", "run"],
+        [sys.executable, "-m", "cli", "run"],
         cwd=PROJECT_ROOT,
         env={
             **os.environ,

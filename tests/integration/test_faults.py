@@ -20,7 +20,7 @@ import pytest
 from customerlog import ratings, schema
 from desk.tickets import answer_ticket, get_open_ticket, get_ticket
 from sportello.db import open_db
-from sportello.services import Service, supervise
+from stack.services import Service, supervise
 from sportello.settings import Settings
 from tests.hardening import fault_rounds
 from tests.integration.rest import say, texts

@@ -31,7 +31,7 @@ from desk.users import create_user
 from knowledge import phrasings
 from knowledge.store import get_article
 from sportello.db import open_db
-from sportello.services import app_env, running_stack, train_model
+from stack.services import app_env, running_stack, train_model
 from sportello.settings import PROJECT_ROOT, Settings
 from tests.browser import chromium
 from tests.integration.rest import say, texts
@@ -67,7 +67,7 @@ def plain_faq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
             plain = {k: row[k] for k in ("id", "lang", "question", "answer")}
             out.write(json.dumps(plain, ensure_ascii=False) + "\n")
     subprocess.run(
-        [sys.executable, "-m", "sportello.cli", "kb", "import", str(faq)],
+        [sys.executable, "-m", "cli", "kb", "import", str(faq)],
         cwd=PROJECT_ROOT,
         env={**os.environ, **app_env(settings)},
         check=True,

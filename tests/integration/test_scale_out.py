@@ -40,7 +40,7 @@ from desk.tickets import (
 from knowledge.store import get_article
 from privacy import customers
 from sportello.db import open_db
-from sportello.services import train_model
+from stack.services import train_model
 from sportello.settings import Settings, get_settings
 from tests.integration.rest import texts
 from tests.integration.scaleout import (

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sportello.services import app_env
+from stack.services import app_env
 from sportello.settings import Settings, load_settings
 
 PG_URL = "postgresql://rasa:secret@db.internal:5432/rasa"

@@ -33,7 +33,7 @@ def test_the_service_unit_verifies(tmp_path: Path) -> None:
     unit = UNIT.read_text(encoding="utf-8").replace("/opt/sportello", str(PROJECT_ROOT))
     done = verify(unit, tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "UMask=0077" in unit and "python -m sportello.cli run" in unit
+    assert "UMask=0077" in unit and "python -m cli run" in unit
 
 
 def test_the_check_can_fail(tmp_path: Path) -> None:

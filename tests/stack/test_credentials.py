@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from desk.delivery import is_push_channel
-from sportello.services import RASA_BIN, ServiceError, build_services, write_credentials
+from stack.services import RASA_BIN, ServiceError, build_services, write_credentials
 from sportello.settings import PROJECT_ROOT, Settings, load_settings
 
 TELEGRAM = {

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from sportello.cli import CommandError
+from cli.main import CommandError
 from sportello.db import open_db
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sportello.cli import main
+from cli.main import main
 from sportello.settings import get_settings
 from tests.mail_servers import closed_port, smtp_server
 

@@ -11,7 +11,7 @@ import yaml
 
 from bot.rasa_main import argv_with_token
 from sportello.keys import MIN_RASA_TOKEN_CHARS, rasa_token, weak_rasa_token
-from sportello.services import (
+from stack.services import (
     RASA_BIN,
     ServiceError,
     build_services,

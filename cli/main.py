@@ -496,7 +496,7 @@ def _add_log_commands(subparsers: argparse._SubParsersAction) -> None:
 
 # ---- run -----------------------------------------------------------------------------------
 def _run(args: argparse.Namespace) -> int:
-    from sportello.services import ServiceError, serve
+    from stack.services import ServiceError, serve
     from sportello.settings import get_settings
 
     try:
@@ -525,8 +525,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_customer_commands(subparsers)
     _add_log_commands(subparsers)
     _add_run_command(subparsers)
-    # Imported here: insights.cli imports CommandError from this module.
-    from insights.cli import register as add_insights_commands
+    # Imported here: cli.insights imports CommandError from this module.
+    from cli.insights import register as add_insights_commands
 
     add_insights_commands(subparsers)
     from bench.cli import register as add_bench_commands  # light: the benchmarks load on use

@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 import sqlite_utils
 
-from desk import tickets
-from identity import profiles, returning
+from desk import returning, tickets
+from identity import profiles
 from identity.contacts import identity_secret, signed_metadata
+from sportello.db import open_db
+from sportello.settings import get_settings
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[sqlite_utils.Database]:
+    """A fresh database, and the identity secret that signs a customer's metadata."""
+    monkeypatch.setenv("SPORTELLO_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SPORTELLO_IDENTITY_SECRET", "test-identity-secret-0123456789abcdef")
+    get_settings.cache_clear()
+    database = open_db(tmp_path / "sportello.db")
+    yield database
+    database.close()
+    get_settings.cache_clear()
 
 
 def anna() -> dict[str, str]:

@@ -12,17 +12,9 @@ import pytest
 
 from desk.tickets import open_ticket
 from desk.users import authenticate
-from sportello.cli import TICKET_FIELDS, main
+from cli.main import TICKET_FIELDS, main
 from sportello.db import open_db
 from sportello.settings import get_settings
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("SPORTELLO_DATA_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
 
 
 def test_users_add_creates_a_user_who_can_log_in(

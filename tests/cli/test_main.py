@@ -14,7 +14,7 @@ import pytest
 from knowledge import phrasings
 from knowledge.importer import import_file
 from knowledge.store import get_article
-from sportello.cli import main
+from cli.main import main
 from sportello.db import open_db
 from sportello.settings import get_settings
 
@@ -40,14 +40,6 @@ ARTICLES = [
         "alt_questions": ["a che ora aprite?"],
     },
 ]
-
-
-@pytest.fixture
-def data_dir(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("SPORTELLO_DATA_DIR", str(tmp_path / "data"))
-    get_settings.cache_clear()
-    yield tmp_path / "data"
-    get_settings.cache_clear()
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import json
 import pytest
 import sqlite_utils
 
-from insights.cli import register
-from sportello.cli import CommandError
+from cli.insights import register
+from cli.main import CommandError
 
 
 def run(*argv: str) -> int:

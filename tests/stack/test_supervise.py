@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sportello.services import MAX_RESTARTS, Service, ServiceError, supervise
+from stack.services import MAX_RESTARTS, Service, ServiceError, supervise
 
 
 def _service(tmp_path: Path, code: str) -> Service:

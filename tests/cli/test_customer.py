@@ -9,17 +9,9 @@ from pathlib import Path
 import pytest
 
 from identity import contacts, profiles
-from sportello.cli import main
+from cli.main import main
 from sportello.db import open_db
 from sportello.settings import get_settings
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("SPORTELLO_DATA_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
 
 
 def test_sign_prints_metadata_the_bot_accepts(
