@@ -54,6 +54,7 @@ from actions.wording import (
 )
 from desk import sla, tickets
 from desk.mailer import valid_address
+from desk.returning import continue_ticket
 from desk.tickets import (
     REASON_ANSWER_REJECTED,
     REASON_ASKED_FOR_HUMAN,
@@ -61,7 +62,6 @@ from desk.tickets import (
     REASON_KB_ABSTAINED,
     REASON_PERSONAL_CASE,
 )
-from desk.returning import continue_ticket
 from knowledge import phrasings
 from sportello.settings import get_settings
 

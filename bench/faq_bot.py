@@ -41,8 +41,8 @@ from knowledge.search import Searcher
 from knowledge.store import Article, upsert_articles
 from sportello.db import open_db
 from sportello.keys import rasa_token
-from stack.services import running_stack, train_model
 from sportello.settings import PROJECT_ROOT, Settings
+from stack.services import running_stack, train_model
 
 BENCHMARKS = PROJECT_ROOT / "BENCHMARKS.md"
 SECTION = "faq-bot"

@@ -43,8 +43,8 @@ from knowledge import phrasings
 from knowledge.search import Searcher
 from knowledge.store import get_article, upsert_articles
 from sportello.db import open_db
-from stack.services import running_stack, train_model
 from sportello.settings import PROJECT_ROOT, Settings
+from stack.services import running_stack, train_model
 
 BENCHMARKS = PROJECT_ROOT / "BENCHMARKS.md"
 SECTION = "learning"

@@ -19,8 +19,8 @@ import httpx
 
 from bench.load import percentile
 from sportello.keys import rasa_token
-from stack.services import Service
 from sportello.settings import Settings
+from stack.services import Service
 
 RASA_VERSION = "3.6.21"
 
@@ -204,8 +204,8 @@ def kb_search(settings: Settings, texts: list[tuple[str, str]]) -> KbProbe:
     Points this process's settings at the stack's data directory first; the searcher
     reads the index the action server wrote (it writes nothing when nothing changed).
     """
-    from stack.services import app_env
     from sportello.settings import get_settings
+    from stack.services import app_env
 
     os.environ.update(app_env(settings))
     get_settings.cache_clear()

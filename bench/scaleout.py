@@ -46,8 +46,8 @@ import httpx
 
 from bench import load, speed
 from bench.sections import load_average, machine, write_section
-from stack.services import train_model
 from sportello.settings import PROJECT_ROOT
+from stack.services import train_model
 from tests.integration.scaleout import ScaleOut, missing_binaries, running_scale_out
 
 BENCHMARKS = PROJECT_ROOT / "BENCHMARKS.md"

@@ -33,8 +33,8 @@ from bench.sections import load_average, machine, write_section
 from bench.speed import new_settings, seed_demo
 from customerlog import schema, turns
 from sportello.db import open_db
-from stack.services import running_stack, train_model
 from sportello.settings import PROJECT_ROOT
+from stack.services import running_stack, train_model
 
 BENCHMARKS = PROJECT_ROOT / "BENCHMARKS.md"
 SECTION = "soak"

@@ -496,8 +496,8 @@ def _add_log_commands(subparsers: argparse._SubParsersAction) -> None:
 
 # ---- run -----------------------------------------------------------------------------------
 def _run(args: argparse.Namespace) -> int:
-    from stack.services import ServiceError, serve
     from sportello.settings import get_settings
+    from stack.services import ServiceError, serve
 
     try:
         serve(get_settings())

@@ -22,9 +22,8 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from customerlog import turns
-from desk import tickets
+from desk import history, tickets
 from desk.console.deps import CheckedForm, TicketWorker
-from desk import history
 from identity import profiles
 
 logger = logging.getLogger(__name__)

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from identity import contacts, profiles
 from cli.main import main
+from identity import contacts, profiles
 from sportello.db import open_db
-from sportello.settings import get_settings
 
 
 def test_sign_prints_metadata_the_bot_accepts(

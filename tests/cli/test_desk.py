@@ -5,16 +5,14 @@ from __future__ import annotations
 import io
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from cli.main import TICKET_FIELDS, main
 from desk.tickets import open_ticket
 from desk.users import authenticate
-from cli.main import TICKET_FIELDS, main
 from sportello.db import open_db
-from sportello.settings import get_settings
 
 
 def test_users_add_creates_a_user_who_can_log_in(

@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from knowledge import phrasings
 from knowledge.importer import import_file
 from knowledge.store import get_article
-from cli.main import main
 from sportello.db import open_db
-from sportello.settings import get_settings
 
 ARTICLES = [
     {

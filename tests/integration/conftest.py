@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from stack.services import Service, app_env, running_stack, train_model
 from sportello.settings import PROJECT_ROOT, Settings
+from stack.services import Service, app_env, running_stack, train_model
 from tests.integration.callback import CallbackReceiver, serving_callback_receiver
 from tests.mail_servers import ImapServer, SmtpServer, dovecot, dovecot_missing, smtp_server
 from tests.servers import free_port

@@ -37,13 +37,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.speed import seed_demo
+from sportello.settings import Settings
 from stack.services import (
     Service,
     build_services,
     tracker_store_yaml,
     wait_model_loaded,
 )
-from sportello.settings import Settings
 from tests.servers import free_port
 
 # `make test` sets this: there missing PostgreSQL or Redis binaries fail the smoke test

@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 
 from sportello.keys import KNOWN_RASA_TOKENS, rasa_token
-from stack.services import Service
 from sportello.settings import PROJECT_ROOT, Settings
+from stack.services import Service
 
 
 def test_rasa_api_does_not_take_the_published_default_token(stack: Settings) -> None:

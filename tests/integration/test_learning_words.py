@@ -31,8 +31,8 @@ from desk.users import create_user
 from knowledge import phrasings
 from knowledge.store import get_article
 from sportello.db import open_db
-from stack.services import app_env, running_stack, train_model
 from sportello.settings import PROJECT_ROOT, Settings
+from stack.services import app_env, running_stack, train_model
 from tests.browser import chromium
 from tests.integration.rest import say, texts
 from tests.integration.test_clarification import article_of, offered

@@ -40,8 +40,8 @@ from desk.tickets import (
 from knowledge.store import get_article
 from privacy import customers
 from sportello.db import open_db
-from stack.services import train_model
 from sportello.settings import Settings, get_settings
+from stack.services import train_model
 from tests.integration.rest import texts
 from tests.integration.scaleout import (
     LOCK_KEY,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from stack.services import app_env
 from sportello.settings import Settings, load_settings
+from stack.services import app_env
 
 PG_URL = "postgresql://rasa:secret@db.internal:5432/rasa"
 

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from desk.delivery import is_push_channel
-from stack.services import RASA_BIN, ServiceError, build_services, write_credentials
 from sportello.settings import PROJECT_ROOT, Settings, load_settings
+from stack.services import RASA_BIN, ServiceError, build_services, write_credentials
 
 TELEGRAM = {
     "telegram_token": "123456789:AAH-test-token",

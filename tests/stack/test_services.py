@@ -11,6 +11,7 @@ import yaml
 
 from bot.rasa_main import argv_with_token
 from sportello.keys import MIN_RASA_TOKEN_CHARS, rasa_token, weak_rasa_token
+from sportello.settings import PROJECT_ROOT, Settings
 from stack.services import (
     RASA_BIN,
     ServiceError,
@@ -21,7 +22,6 @@ from stack.services import (
     serve,
     write_endpoints,
 )
-from sportello.settings import PROJECT_ROOT, Settings
 
 
 def test_endpoints_point_rasa_at_this_action_server_and_tracker(tmp_path: Path) -> None:
