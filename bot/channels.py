@@ -13,7 +13,8 @@ coroutine, so the browser's socket never joins the conversation's room and recei
 everything else and replaces the ``session_request`` handler with one that awaits
 the join. The channel keeps the name ``socketio`` so web widgets and
 ``output_channel=socketio`` keep working. Session ids (the conversation ids of the web
-chat) are issued and signed by the server (:func:`new_session_id`): a socket that asks
+chat) are issued and signed by the server (:func:`new_session_id`, signing in
+sportello/chatlinks.py, shared with the chat page and the mails' resume links): a socket that asks
 for an id the server did not sign, another channel's conversation for instance, gets a
 fresh one, and a message is always recorded in the session confirmed to its socket,
 whatever ``session_id`` it carries.
@@ -43,11 +44,8 @@ answered with a bilingual 429 on REST/callback and a bilingual bot message on so
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import logging
-import re
-import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
@@ -75,8 +73,8 @@ from bot.limits import (
     is_rating,
 )
 from bot.rasa_speedups import close_kept_sessions
+from sportello import chatlinks
 from sportello.heap import freeze_startup_objects
-from sportello.keys import load_key
 from sportello.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -215,31 +213,20 @@ class RestInput(RasaRestInput):
         return metadata
 
 
-SESSION_KEY_FILE = "session_secret"
-_SESSION_ID = re.compile(r"[0-9a-f]{64}")
-
-
 @lru_cache(maxsize=1)
 def _session_key() -> bytes:
-    """The key signing web-chat session ids: kept in the data folder like the others."""
-    return load_key(None, get_settings().data_dir, SESSION_KEY_FILE)
-
-
-def _session_signature(raw: str) -> str:
-    return hmac.new(_session_key(), raw.encode("ascii"), hashlib.sha256).hexdigest()[:32]
+    """The key signing web-chat session ids (sportello/chatlinks.py), read once."""
+    return chatlinks.session_key(get_settings())
 
 
 def new_session_id() -> str:
-    """A random id followed by its signature (64 hex characters)."""
-    raw = uuid.uuid4().hex
-    return raw + _session_signature(raw)
+    """A fresh signed session id (sportello/chatlinks.py)."""
+    return chatlinks.new_session_id(_session_key())
 
 
 def is_signed_session_id(value: object) -> bool:
     """Whether ``value`` is a session id this server issued."""
-    if not isinstance(value, str) or not _SESSION_ID.fullmatch(value):
-        return False
-    return hmac.compare_digest(value[32:], _session_signature(value[:32]))
+    return chatlinks.is_signed_session_id(value, _session_key())
 
 
 async def _freeze_after_start(app: Any, loop: Any) -> None:

@@ -31,6 +31,14 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
 
 
+def _env_days(name: str, default: int) -> int:
+    """A number of days, 0 or more."""
+    days = _env_int(name, default)
+    if days < 0:
+        raise ValueError(f"{name} must be 0 or more days, got {days}")
+    return days
+
+
 def _env_list(name: str) -> tuple[str, ...]:
     """A comma-separated list (addresses), blanks dropped."""
     return tuple(part.strip() for part in os.environ.get(name, "").split(",") if part.strip())
@@ -157,6 +165,12 @@ class Settings:
     # Empty: no alerts. Need mail (smtp_url, mail_from).
     alert_operators: tuple[str, ...] = ()
     alert_supervisors: tuple[str, ...] = ()
+    # SPORTELLO_WEBCHAT_KEEP_DAYS: how many days after its last message a web chat stays
+    # in the customer's browser (localStorage), so that closing the tab loses nothing and
+    # reopening the page shows the operators' answers given meanwhile; also how long the
+    # "continue the conversation" link of an answer mail works (sportello/chatlinks.py).
+    # 0: the chat is kept for the tab only and mails carry no link.
+    webchat_keep_days: int = 7
 
     @property
     def mail_enabled(self) -> bool:
@@ -259,6 +273,7 @@ def load_settings() -> Settings:
         company_name=_env_str("SPORTELLO_COMPANY_NAME", "Caffè Aurora"),
         alert_operators=_env_list("SPORTELLO_ALERT_OPERATORS"),
         alert_supervisors=_env_list("SPORTELLO_ALERT_SUPERVISORS"),
+        webchat_keep_days=_env_days("SPORTELLO_WEBCHAT_KEEP_DAYS", 7),
     )
 
 

@@ -381,6 +381,7 @@ def app_env(settings: Settings) -> dict[str, str]:
         "SPORTELLO_COMPANY_NAME": settings.company_name,
         "SPORTELLO_ALERT_OPERATORS": ",".join(settings.alert_operators),
         "SPORTELLO_ALERT_SUPERVISORS": ",".join(settings.alert_supervisors),
+        "SPORTELLO_WEBCHAT_KEEP_DAYS": str(settings.webchat_keep_days),
         **({"SPORTELLO_RASA_TOKEN": settings.rasa_token} if settings.rasa_token else {}),
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",

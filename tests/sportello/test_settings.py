@@ -99,3 +99,10 @@ def test_the_services_read_the_same_mail_settings(
     assert read.company_name == "Negozio" and read.mail_enabled
     assert read.alert_operators == ("a@example.com", "b@example.com")
     assert read.alert_supervisors == ("c@example.com",)
+
+
+def test_the_chat_page_and_the_monitor_read_the_same_keep_days(tmp_path: Path) -> None:
+    """The page tells the browser how long to keep the chat; the monitor's mail links
+    live as long (sportello/chatlinks.py)."""
+    env = app_env(Settings(data_dir=tmp_path, webchat_keep_days=30))
+    assert env["SPORTELLO_WEBCHAT_KEEP_DAYS"] == "30"
