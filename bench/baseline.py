@@ -32,9 +32,9 @@ from pathlib import Path
 import httpx
 
 from bench import load
+from bench.ports import free_port
 from bench.probes import reply_texts
 from stack.services import RASA_BIN, Service, rasa_env
-from tests.servers import free_port
 
 STOCK_LANG = "en"
 # Kind of turn -> phrasings from the mood bot's own NLU examples, used in turn.

@@ -20,8 +20,8 @@ fault injection, with far more examples than ``make test`` and from a random see
   customer typing the desk's intent); the CSV export's formula cells are checked by
   ``tests/insights/test_report.py``.
 
-The tests are run by pytest in a subprocess with the knobs of :mod:`tests.hardening`
-(examples, seed, rounds), so the benchmark checks exactly what the suite checks. Their
+The tests are run by pytest in a subprocess with the knobs below (examples, seed, rounds;
+read by ``tests/hardening.py``), so the benchmark checks exactly what the suite checks. Their
 JUnit report (with hypothesis' statistics in it) is read back: examples run per target,
 server errors, unescaped or leaked text, the other failures, the checks after the fuzzing,
 the fault rounds and what they lost. The figures go to BENCHMARKS.md (section
@@ -48,8 +48,15 @@ from pathlib import Path
 
 from bench.sections import load_average, machine, write_section
 from sportello.settings import PROJECT_ROOT
-from tests.hardening import EXAMPLES_ENV, FAULT_ROUNDS_ENV, SEED_ENV
 
+# The knobs this benchmark turns on the suite's fuzzers and fault injection (read by
+# tests/hardening.py; unset = the ``make test`` behaviour): examples per fuzzed test, the
+# hypothesis seed (a failure is replayed with the same seed and count), and how many
+# times the fault injection kills every service. Here so that this module, packaged with
+# ``sportello bench``, imports nothing from ``tests/``.
+EXAMPLES_ENV = "SPORTELLO_FUZZ_EXAMPLES"
+SEED_ENV = "SPORTELLO_FUZZ_SEED"
+FAULT_ROUNDS_ENV = "SPORTELLO_FAULT_ROUNDS"
 BENCHMARKS = PROJECT_ROOT / "BENCHMARKS.md"
 SECTION = "hardening"
 REST_FUZZ = "tests/integration/test_fuzz_rest.py"

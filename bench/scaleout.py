@@ -3,7 +3,7 @@
 ``python -m bench.scaleout`` (about 25 minutes) or ``--quick`` (about 5) starts, on
 loopback, a throwaway PostgreSQL cluster, a redis-server, one action server and two Rasa
 servers whose endpoints name Rasa's SQL tracker store on PostgreSQL and its Redis lock
-store (:mod:`tests.integration.scaleout`, the smoke test's set-up; PostgreSQL with its
+store (:mod:`bench.scaleout_stack`, the smoke test's set-up; PostgreSQL with its
 durable defaults here), and two more Rasa servers sharing one SQLite tracker store file
 and the same Redis lock store (several Rasa processes on one machine without
 PostgreSQL). Then 16 customers talk back to back (closed loop, the conversations of
@@ -45,10 +45,10 @@ from pathlib import Path
 import httpx
 
 from bench import load, speed
+from bench.scaleout_stack import ScaleOut, missing_binaries, running_scale_out
 from bench.sections import load_average, machine, write_section
 from sportello.settings import PROJECT_ROOT
 from stack.services import train_model
-from tests.integration.scaleout import ScaleOut, missing_binaries, running_scale_out
 
 BENCHMARKS = PROJECT_ROOT / "BENCHMARKS.md"
 SECTION = "scale-out"

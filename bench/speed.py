@@ -45,10 +45,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import baseline, load, probes, scale
+from bench.ports import free_port
 from bench.sections import load_average, run_info, write_section
 from sportello.settings import PROJECT_ROOT, Settings
 from stack.services import app_env, running_stack, train_model
-from tests.servers import free_port
 
 BENCHMARKS = PROJECT_ROOT / "BENCHMARKS.md"
 SECTION = "speed"

@@ -4,7 +4,7 @@
 derived from the test (``derandomize``), and kills the services once: the suite is quick
 and repeatable. The hardening benchmark runs the same tests with thousands of examples
 from a random seed it records, and the fault injection several rounds, through these
-environment variables (unset = the ``make test`` behaviour):
+environment variables, named in :mod:`bench.hardening` (unset = the ``make test`` behaviour):
 
 - ``SPORTELLO_FUZZ_EXAMPLES``: examples per fuzzed test, instead of the module's own count;
 - ``SPORTELLO_FUZZ_SEED``: hypothesis seed (an integer), so that a failure is replayed by
@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 
 from hypothesis import seed, settings
 
-EXAMPLES_ENV = "SPORTELLO_FUZZ_EXAMPLES"
-SEED_ENV = "SPORTELLO_FUZZ_SEED"
-FAULT_ROUNDS_ENV = "SPORTELLO_FAULT_ROUNDS"
+from bench.hardening import EXAMPLES_ENV, FAULT_ROUNDS_ENV, SEED_ENV
+
+__all__ = ["EXAMPLES_ENV", "FAULT_ROUNDS_ENV", "SEED_ENV", "fault_rounds", "fuzz"]
 
 Test = TypeVar("Test", bound=Callable[..., Any])
 

@@ -1,8 +1,8 @@
-"""Loopback servers for tests: a free port, and an ASGI app served in a thread."""
+"""Loopback servers for tests: a free port (:mod:`bench.ports`, which the benchmarks use
+outside a checkout), and an ASGI app served in a thread."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -11,12 +11,9 @@ from typing import Any
 
 import uvicorn
 
+from bench.ports import free_port
 
-def free_port() -> int:
-    """A TCP port nothing listens on right now (the OS picks it)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+__all__ = ["free_port", "serving"]
 
 
 @contextmanager

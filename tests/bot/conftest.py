@@ -17,20 +17,16 @@ import pytest
 
 from sportello.settings import PROJECT_ROOT
 
-RASA_PYTHON = PROJECT_ROOT / ".venv-rasa" / "bin" / "python"
-
 
 @pytest.fixture
-def run_in_rasa(tmp_path: Path) -> Callable[[str], object]:
+def run_in_rasa(tmp_path: Path, rasa_bin: Path) -> Callable[[str], object]:
     """A function running a script in the Rasa environment; returns its JSON output."""
-    if not RASA_PYTHON.exists():
-        pytest.skip("no .venv-rasa environment")
 
     def run(script: str) -> object:
         path = tmp_path / "check.py"
         path.write_text(textwrap.dedent(script), encoding="utf-8")
         done = subprocess.run(
-            [str(RASA_PYTHON), str(path)],
+            [str(rasa_bin.with_name("python")), str(path)],
             cwd=PROJECT_ROOT,
             env={"PYTHONPATH": str(PROJECT_ROOT), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
             capture_output=True,

@@ -6,18 +6,14 @@ import json
 import os
 import subprocess
 from collections.abc import Callable
-
-import pytest
+from pathlib import Path
 
 from sportello.settings import PROJECT_ROOT
 
-RASA = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
 
-
-@pytest.mark.skipif(not RASA.exists(), reason="no .venv-rasa environment")
-def test_rasa_data_validate_passes() -> None:
+def test_rasa_data_validate_passes(rasa_bin: Path) -> None:
     done = subprocess.run(
-        [str(RASA), "data", "validate", "--fail-on-warnings"],
+        [str(rasa_bin), "data", "validate", "--fail-on-warnings"],
         cwd=PROJECT_ROOT,
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
         capture_output=True,

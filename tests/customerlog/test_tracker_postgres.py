@@ -1,6 +1,6 @@
 """The customer log, export, erasure and retention on a tracker store in PostgreSQL.
 
-A throwaway PostgreSQL cluster (tests/integration/scaleout.py, a couple of seconds to
+A throwaway PostgreSQL cluster (bench/scaleout_stack.py, a couple of seconds to
 start) holds an ``events`` table shaped like Rasa 3.6's SQLTrackerStore's; the rows are
 written here the way Rasa saves a turn (one transaction per save). The scale-out smoke
 test (tests/integration/test_scale_out.py) does the same with real Rasa servers.
@@ -21,10 +21,10 @@ import psycopg
 import pytest
 import sqlite_utils
 
+from bench.scaleout_stack import REQUIRE_ENV, Postgres, missing_binaries, running_postgres
 from customerlog import retention, schema, tracker, turns
 from privacy import customers
 from tests.customerlog.tracker import kb_turn
-from tests.integration.scaleout import REQUIRE_ENV, Postgres, missing_binaries, running_postgres
 
 # Rasa 3.6's SQLTrackerStore.SQLEvent as SQLAlchemy creates it on PostgreSQL.
 RASA_EVENTS = """

@@ -81,8 +81,10 @@ def stack_settings(
 
 
 @pytest.fixture(scope="session")
-def stack_services(stack_settings: Settings) -> Iterator[list[Service]]:
-    """The running assistant's processes (the fault-injection tests kill them)."""
+def stack_services(stack_settings: Settings, rasa_bin: Path) -> Iterator[list[Service]]:
+    """The running assistant's processes (the fault-injection tests kill them); needs the
+    Rasa environment (``rasa_bin``): without it every test on the stack skips, or fails
+    under ``make test``."""
     subprocess.run(
         [sys.executable, "-m", "cli", "kb", "seed-demo"],
         cwd=PROJECT_ROOT,

@@ -29,12 +29,11 @@ from tests.servers import free_port
 
 pytestmark = pytest.mark.integration
 
-RASA_PYTHON = PROJECT_ROOT / ".venv-rasa" / "bin" / "python"
 SOCKETIO_CLIENT = PROJECT_ROOT / "tests" / "integration" / "socketio_client.py"
 
 
 @pytest.fixture(scope="module")
-def unsure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+def unsure(tmp_path_factory: pytest.TempPathFactory, rasa_bin: Path) -> Iterator[Settings]:
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("sportello-unsure"),
         rasa_port=free_port(),
@@ -126,14 +125,14 @@ def test_a_follow_up_is_read_in_the_context_of_the_chosen_article(unsure: Settin
     assert alone_ids[0] != "abbonamento-come-funziona"  # the context made the difference
 
 
-def test_socketio_gets_buttons_without_the_numbered_list(unsure: Settings) -> None:
+def test_socketio_gets_buttons_without_the_numbered_list(unsure: Settings, rasa_bin: Path) -> None:
     session = f"web-{uuid.uuid4().hex}"
     lines = "".join(
         json.dumps({"message": m}) + "\n"
         for m in ("quanto costa la spedizione?", '/choose_article{"article": "spedizione-costi"}')
     )
     done = subprocess.run(
-        [str(RASA_PYTHON), str(SOCKETIO_CLIENT), unsure.rasa_url, session],
+        [str(rasa_bin.with_name("python")), str(SOCKETIO_CLIENT), unsure.rasa_url, session],
         input=lines,
         capture_output=True,
         text=True,

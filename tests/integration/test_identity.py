@@ -15,6 +15,7 @@ import json
 import subprocess
 import uuid
 from datetime import datetime, timezone
+from pathlib import Path
 
 import httpx
 import pytest
@@ -34,19 +35,18 @@ from tests.integration.test_console_to_customer import csrf_of, logged_in
 
 pytestmark = pytest.mark.integration
 
-RASA_PYTHON = PROJECT_ROOT / ".venv-rasa" / "bin" / "python"
 POLICY = sla.load_policy(None)  # the stack runs on the default business hours
 SOCKETIO_CLIENT = PROJECT_ROOT / "tests" / "integration" / "socketio_client.py"
 
 
 def web_chat(
-    settings: Settings, session: str, messages: list[tuple[str, dict]]
+    rasa_bin: Path, settings: Settings, session: str, messages: list[tuple[str, dict]]
 ) -> tuple[str, list[str]]:
     """Talk over socket.io like the web widget; returns the conversation id the server
     confirmed (it issues and signs session ids) and each message's replies, joined."""
     lines = "".join(json.dumps({"message": m, "customData": d}) + "\n" for m, d in messages)
     done = subprocess.run(
-        [str(RASA_PYTHON), str(SOCKETIO_CLIENT), settings.rasa_url, session],
+        [str(rasa_bin.with_name("python")), str(SOCKETIO_CLIENT), settings.rasa_url, session],
         input=lines,
         capture_output=True,
         text=True,
@@ -68,7 +68,7 @@ def messaging_app(settings: Settings, sender: str, text: str, metadata: dict) ->
 
 
 def test_web_and_messaging_app_are_one_customer_until_erased(
-    stack: Settings, callback_receiver: CallbackReceiver
+    stack: Settings, callback_receiver: CallbackReceiver, rasa_bin: Path
 ) -> None:
     tag = uuid.uuid4().hex[:8]
     email = f"anna.{tag}@example.com"
@@ -78,6 +78,7 @@ def test_web_and_messaging_app_are_one_customer_until_erased(
 
     # On the web: a question the bot answers, then a person.
     web, (answered, handed) = web_chat(
+        rasa_bin,
         stack,
         web,
         [

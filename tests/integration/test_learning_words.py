@@ -49,7 +49,7 @@ STORE_WORDING = "dove vi trovo a Bologna?"
 
 
 @pytest.fixture(scope="module")
-def plain_faq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+def plain_faq(tmp_path_factory: pytest.TempPathFactory, rasa_bin: Path) -> Iterator[Settings]:
     data_dir = tmp_path_factory.mktemp("sportello-plain-faq")
     settings = Settings(
         data_dir=data_dir,

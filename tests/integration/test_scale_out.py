@@ -26,6 +26,16 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.scaleout_stack import (
+    LOCK_KEY,
+    LOCK_STORE,
+    REQUIRE_ENV,
+    ScaleOut,
+    lock_writes,
+    missing_binaries,
+    parse_commandstats,
+    running_scale_out,
+)
 from customerlog import schema, turns
 from customerlog.tracker import POSTGRES_HORIZON_S
 from desk.monitor import run_once
@@ -43,16 +53,6 @@ from sportello.db import open_db
 from sportello.settings import Settings, get_settings
 from stack.services import train_model
 from tests.integration.rest import texts
-from tests.integration.scaleout import (
-    LOCK_KEY,
-    LOCK_STORE,
-    REQUIRE_ENV,
-    ScaleOut,
-    lock_writes,
-    missing_binaries,
-    parse_commandstats,
-    running_scale_out,
-)
 
 pytestmark = pytest.mark.integration
 
@@ -81,7 +81,7 @@ def require_scale_out() -> None:
 
 
 @pytest.fixture(scope="module")
-def scale_out(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaleOut]:
+def scale_out(tmp_path_factory: pytest.TempPathFactory, rasa_bin: Path) -> Iterator[ScaleOut]:
     require_scale_out()
     model = train_model()
     with running_scale_out(tmp_path_factory.mktemp("scale-out"), model) as running:

@@ -13,7 +13,6 @@ from bot.rasa_main import argv_with_token
 from sportello.keys import MIN_RASA_TOKEN_CHARS, rasa_token, weak_rasa_token
 from sportello.settings import PROJECT_ROOT, Settings
 from stack.services import (
-    RASA_BIN,
     ServiceError,
     build_services,
     exposure_problems,
@@ -157,7 +156,7 @@ def test_an_open_chat_page_needs_its_public_addresses(tmp_path: Path) -> None:
 
 
 def test_rasa_runs_with_its_usage_telemetry_off_even_when_its_user_enabled_it(
-    tmp_path: Path,
+    tmp_path: Path, rasa_bin: Path
 ) -> None:
     """Rasa 3.6 switches telemetry on for a user on first use; Sportello's Rasa processes
     must not report to Rasa's servers whatever that user's configuration says."""
@@ -169,7 +168,7 @@ def test_rasa_runs_with_its_usage_telemetry_off_even_when_its_user_enabled_it(
     env = {"PATH": "/usr/bin:/bin", "HOME": str(home)}
     said = {}
     for name, extra in (("user", {}), ("sportello", rasa_env())):
-        run = [str(RASA_BIN), "telemetry"]
+        run = [str(rasa_bin), "telemetry"]
         said[name] = subprocess.run(
             run, env={**env, **extra}, capture_output=True, text=True, timeout=120
         ).stdout

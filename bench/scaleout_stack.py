@@ -36,6 +36,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.ports import free_port
 from bench.speed import seed_demo
 from sportello.settings import Settings
 from stack.services import (
@@ -44,7 +45,6 @@ from stack.services import (
     tracker_store_yaml,
     wait_model_loaded,
 )
-from tests.servers import free_port
 
 # `make test` sets this: there missing PostgreSQL or Redis binaries fail the smoke test
 # instead of skipping it, so CI cannot pass without having run it.
@@ -348,7 +348,7 @@ def scale_out_endpoints(
     # The tracker store section `sportello run` writes for SPORTELLO_TRACKER_URL.
     tracker = tracker_store_yaml(Settings(tracker_url=where))
     return (
-        "# Generated for a scaled-out test run (tests/integration/scaleout.py).\n"
+        "# Generated for a scaled-out test run (bench/scaleout_stack.py).\n"
         "action_endpoint:\n"
         f'  url: "{action_url}"\n'
         f"{tracker}"
