@@ -38,9 +38,12 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from desk.tickets import utc_now
+from sportello.db import open_db
 from sportello.settings import WILDCARD_HOSTS, Settings, get_settings
 from sportello.web import (
     BASE_HEADERS,
@@ -49,6 +52,7 @@ from sportello.web import (
     choose_language,
     keep_query_strings_out_of_access_logs,
 )
+from webchat.conversation import Reply, conversation_view
 
 logger = logging.getLogger(__name__)
 
@@ -196,6 +200,15 @@ def widget_config(lang: str, rasa_url: str) -> dict[str, Any]:
     }
 
 
+def _conversation(settings: Settings, body: object) -> Reply:
+    """``POST /conversation`` off the event loop: SQLite may wait for a writer."""
+    db = open_db(settings.db_path)
+    try:
+        return conversation_view(db, settings, body, utc_now())
+    finally:
+        db.close()
+
+
 def create_app(settings: Settings, widget_path: Path = WIDGET_JS) -> FastAPI:
     """The chat page application for ``settings``.
 
@@ -271,6 +284,17 @@ def create_app(settings: Settings, widget_path: Path = WIDGET_JS) -> FastAPI:
             STATIC_DIR / "chat.css",
             media_type="text/css",
             headers={"Cache-Control": "public, max-age=3600"},
+        )
+
+    @app.post("/conversation")
+    async def conversation(request: Request) -> JSONResponse:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        reply = await run_in_threadpool(_conversation, settings, body)
+        return JSONResponse(
+            reply.body, status_code=reply.status, headers={"Cache-Control": "no-store"}
         )
 
     @app.get("/healthz")
