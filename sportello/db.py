@@ -24,15 +24,21 @@ import sqlite_utils
 from sportello.settings import get_settings
 
 
-def open_db(path: Path | str | None = None) -> sqlite_utils.Database:
-    """The database at ``path`` (default: the configured one), created if missing."""
+def open_db(path: Path | str | None = None, *, any_thread: bool = False) -> sqlite_utils.Database:
+    """The database at ``path`` (default: the configured one), created if missing.
+
+    ``any_thread`` lets the connection be used from a thread other than the one that
+    opened it, one thread at a time: the console's per-request connection is opened by
+    FastAPI in one worker thread and used by the route in another. Never share such a
+    connection between requests or threads running at once.
+    """
     db_path = Path(path) if path is not None else get_settings().db_path
     db_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not db_path.exists():
         # SQLite creates the file (and later its -wal and -shm) with the permissions of
         # the database file: create it private first.
         os.close(os.open(db_path, os.O_WRONLY | os.O_CREAT, 0o600))
-    db = sqlite_utils.Database(db_path)
+    db = sqlite_utils.Database(sqlite3.connect(db_path, check_same_thread=not any_thread))
     db.execute("PRAGMA secure_delete=ON")
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA busy_timeout=5000")

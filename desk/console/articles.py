@@ -10,23 +10,20 @@ bot within a second.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from typing import Annotated, Any
 
 import sqlite_utils
-from fastapi import FastAPI, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from customerlog import ratings
 from desk.console import kbsearch
-from desk.console.deps import CheckedForm, Supervisor, TicketWorker
+from desk.console.deps import CheckedForm, Db, Supervisor, TicketWorker
+from desk.console.render import Notice, refusal, render, set_notice
 from knowledge import drafts, phrasings, store
 from knowledge.store import ArticleError
 
-Render = Callable[..., HTMLResponse]
-Connect = Callable[[], AbstractContextManager[sqlite_utils.Database]]
-SetNotice = Callable[..., None]
+router = APIRouter()
 
 
 def _lines(text: str) -> list[str]:
@@ -51,153 +48,151 @@ def _grouped(articles: list[store.Article]) -> list[dict[str, Any]]:
     return list(rows.values())
 
 
-def register(app: FastAPI, *, render: Render, connected: Connect, set_notice: SetNotice) -> None:
-    """Add the /articles pages to the console ``app``."""
+@router.get("/articles", response_class=HTMLResponse)
+def list_page(request: Request, user: TicketWorker, db: Db) -> HTMLResponse:
+    quality = {q.article_id: q for q in ratings.article_quality(db)}
+    review = [
+        {"quality": q, "versions": _versions(db, q.article_id)} for q in ratings.review_list(db)
+    ]
+    return render(
+        request,
+        "articles.html",
+        drafts=_grouped(drafts.list_drafts(db)),
+        review=review,
+        published=_grouped(store.list_articles(db, status="published")),
+        retired=_grouped(store.list_articles(db, status="retired")),
+        quality=quality,
+        proposals=phrasings.list_proposals(db),
+    )
 
-    def refusal(key: str, **values: str) -> dict[str, Any]:
-        return {"key": key, "level": "error", "values": values}
 
-    @app.get("/articles", response_class=HTMLResponse)
-    def list_page(request: Request, user: TicketWorker) -> HTMLResponse:
-        with connected() as db:
-            quality = {q.article_id: q for q in ratings.article_quality(db)}
-            review = [
-                {"quality": q, "versions": _versions(db, q.article_id)}
-                for q in ratings.review_list(db)
-            ]
-            return render(
-                request,
-                "articles.html",
-                drafts=_grouped(drafts.list_drafts(db)),
-                review=review,
-                published=_grouped(store.list_articles(db, status="published")),
-                retired=_grouped(store.list_articles(db, status="retired")),
-                quality=quality,
-                proposals=phrasings.list_proposals(db),
-            )
-
-    @app.post("/articles/phrasings")
-    def decide_phrasings(request: Request, form: CheckedForm, user: Supervisor) -> Response:
-        """Approve or reject the ticked proposals in one go (supervisors)."""
-        chosen = [int(v) for v in form.getlist("proposal") if str(v).isdigit()]
-        if not chosen:
-            set_notice(request, "phrasings_none_selected", level="error")
-            return RedirectResponse("/articles#proposals", status_code=303)
-        with connected() as db:
-            if form.get("decision") == "approve":
-                n = phrasings.approve(db, chosen, user.username)
-                set_notice(request, "phrasings_approved", n=str(n))
-            else:
-                n = phrasings.reject(db, chosen, user.username)
-                set_notice(request, "phrasings_rejected", n=str(n))
+@router.post("/articles/phrasings")
+def decide_phrasings(request: Request, form: CheckedForm, user: Supervisor, db: Db) -> Response:
+    """Approve or reject the ticked proposals in one go (supervisors)."""
+    chosen = [int(v) for v in form.getlist("proposal") if str(v).isdigit()]
+    if not chosen:
+        set_notice(request, "phrasings_none_selected", level="error")
         return RedirectResponse("/articles#proposals", status_code=303)
+    if form.get("decision") == "approve":
+        n = phrasings.approve(db, chosen, user.username)
+        set_notice(request, "phrasings_approved", n=str(n))
+    else:
+        n = phrasings.reject(db, chosen, user.username)
+        set_notice(request, "phrasings_rejected", n=str(n))
+    return RedirectResponse("/articles#proposals", status_code=303)
 
-    @app.get("/articles/check", response_class=HTMLResponse)
-    def check_page(request: Request, user: TicketWorker) -> HTMLResponse:
-        """The knowledge base's weak spots (knowledge.check), computed in the background."""
-        return render(request, "articles_check.html", report=kbsearch.weak_spots())
 
-    def new_page(
-        request: Request,
-        status_code: int = 200,
-        notice: dict[str, Any] | None = None,
-        **values: str,
-    ) -> HTMLResponse:
-        form = {"lang": "it", "question": "", "answer": "", "tags": "", **values}
-        if form["lang"] not in store.LANGS:
-            form["lang"] = "it"
-        return render(request, "article_new.html", status_code, notice=notice, form=form)
+@router.get("/articles/check", response_class=HTMLResponse)
+def check_page(request: Request, user: TicketWorker) -> HTMLResponse:
+    """The knowledge base's weak spots (knowledge.check), computed in the background."""
+    return render(request, "articles_check.html", report=kbsearch.weak_spots())
 
-    @app.get("/articles/new", response_class=HTMLResponse)
-    def new_form(
-        request: Request, user: TicketWorker, lang: str = "it", question: str = ""
-    ) -> HTMLResponse:
-        return new_page(request, lang=lang, question=question[: drafts.MAX_QUESTION_CHARS])
 
-    @app.post("/articles/new")
-    def create(
-        request: Request,
-        form: CheckedForm,
-        user: TicketWorker,
-        lang: Annotated[str, Form()] = "it",
-        question: Annotated[str, Form()] = "",
-        answer: Annotated[str, Form()] = "",
-        tags: Annotated[str, Form()] = "",
-    ) -> Response:
-        values = {"lang": lang, "question": question, "answer": answer, "tags": tags}
-        with connected() as db:
-            try:
-                draft = drafts.propose(
-                    db,
-                    question=question,
-                    answer=answer,
-                    lang=lang,
-                    author=user.username,
-                    tags=_tags(tags),
-                    source=f"console:{user.username}",
-                )
-            except ArticleError as exc:
-                return new_page(request, 422, refusal("article_invalid", why=str(exc)), **values)
-        set_notice(request, "draft_created")
-        return RedirectResponse(f"/articles/{draft.id}", status_code=303)
+def new_page(
+    request: Request,
+    status_code: int = 200,
+    notice: Notice | None = None,
+    **values: str,
+) -> HTMLResponse:
+    form = {"lang": "it", "question": "", "answer": "", "tags": "", **values}
+    if form["lang"] not in store.LANGS:
+        form["lang"] = "it"
+    return render(request, "article_new.html", status_code, notice=notice, form=form)
 
-    @app.get("/articles/{article_id}", response_class=HTMLResponse)
-    def show(request: Request, article_id: str, user: TicketWorker) -> HTMLResponse:
-        with connected() as db:
-            versions = _versions(db, article_id)
-            if not versions:
-                return render(request, "error.html", 404, message_key="article_not_found")
-            quality = next(
-                (q for q in ratings.article_quality(db) if q.article_id == article_id), None
-            )
-            history = {lang: store.article_history(db, article_id, lang) for lang in versions}
-            return render(
-                request,
-                "article.html",
-                article_id=article_id,
-                versions=versions,
-                langs=store.LANGS,
-                quality=quality,
-                history=history,
-                tags=", ".join(next(iter(versions.values())).tags),
-            )
 
-    @app.post("/articles/{article_id}/publish")
-    async def publish(
-        request: Request, article_id: str, form: CheckedForm, user: Supervisor
-    ) -> Response:
-        chosen = []
-        for lang in store.LANGS:
-            question = str(form.get(f"question_{lang}") or "").strip()
-            answer = str(form.get(f"answer_{lang}") or "").strip()
-            if question or answer:
-                alts = _lines(str(form.get(f"alt_{lang}") or ""))
-                chosen.append(drafts.Version(lang, question, answer, alts))
-        with connected() as db:
-            try:
-                drafts.publish(
-                    db,
-                    article_id,
-                    chosen,
-                    reviewer=user.username,
-                    tags=_tags(str(form.get("tags") or "")),
-                )
-            except ArticleError as exc:
-                set_notice(request, "article_invalid", level="error", why=str(exc))
-                return RedirectResponse(f"/articles/{article_id}", status_code=303)
-        set_notice(request, "article_published")
+@router.get("/articles/new", response_class=HTMLResponse)
+def new_form(
+    request: Request, user: TicketWorker, lang: str = "it", question: str = ""
+) -> HTMLResponse:
+    return new_page(request, lang=lang, question=question[: drafts.MAX_QUESTION_CHARS])
+
+
+@router.post("/articles/new")
+def create(
+    request: Request,
+    form: CheckedForm,
+    user: TicketWorker,
+    db: Db,
+    lang: Annotated[str, Form()] = "it",
+    question: Annotated[str, Form()] = "",
+    answer: Annotated[str, Form()] = "",
+    tags: Annotated[str, Form()] = "",
+) -> Response:
+    values = {"lang": lang, "question": question, "answer": answer, "tags": tags}
+    try:
+        draft = drafts.propose(
+            db,
+            question=question,
+            answer=answer,
+            lang=lang,
+            author=user.username,
+            tags=_tags(tags),
+            source=f"console:{user.username}",
+        )
+    except ArticleError as exc:
+        return new_page(request, 422, refusal("article_invalid", why=str(exc)), **values)
+    set_notice(request, "draft_created")
+    return RedirectResponse(f"/articles/{draft.id}", status_code=303)
+
+
+@router.get("/articles/{article_id}", response_class=HTMLResponse)
+def show(request: Request, article_id: str, user: TicketWorker, db: Db) -> HTMLResponse:
+    versions = _versions(db, article_id)
+    if not versions:
+        return render(request, "error.html", 404, message_key="article_not_found")
+    quality = next((q for q in ratings.article_quality(db) if q.article_id == article_id), None)
+    history = {lang: store.article_history(db, article_id, lang) for lang in versions}
+    return render(
+        request,
+        "article.html",
+        article_id=article_id,
+        versions=versions,
+        langs=store.LANGS,
+        quality=quality,
+        history=history,
+        tags=", ".join(next(iter(versions.values())).tags),
+    )
+
+
+@router.post("/articles/{article_id}/publish")
+def publish(
+    request: Request, article_id: str, form: CheckedForm, user: Supervisor, db: Db
+) -> Response:
+    chosen = []
+    for lang in store.LANGS:
+        question = str(form.get(f"question_{lang}") or "").strip()
+        answer = str(form.get(f"answer_{lang}") or "").strip()
+        if question or answer:
+            alts = _lines(str(form.get(f"alt_{lang}") or ""))
+            chosen.append(drafts.Version(lang, question, answer, alts))
+    try:
+        drafts.publish(
+            db,
+            article_id,
+            chosen,
+            reviewer=user.username,
+            tags=_tags(str(form.get("tags") or "")),
+        )
+    except ArticleError as exc:
+        set_notice(request, "article_invalid", level="error", why=str(exc))
         return RedirectResponse(f"/articles/{article_id}", status_code=303)
+    set_notice(request, "article_published")
+    return RedirectResponse(f"/articles/{article_id}", status_code=303)
 
-    @app.post("/articles/{article_id}/reject")
-    def reject(request: Request, article_id: str, form: CheckedForm, user: Supervisor) -> Response:
-        with connected() as db:
-            drafts.reject(db, article_id, reviewer=user.username)
-        set_notice(request, "draft_rejected")
-        return RedirectResponse("/articles", status_code=303)
 
-    @app.post("/articles/{article_id}/retire")
-    def retire(request: Request, article_id: str, form: CheckedForm, user: Supervisor) -> Response:
-        with connected() as db:
-            drafts.retire(db, article_id, reviewer=user.username)
-        set_notice(request, "article_retired")
-        return RedirectResponse(f"/articles/{article_id}", status_code=303)
+@router.post("/articles/{article_id}/reject")
+def reject(
+    request: Request, article_id: str, form: CheckedForm, user: Supervisor, db: Db
+) -> Response:
+    drafts.reject(db, article_id, reviewer=user.username)
+    set_notice(request, "draft_rejected")
+    return RedirectResponse("/articles", status_code=303)
+
+
+@router.post("/articles/{article_id}/retire")
+def retire(
+    request: Request, article_id: str, form: CheckedForm, user: Supervisor, db: Db
+) -> Response:
+    drafts.retire(db, article_id, reviewer=user.username)
+    set_notice(request, "article_retired")
+    return RedirectResponse(f"/articles/{article_id}", status_code=303)

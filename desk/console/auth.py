@@ -1,10 +1,17 @@
-"""Slowing down password guessing at the console's login form, without locking operators out.
+"""Logging in and out of the console, and slowing down password guessing at the login form.
 
-Failed logins are counted per client address *and* username, and per client address
-alone (one address trying many names). The first :data:`FREE_FAILURES` of a key cost
-nothing more than the pause after each failure; after that the key must wait before its
-next attempt, twice as long each time (:data:`FIRST_WAIT_SECONDS`, doubled, at most
-:data:`MAX_WAIT_SECONDS`). A refused attempt is answered at once (429 with
+**Routes.** ``GET /login`` shows the form (a logged-in user goes home); ``POST /login``
+checks the password and starts a fresh session (a new CSRF token; only the chosen UI
+language carries over), then returns to the local page asked for (``next``, never
+another site); ``POST /logout`` ends the session. Both forms carry the CSRF token like
+every other (the login page's comes from the anonymous session). Who may reach which
+page after that is the gate's business (:mod:`desk.console.app`).
+
+**The throttle.** Failed logins are counted per client address *and* username, and per
+client address alone (one address trying many names). The first :data:`FREE_FAILURES` of
+a key cost nothing more than the pause after each failure; after that the key must wait
+before its next attempt, twice as long each time (:data:`FIRST_WAIT_SECONDS`, doubled, at
+most :data:`MAX_WAIT_SECONDS`). A refused attempt is answered at once (429 with
 ``Retry-After``) and checks no password. So someone guessing Anna's password from one
 address slows only themselves: Anna logging in from her own desk is not locked out, as
 she was by the old 15-minute lock on the username. Unknown usernames are counted the same
@@ -12,18 +19,31 @@ way, so the throttle does not reveal which accounts exist. A key's failures are 
 :data:`FORGET_SECONDS` after its last one, or at once by a successful login.
 
 Counts live in the process's memory: a restart clears them, which is acceptable for a
-brake (the scrypt cost per attempt remains). Nothing here sleeps: the console awaits the
-pause after a failure on the event loop, so a burst of wrong passwords occupies no
-worker thread.
+brake (the scrypt cost per attempt remains). Nothing here sleeps in a thread: the login
+route awaits the pause after a failure on the event loop, so a burst of wrong passwords
+occupies no worker thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
+import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from desk import users
+from desk.console.deps import CheckedForm, connected, console
+from desk.console.render import render, set_notice
+from desk.console.session import new_csrf_token, replace_session, session_of
+from desk.console.text import SUPPORTED_LANGS
 
 FREE_FAILURES = 5
 # An address trying many usernames gets this many failures before waiting.
@@ -35,6 +55,9 @@ FAILURE_DELAY_SECONDS = 0.5
 # Beyond this many keys tracked, forgotten entries are dropped (bounds memory when
 # someone tries many names or addresses).
 PRUNE_ABOVE = 10_000
+# Where a login may send the browser back to: a local path only, never another site.
+LOCAL_PATH = re.compile(r"/[A-Za-z0-9/_-]*")
+MAX_USERNAME_CHARS = 64
 
 
 @dataclass
@@ -102,3 +125,70 @@ class LoginThrottle:
         """The right password: this address's count for this user starts again."""
         with self._lock:
             self._records.pop(self._keys(address, username)[0], None)
+
+
+router = APIRouter()
+
+
+def safe_next(value: str | None) -> str | None:
+    if value and LOCAL_PATH.fullmatch(value) and not value.startswith("//"):
+        return value
+    return None
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str | None = None) -> Response:
+    if request.state.user is not None:
+        return RedirectResponse("/", status_code=303)
+    return render(request, "login.html", next=safe_next(next) or "", failed=None)
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(
+    request: Request,
+    form: CheckedForm,
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    """Async so that the pause after a failure holds no worker thread; the password
+    check itself (scrypt) runs in the thread pool."""
+    parts = console(request)
+    username = username.strip()[:MAX_USERNAME_CHARS]
+    address = request.client.host if request.client else "unknown"
+    wait = parts.throttle.retry_after(address, username)
+    if wait:
+        refused = render(
+            request, "login.html", 429, next=safe_next(next) or "", failed="login_throttled"
+        )
+        refused.headers["Retry-After"] = str(wait)
+        return refused
+
+    def check() -> users.User | None:
+        with connected(parts.settings) as db:
+            return users.authenticate(db, username, password)
+
+    user = await run_in_threadpool(check)
+    if user is None:
+        parts.throttle.failed(address, username)
+        await asyncio.sleep(parts.failure_delay)
+        return render(request, "login.html", 401, next=safe_next(next) or "", failed="login_failed")
+    parts.throttle.succeeded(address, username)
+    # A fresh session (and CSRF token) on login: nothing from before carries over.
+    fresh = {
+        "user": user.username,
+        "pwc": user.password_changed_at,
+        "csrf": new_csrf_token(),
+    }
+    if session_of(request).get("lang") in SUPPORTED_LANGS:
+        fresh["lang"] = session_of(request)["lang"]
+    replace_session(request, fresh)
+    return RedirectResponse(safe_next(next) or "/", status_code=303)
+
+
+@router.post("/logout")
+def logout(request: Request, form: CheckedForm) -> Response:
+    lang = session_of(request).get("lang")
+    replace_session(request, {"lang": lang} if lang in SUPPORTED_LANGS else {})
+    set_notice(request, "logged_out")
+    return RedirectResponse("/login", status_code=303)

@@ -12,25 +12,23 @@ marketing users get 403 here, as on tickets.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from typing import Annotated, Any
 from urllib.parse import quote
 
 import sqlite_utils
-from fastapi import FastAPI, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from customerlog import turns
 from desk import history, tickets
-from desk.console.deps import CheckedForm, TicketWorker
+from desk.console.deps import CheckedForm, Db, TicketWorker
+from desk.console.display import format_time
+from desk.console.render import Notice, refusal, render, set_notice
 from identity import profiles
 
 logger = logging.getLogger(__name__)
 
-Render = Callable[..., HTMLResponse]
-Connect = Callable[[], AbstractContextManager[sqlite_utils.Database]]
-SetNotice = Callable[..., None]
+router = APIRouter()
 
 MAX_ID_CHARS = 300
 
@@ -67,94 +65,81 @@ def _profile_context(db: sqlite_utils.Database, profile: profiles.Profile) -> di
     }
 
 
-def register(
-    app: FastAPI,
-    *,
-    render: Render,
-    connected: Connect,
-    set_notice: SetNotice,
-    format_time: Callable[[Any], str],
-) -> None:
-    """Add the /customers pages to the console ``app``."""
+def _page(
+    request: Request,
+    db: sqlite_utils.Database,
+    customer_id: str,
+    status_code: int = 200,
+    notice: Notice | None = None,
+) -> HTMLResponse:
+    _fresh(db)
+    live = profiles.resolve(db, customer_id[:MAX_ID_CHARS])
+    profile = profiles.get_profile(db, live) if live else None
+    if profile is None:
+        return render(request, "error.html", 404, message_key="customer_unknown", notice=notice)
+    return render(
+        request,
+        "customer.html",
+        status_code,
+        notice=notice,
+        format_time=format_time,
+        **_profile_context(db, profile),
+    )
 
-    def page(
-        request: Request,
-        db: sqlite_utils.Database,
-        customer_id: str,
-        status_code: int = 200,
-        notice: dict[str, Any] | None = None,
-    ) -> HTMLResponse:
-        _fresh(db)
-        live = profiles.resolve(db, customer_id[:MAX_ID_CHARS])
-        profile = profiles.get_profile(db, live) if live else None
-        if profile is None:
-            return render(request, "error.html", 404, message_key="customer_unknown", notice=notice)
-        return render(
-            request,
-            "customer.html",
-            status_code,
-            notice=notice,
-            format_time=format_time,
-            **_profile_context(db, profile),
+
+def _back(customer_id: str, back_to: str) -> RedirectResponse:
+    """To the page the form came from, if it is one of ours; else to this customer's."""
+    target = _safe_back(back_to) or f"/customers/{quote(customer_id, safe='')}"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.get("/customers/{customer_id}", response_class=HTMLResponse)
+def show(request: Request, customer_id: str, user: TicketWorker, db: Db) -> HTMLResponse:
+    return _page(request, db, customer_id)
+
+
+@router.post("/customers/{customer_id}/merge")
+def merge(
+    request: Request,
+    customer_id: str,
+    form: CheckedForm,
+    user: TicketWorker,
+    db: Db,
+    other: Annotated[str, Form()] = "",
+    back_to: Annotated[str, Form()] = "",
+) -> Response:
+    """Merge ``other`` (any of its ids) into this customer."""
+    try:
+        profiles.merge(
+            db,
+            customer_id[:MAX_ID_CHARS],
+            other.strip()[:MAX_ID_CHARS],
+            actor=user.username,
         )
+    except profiles.IdentityError as exc:
+        refused = refusal("customer_merge_refused", why=str(exc))
+        return _page(request, db, customer_id, 422, refused)
+    set_notice(request, "customer_merged")
+    return _back(customer_id, back_to)
 
-    def back(customer_id: str) -> str:
-        return f"/customers/{quote(customer_id, safe='')}"
 
-    @app.get("/customers/{customer_id}", response_class=HTMLResponse)
-    def show(request: Request, customer_id: str, user: TicketWorker) -> HTMLResponse:
-        with connected() as db:
-            return page(request, db, customer_id)
-
-    @app.post("/customers/{customer_id}/merge")
-    def merge(
-        request: Request,
-        customer_id: str,
-        form: CheckedForm,
-        user: TicketWorker,
-        other: Annotated[str, Form()] = "",
-        back_to: Annotated[str, Form()] = "",
-    ) -> Response:
-        """Merge ``other`` (any of its ids) into this customer."""
-        with connected() as db:
-            try:
-                profiles.merge(
-                    db,
-                    customer_id[:MAX_ID_CHARS],
-                    other.strip()[:MAX_ID_CHARS],
-                    actor=user.username,
-                )
-            except profiles.IdentityError as exc:
-                refused = {
-                    "key": "customer_merge_refused",
-                    "level": "error",
-                    "values": {"why": str(exc)},
-                }
-                return page(request, db, customer_id, 422, refused)
-        set_notice(request, "customer_merged")
-        return RedirectResponse(_safe_back(back_to) or back(customer_id), status_code=303)
-
-    @app.post("/customers/{customer_id}/links/{merge_id}/undo")
-    def undo(
-        request: Request,
-        customer_id: str,
-        merge_id: int,
-        form: CheckedForm,
-        user: TicketWorker,
-        back_to: Annotated[str, Form()] = "",
-    ) -> Response:
-        with connected() as db:
-            try:
-                profiles.undo(db, merge_id, actor=user.username)
-            except profiles.IdentityError as exc:
-                refused = {
-                    "key": "customer_undo_refused",
-                    "level": "error",
-                    "values": {"why": str(exc)},
-                }
-                return page(request, db, customer_id, 409, refused)
-        set_notice(request, "customer_unmerged")
-        return RedirectResponse(_safe_back(back_to) or back(customer_id), status_code=303)
+@router.post("/customers/{customer_id}/links/{merge_id}/undo")
+def undo(
+    request: Request,
+    customer_id: str,
+    merge_id: int,
+    form: CheckedForm,
+    user: TicketWorker,
+    db: Db,
+    back_to: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        profiles.undo(db, merge_id, actor=user.username)
+    except profiles.IdentityError as exc:
+        refused = refusal("customer_undo_refused", why=str(exc))
+        return _page(request, db, customer_id, 409, refused)
+    set_notice(request, "customer_unmerged")
+    return _back(customer_id, back_to)
 
 
 def _safe_back(target: str) -> str | None:

@@ -11,6 +11,11 @@ The signing key is ``settings.secret_key`` or, when unset, a random key kept in
 ``data_dir/secret_key`` (created with 0600 permissions on first use), so sessions survive
 restarts and several console processes agree on it.
 
+While a request is served, its session is the dict in ``request.state.session`` (the
+console's gate loads it from the cookie); routes change it only through
+:func:`update_session` and :func:`replace_session`, which tell the gate to send a new
+cookie.
+
 Known limit of signed cookies: logging out deletes the cookie in that browser, but a copy
 stolen earlier stays valid until it expires or the password changes.
 """
@@ -26,6 +31,8 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
+
+from starlette.requests import Request
 
 from sportello.keys import load_key
 from sportello.settings import Settings
@@ -104,3 +111,28 @@ def csrf_matches(session: dict[str, Any], submitted: str | None) -> bool:
     if not isinstance(expected, str) or not expected or not submitted:
         return False
     return hmac.compare_digest(expected.encode("utf-8"), submitted.encode("utf-8"))
+
+
+def session_of(request: Request) -> dict[str, Any]:
+    return request.state.session
+
+
+def update_session(request: Request, **values: Any) -> None:
+    request.state.session.update(values)
+    request.state.session_changed = True
+
+
+def replace_session(request: Request, new: dict[str, Any]) -> None:
+    """A new session in place of the old one (at login and logout: nothing carries over
+    that the caller does not copy)."""
+    request.state.session = new
+    request.state.session_changed = True
+
+
+def ensure_csrf(request: Request) -> str:
+    """The session's CSRF token, created on first use (every page's forms carry it)."""
+    token = session_of(request).get("csrf")
+    if not isinstance(token, str) or not token:
+        token = new_csrf_token()
+        update_session(request, csrf=token)
+    return token

@@ -16,6 +16,7 @@ import httpx
 import pytest
 import sqlite_utils
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from desk import tickets, users
@@ -122,3 +123,17 @@ def page_token(client: TestClient, path: str = "/") -> str:
     response = client.get(path, follow_redirects=True)
     assert response.status_code == 200, response.text
     return csrf_token(response.text)
+
+
+def concrete_path(route: APIRoute) -> str:
+    return route.path.replace("{ticket_id}", "1")
+
+
+def console_routes(app: FastAPI) -> list[tuple[str, str]]:
+    """Every (method, path) the app serves; ticket paths name ticket 1."""
+    return [
+        (method, concrete_path(route))
+        for route in app.routes
+        if isinstance(route, APIRoute)
+        for method in sorted(route.methods)
+    ]
