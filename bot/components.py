@@ -13,14 +13,17 @@ message, not one word.
 (knowledge.questions) to the knowledge base whatever small-talk or rating intent the
 classifier guessed.
 
-Importing this module also installs :mod:`bot.rasa_speedups`: Rasa imports it when it
-loads the model, before the first message.
+Loading any of them from a trained model (what ``rasa run``, ``rasa shell`` and ``rasa
+test`` do before the first message; ``rasa train`` creates them instead) installs the
+speed-ups of :mod:`bot.rasa_speedups` once per process, as ``SPORTELLO_RASA_SPEEDUPS``
+and the installed library versions allow. Importing this module patches nothing.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from functools import cache
 from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -39,13 +42,19 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-import bot.rasa_speedups  # noqa: F401  (installs the speed-ups before the first message)
+from bot.rasa_speedups import install_speedups
 from knowledge.language import detect_language
 from knowledge.questions import reads_as_question
 
 ENTITY = "language"
 VOCABULARY_FILE = "vocabulary.json"
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+@cache
+def speed_up_rasa() -> dict[str, str]:
+    """Install the Rasa speed-ups, once, when the first component is loaded from a model."""
+    return install_speedups()
 
 
 def words_of(text: str) -> list[str]:
@@ -65,6 +74,18 @@ class LanguageDetector(GraphComponent, EntityExtractorMixin):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> LanguageDetector:
+        return cls()
+
+    @classmethod
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> LanguageDetector:
+        speed_up_rasa()
         return cls()
 
     def process(self, messages: list[Message]) -> list[Message]:
@@ -143,6 +164,7 @@ class UnknownWordsFallback(GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> UnknownWordsFallback:
+        speed_up_rasa()
         with model_storage.read_from(resource) as model_dir:
             words = json.loads((model_dir / VOCABULARY_FILE).read_text(encoding="utf-8"))
         return cls(config, model_storage, resource, set(words))
@@ -218,6 +240,18 @@ class QuestionRouter(GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> QuestionRouter:
+        return cls()
+
+    @classmethod
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> QuestionRouter:
+        speed_up_rasa()
         return cls()
 
     def process(self, messages: list[Message]) -> list[Message]:

@@ -30,19 +30,25 @@
 - DIET's input joins two one-row sparse matrices through scipy's general ``bmat``.
   :func:`join_sparse_features_directly` concatenates their arrays.
 
-Each replaces one Rasa function (RulePolicy's: three), keeps its behaviour (same
-checks, same errors, same results) and is tied to Rasa 3.6 / jsonschema 4.17 / dask
-2022.10 / TensorFlow 2.12 / aiohttp 3.9 / scipy 1.10: tests/bot/test_rasa_speedups.py
-fails if a speed-up or Rasa's behaviour is lost on an upgrade. Installed on import;
-``bot.components`` imports this module, so Rasa installs it when it loads the model.
+Each replaces one Rasa function (RulePolicy's: three) and keeps its behaviour (same
+checks, same errors, same results); tests/bot/test_rasa_speedups.py compares each with
+the original. Nothing is patched on import: :func:`install_speedups`, called when Rasa
+loads a trained model, installs those that ``SPORTELLO_RASA_SPEEDUPS`` asks for (all by
+default; ``0`` none, ``-name`` all but one, ``a,b`` only those) and only where the
+libraries are the exact versions the patch was written for (``SPEEDUPS``); on any other
+it stays off and says so in the log.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cache, lru_cache
+from importlib import metadata
 from typing import Any
 
 import aiohttp
@@ -67,6 +73,10 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.utils.endpoints import EndpointConfig
 from scipy.sparse import coo_matrix
 from scipy.sparse._sputils import get_index_dtype, upcast
+
+from sportello.settings import get_settings
+
+logger = logging.getLogger(__name__)
 
 # ---- Rasa's check of action-server responses, compiled once --------------------------
 
@@ -547,10 +557,123 @@ def keep_endpoint_connections() -> None:
     EndpointConfig.session = _kept_session
 
 
-compile_action_response_check()
-index_event_types()
-run_graphs_in_order()
-call_compiled_predictions()
-narrow_rule_matching()
-keep_endpoint_connections()
-join_sparse_features_directly()
+# ---- which speed-ups run ----------------------------------------------------------------
+
+# Rasa 3.6.21 as pinned in requirements/rasa.lock: every patch replaces some of its code.
+RASA = {"rasa": "3.6.21"}
+
+
+@dataclass(frozen=True)
+class SpeedUp:
+    """One patch: its name in ``SPORTELLO_RASA_SPEEDUPS``, what installs it, and the
+    exact versions of the libraries whose internals it replaces, as it was written and
+    tested against (requirements/rasa.lock). Any other version switches it off: its
+    differential test in tests/bot/test_rasa_speedups.py must pass on the new one before
+    ``written_for`` is moved on."""
+
+    name: str
+    install: Callable[[], None]
+    written_for: Mapping[str, str]
+
+
+SPEEDUPS: tuple[SpeedUp, ...] = (
+    SpeedUp("response_check", compile_action_response_check, {**RASA, "jsonschema": "4.17.3"}),
+    SpeedUp("event_types", index_event_types, RASA),
+    SpeedUp("graph_runner", run_graphs_in_order, {**RASA, "dask": "2022.10.2"}),
+    SpeedUp(
+        "compiled_predictions",
+        call_compiled_predictions,
+        {**RASA, "tensorflow": "2.12.0", "keras": "2.12.0"},
+    ),
+    SpeedUp("rule_matching", narrow_rule_matching, RASA),
+    SpeedUp(
+        "endpoint_sessions",
+        keep_endpoint_connections,
+        {**RASA, "aiohttp": "3.9.5", "ujson": "5.13.0"},
+    ),
+    SpeedUp("sparse_join", join_sparse_features_directly, {**RASA, "scipy": "1.10.1"}),
+)
+NAMES = tuple(speedup.name for speedup in SPEEDUPS)
+INSTALLED = "installed"
+SWITCHED_OFF = "switched off by SPORTELLO_RASA_SPEEDUPS"
+
+
+def chosen_names(spec: str) -> tuple[set[str], list[str]]:
+    """The speed-ups ``SPORTELLO_RASA_SPEEDUPS`` asks for, and the names in it that are not
+    speed-ups: ``all`` (the default) every one, ``0`` none, ``-a,-b`` all but those,
+    ``a,b`` only those. Unknown names are returned so the caller can say so; a mix of
+    kept and dropped names keeps the named ones only."""
+    spec = spec.strip().lower()
+    if spec in ("", "all", "1"):
+        return set(NAMES), []
+    if spec in ("0", "none", "off"):
+        return set(), []
+    items = [item.strip() for item in spec.split(",") if item.strip()]
+    unknown = [item for item in items if item.lstrip("-") not in NAMES]
+    kept = {item for item in items if item in NAMES}
+    dropped = {item[1:] for item in items if item.startswith("-") and item[1:] in NAMES}
+    if kept:
+        return kept, unknown
+    return set(NAMES) - dropped, unknown
+
+
+def installed_version(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def version_mismatches(
+    speedup: SpeedUp, found: Callable[[str], str | None] = installed_version
+) -> list[str]:
+    """``"rasa 3.7.0 (written for 3.6.21)"`` for each library not at its written-for version."""
+    return [
+        f"{name} {found(name) or 'not installed'} (written for {wanted})"
+        for name, wanted in speedup.written_for.items()
+        if found(name) != wanted
+    ]
+
+
+def install_speedups(
+    spec: str | None = None, found: Callable[[str], str | None] = installed_version
+) -> dict[str, str]:
+    """Install the speed-ups ``spec`` (default: the ``SPORTELLO_RASA_SPEEDUPS`` setting)
+    asks for whose libraries are the versions they were written for; each one on other
+    versions stays off with a warning naming it and the version found. Returns each
+    speed-up's outcome (``INSTALLED``, ``SWITCHED_OFF`` or the mismatch), also logged.
+
+    Called when Rasa loads a trained model (``bot.components``' ``load``), so ``rasa
+    run``, ``rasa shell`` and ``rasa test`` get them and ``rasa train`` does not; nothing
+    is patched by importing this module.
+    """
+    if spec is None:
+        spec = get_settings().rasa_speedups
+    wanted, unknown = chosen_names(spec)
+    if unknown:
+        logger.warning(
+            "SPORTELLO_RASA_SPEEDUPS=%s names no speed-up: %s (known: %s)",
+            spec, ", ".join(unknown), ", ".join(NAMES),
+        )  # fmt: skip
+    outcome: dict[str, str] = {}
+    for speedup in SPEEDUPS:
+        mismatches = version_mismatches(speedup, found)
+        if speedup.name not in wanted:
+            outcome[speedup.name] = SWITCHED_OFF
+        elif mismatches:
+            outcome[speedup.name] = "switched off: " + ", ".join(mismatches)
+            logger.warning(
+                "Rasa speed-up %s switched off: %s. Rasa runs its own code for it; "
+                "check the patch against this version (tests/bot/test_rasa_speedups.py) "
+                "before moving its versions on in bot/rasa_speedups.py.",
+                speedup.name, ", ".join(mismatches),
+            )  # fmt: skip
+        else:
+            speedup.install()
+            outcome[speedup.name] = INSTALLED
+    logger.info(
+        "Rasa speed-ups installed: %s; off: %s",
+        ", ".join(n for n, o in outcome.items() if o == INSTALLED) or "none",
+        ", ".join(n for n, o in outcome.items() if o != INSTALLED) or "none",
+    )
+    return outcome

@@ -78,6 +78,11 @@ class Settings:
     # requests from this machine that no proxy forwarded are not limited.
     new_conversations_per_hour: int = 60
     ratings_per_hour: int = 120
+    # SPORTELLO_RASA_SPEEDUPS: which of bot/rasa_speedups.py's patches to Rasa's internals
+    # the Rasa server installs when it loads its model: "all" (default), "0" none,
+    # "-name" all but that one (comma-separated: "-a,-b"), "a,b" only those. Each also
+    # stays off, with a warning in the log, on library versions it was not written for.
+    rasa_speedups: str = "all"
     # Ports and bind addresses of the services started by `sportello run`, one per
     # service so that only what customers need can be opened to a network:
     # SPORTELLO_HOST the chat page; SPORTELLO_RASA_HOST the Rasa server (its HTTP API and,
@@ -242,6 +247,7 @@ def load_settings() -> Settings:
         max_request_bytes=_env_int("SPORTELLO_MAX_REQUEST_BYTES", 65536),
         new_conversations_per_hour=_env_int("SPORTELLO_NEW_CONVERSATIONS_PER_HOUR", 60),
         ratings_per_hour=_env_int("SPORTELLO_RATINGS_PER_HOUR", 120),
+        rasa_speedups=_env_str("SPORTELLO_RASA_SPEEDUPS", "all"),
         host=_env_str("SPORTELLO_HOST", "127.0.0.1"),
         rasa_host=_env_str("SPORTELLO_RASA_HOST", "127.0.0.1"),
         action_host=_env_str("SPORTELLO_ACTION_HOST", "127.0.0.1"),

@@ -13,7 +13,9 @@ def test_rasa_checks_action_responses_with_its_schema_checked_only_once(
         """
         import json
         import jsonschema
-        import bot.rasa_speedups  # noqa: F401  (importing it compiles the check)
+        from bot.rasa_speedups import install_speedups
+        outcome = install_speedups("response_check")
+        assert outcome["response_check"] == "installed", outcome
         from rasa.core.actions.action import RemoteAction
 
         schema = RemoteAction.action_response_format_spec()
@@ -53,7 +55,9 @@ def test_rasa_finds_event_classes_by_name_without_walking_every_subclass(
     result = run_in_rasa(
         """
         import json
-        import bot.rasa_speedups  # noqa: F401  (importing it installs the lookup table)
+        from bot.rasa_speedups import install_speedups
+        outcome = install_speedups("event_types")
+        assert outcome["event_types"] == "installed", outcome
         import rasa.shared.utils.common as common
         from rasa.shared.core import events
 
@@ -96,46 +100,159 @@ def test_rasa_finds_event_classes_by_name_without_walking_every_subclass(
     assert result["unknown"] == "Unknown event name 'no_such_event'."
 
 
-def test_loading_the_models_components_installs_the_speed_ups(
+# Where each speed-up shows: the Rasa attribute it replaces.
+PATCHED = """
+from rasa.core.actions.action import RemoteAction
+from rasa.core.policies.rule_policy import RulePolicy
+from rasa.engine.runner.dask import DaskGraphRunner
+from rasa.shared.core.events import Event
+from rasa.shared.nlu.training_data.features import Features
+from rasa.utils.endpoints import EndpointConfig
+from rasa.utils.tensorflow.models import RasaModel
+
+def patched():
+    where = {
+        "response_check": RemoteAction._validate_action_result,
+        "event_types": Event.resolve_by_type,
+        "graph_runner": DaskGraphRunner.run,
+        "compiled_predictions": RasaModel._rasa_predict,
+        "rule_matching": RulePolicy._get_possible_keys,
+        "endpoint_sessions": EndpointConfig.session,
+        "sparse_join": Features._combine_sparse_features,
+    }
+    return sorted(name for name, f in where.items() if f.__module__ == "bot.rasa_speedups")
+"""
+EVERY = [
+    "compiled_predictions",
+    "endpoint_sessions",
+    "event_types",
+    "graph_runner",
+    "response_check",
+    "rule_matching",
+    "sparse_join",
+]
+
+
+def test_loading_the_models_components_installs_the_speed_ups_importing_does_not(
+    run_in_rasa: Callable[[str], object], tmp_path: Path
+) -> None:
+    result = run_in_rasa(
+        PATCHED
+        + f"""
+import json, os
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+import bot.components  # what Rasa imports when it reads config.yml, training included
+from bot import rasa_speedups
+
+imported = patched()
+os.environ["SPORTELLO_RASA_SPEEDUPS"] = "-graph_runner"  # read by the settings on load
+installs = []
+install = rasa_speedups.SPEEDUPS[0].install
+rasa_speedups.SPEEDUPS = tuple(
+    s if s.name != "response_check"
+    else rasa_speedups.SpeedUp(s.name, lambda: (installs.append(1), install()), s.written_for)
+    for s in rasa_speedups.SPEEDUPS
+)
+args = ({{}}, LocalModelStorage({str(tmp_path)!r}), Resource("x"),
+        ExecutionContext(GraphSchema({{}}), "m"))
+bot.components.LanguageDetector.load(*args)
+bot.components.QuestionRouter.load(*args)  # a second component: installed once only
+print(json.dumps({{"imported": imported, "loaded": patched(), "installs": len(installs)}}))
+"""
+    )
+    assert result["imported"] == []
+    assert result["loaded"] == [name for name in EVERY if name != "graph_runner"]
+    assert result["installs"] == 1
+
+
+def test_a_speed_up_on_versions_it_was_not_written_for_stays_off_and_says_so(
     run_in_rasa: Callable[[str], object],
 ) -> None:
     result = run_in_rasa(
-        """
-        import json
-        from rasa.core.actions.action import RemoteAction
-        from rasa.engine.runner.dask import DaskGraphRunner
-        from rasa.shared.core.events import Event
+        PATCHED
+        + """
+import json, logging
+from bot import rasa_speedups
+from bot.rasa_speedups import install_speedups, installed_version
 
-        before = RemoteAction._validate_action_result.__module__
-        import bot.components  # noqa: F401  (what Rasa imports when it loads the model)
+records = []
+handler = logging.Handler()
+handler.emit = lambda record: records.append((record.levelname, record.getMessage()))
+logging.getLogger("bot.rasa_speedups").addHandler(handler)
+logging.getLogger("bot.rasa_speedups").setLevel(logging.INFO)
 
-        from rasa.core.policies.rule_policy import RulePolicy
-        from rasa.shared.nlu.training_data.features import Features
-        from rasa.utils.endpoints import EndpointConfig
-        from rasa.utils.tensorflow.models import RasaModel
+def newer_scipy(name):
+    return "1.11.0" if name == "scipy" else installed_version(name)
 
-        print(json.dumps({
-            "before": before,
-            "check": RemoteAction._validate_action_result.__module__,
-            "events": Event.resolve_by_type.__module__,
-            "graphs": DaskGraphRunner.run.__module__,
-            "predictions": RasaModel._rasa_predict.__module__,
-            "rules": RulePolicy._get_possible_keys.__module__,
-            "sessions": EndpointConfig.session.__module__,
-            "sparse": Features._combine_sparse_features.__module__,
-        }))
-        """
+scipy = install_speedups("all", found=newer_scipy)
+scipy_patched = patched()
+scipy_warnings = [m for level, m in records if level == "WARNING"]
+records.clear()
+rasa = install_speedups("all", found=lambda name: "3.7.0" if name == "rasa" else "0")
+print(json.dumps({
+    "scipy": scipy, "scipy_patched": scipy_patched, "scipy_warnings": scipy_warnings,
+    "rasa": rasa, "warnings": [m for level, m in records if level == "WARNING"],
+    "written_for": {s.name: s.written_for for s in rasa_speedups.SPEEDUPS},
+    "found": {name: installed_version(name) for s in rasa_speedups.SPEEDUPS
+              for name in s.written_for},
+}))
+"""
     )
-    assert result == {
-        "before": "rasa.core.actions.action",
-        "check": "bot.rasa_speedups",
-        "events": "bot.rasa_speedups",
-        "graphs": "bot.rasa_speedups",
-        "predictions": "bot.rasa_speedups",
-        "rules": "bot.rasa_speedups",
-        "sessions": "bot.rasa_speedups",
-        "sparse": "bot.rasa_speedups",
-    }
+    # The installed environment is the one every patch was written for: none is off here.
+    for name, versions in result["written_for"].items():
+        for library, version in versions.items():
+            assert result["found"][library] == version, (name, library)
+    assert result["scipy"]["sparse_join"] == "switched off: scipy 1.11.0 (written for 1.10.1)"
+    assert [n for n, o in result["scipy"].items() if o != "installed"] == ["sparse_join"]
+    assert result["scipy_patched"] == [name for name in EVERY if name != "sparse_join"]
+    assert len(result["scipy_warnings"]) == 1
+    assert "sparse_join switched off: scipy 1.11.0" in result["scipy_warnings"][0]
+    # Every patch replaces Rasa's code: another Rasa switches every one off, loudly.
+    assert sorted(result["rasa"]) == EVERY
+    assert all("rasa 3.7.0 (written for 3.6.21)" in o for o in result["rasa"].values())
+    assert len(result["warnings"]) == len(EVERY)
+    for name in EVERY:
+        assert any(
+            w.startswith(f"Rasa speed-up {name} switched off: rasa 3.7.0")
+            for w in result["warnings"]
+        )
+
+
+def test_the_setting_turns_speed_ups_off_all_or_one_by_one(
+    run_in_rasa: Callable[[str], object],
+) -> None:
+    result = run_in_rasa(
+        PATCHED
+        + """
+import json, logging
+from bot.rasa_speedups import chosen_names
+
+specs = ["all", "", "0", "none", "-graph_runner", "-graph_runner, -sparse_join",
+         "rule_matching,event_types", "Event_Types", "-nope", "nope,rule_matching"]
+chosen = {spec: sorted(chosen_names(spec)[0]) for spec in specs}
+unknown = {spec: chosen_names(spec)[1] for spec in specs}
+
+from bot.rasa_speedups import install_speedups
+off = install_speedups("0")
+print(json.dumps({"chosen": chosen, "unknown": unknown, "off": off, "patched": patched()}))
+"""
+    )
+    chosen, unknown = result["chosen"], result["unknown"]
+    assert chosen["all"] == chosen[""] == EVERY
+    assert chosen["0"] == chosen["none"] == []
+    assert chosen["-graph_runner"] == [n for n in EVERY if n != "graph_runner"]
+    assert chosen["-graph_runner, -sparse_join"] == [
+        n for n in EVERY if n not in ("graph_runner", "sparse_join")
+    ]
+    assert chosen["rule_matching,event_types"] == ["event_types", "rule_matching"]
+    assert chosen["Event_Types"] == ["event_types"]
+    assert chosen["-nope"] == EVERY and unknown["-nope"] == ["-nope"]
+    assert chosen["nope,rule_matching"] == ["rule_matching"]
+    assert unknown["nope,rule_matching"] == ["nope"] and unknown["all"] == []
+    assert set(result["off"].values()) == {"switched off by SPORTELLO_RASA_SPEEDUPS"}
+    assert result["patched"] == []
 
 
 def test_the_check_by_event_name_accepts_only_what_rasas_schema_accepts(
@@ -218,7 +335,9 @@ def test_rasa_runs_its_graphs_without_dasks_scheduler_and_gets_the_same_results(
         from rasa.engine.storage.local_model_storage import LocalModelStorage
 
         rasa_run = DaskGraphRunner.run
-        import bot.rasa_speedups  # noqa: F401  (importing it installs the runner)
+        from bot.rasa_speedups import install_speedups
+        outcome = install_speedups("graph_runner")
+        assert outcome["graph_runner"] == "installed", outcome
 
         calls = []
 
@@ -299,6 +418,8 @@ def test_diet_runs_its_compiled_graph_without_dispatch_and_predicts_the_same(
         from rasa.shared.nlu.training_data.message import Message
         from rasa.shared.nlu.training_data.training_data import TrainingData
         import bot.rasa_speedups as speedups
+        outcome = speedups.install_speedups("compiled_predictions")
+        assert outcome["compiled_predictions"] == "installed", outcome
 
         model_dir = Path({str(tmp_path)!r}) / "model"
         model_dir.mkdir()
@@ -383,7 +504,9 @@ def test_rule_policy_does_less_work_and_predicts_the_same(
         from rasa.core.policies.rule_policy import RulePolicy, RULES, RULES_FOR_LOOP_UNHAPPY_PATH
         rasa_parts = (RulePolicy._get_possible_keys, RulePolicy._predict,
                       TrackerFeaturizer._create_states)
-        import bot.rasa_speedups  # noqa: F401  (importing it installs the speed-ups)
+        from bot.rasa_speedups import install_speedups
+        outcome = install_speedups("rule_matching")
+        assert outcome["rule_matching"] == "installed", outcome
         from rasa.core.training import load_data
         from rasa.engine.graph import ExecutionContext, GraphSchema
         from rasa.engine.storage.local_model_storage import LocalModelStorage
@@ -480,6 +603,9 @@ def test_rasa_keeps_one_connection_per_endpoint_and_gives_up_idle_ones_first(
         from rasa.utils.endpoints import ClientResponseError, EndpointConfig
         rasa_session = EndpointConfig.session
         import bot.rasa_speedups as speedups
+        outcome = speedups.install_speedups("endpoint_sessions")
+        assert outcome["endpoint_sessions"] == "installed", outcome
+        assert EndpointConfig.session is not rasa_session
 
         speedups.KEEP_IDLE_S = 0.5  # the server below drops idle connections after 1 s
 
@@ -581,7 +707,9 @@ def test_sparse_features_are_joined_into_the_same_matrix_as_scipys_hstack(
         from scipy.sparse import coo_matrix, csr_matrix, hstack, random as sparse_random
         from rasa.shared.nlu.training_data.features import Features
         rasa_combine = Features._combine_sparse_features
-        import bot.rasa_speedups  # noqa: F401  (importing it installs the join)
+        from bot.rasa_speedups import install_speedups
+        outcome = install_speedups("sparse_join")
+        assert outcome["sparse_join"] == "installed", outcome
 
         def features(matrix):
             return Features(matrix, "sentence", "text", "check")
