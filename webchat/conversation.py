@@ -10,8 +10,9 @@ Two ways to ask, each proving the right to that one conversation:
 
 - ``{"session_id": "…"}``: the web chat's own session id, which the browser kept
   (sportello/chatlinks.py signs every id the server issues). A forged id gets 403. A
-  conversation whose ticket has seen nothing (no message, no answer, no close) for
-  ``SPORTELLO_WEBCHAT_KEEP_DAYS`` gets 410, as the browser itself forgets it by then.
+  conversation that has seen nothing for ``SPORTELLO_WEBCHAT_KEEP_DAYS`` (no turn with
+  the bot in the customer log, no message, answer or close on its ticket) gets 410, as
+  the browser itself forgets it by then.
 - ``{"resume": "…"}``: the token of the "continue the conversation" link of an answer
   mail; it names a ticket and expires (403 forged, 410 expired). The answer carries the
   conversation's session id, so the browser continues that conversation.
@@ -30,6 +31,7 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils.db import NotFoundError
 
+from customerlog import turns
 from desk import tickets
 from sportello import chatlinks
 from sportello.settings import Settings
@@ -77,12 +79,21 @@ def _error(status: int, message: str) -> Reply:
     return Reply(status, {"error": message})
 
 
-def _last_activity(ticket: tickets.Ticket, messages: list[tickets.Message]) -> datetime:
-    """When the ticket last saw anything: its creation, a message, a delivery, the close."""
-    stamps = [ticket.created_at, ticket.closed_at]
+def _last_activity(
+    db: sqlite_utils.Database,
+    session_id: str,
+    ticket: tickets.Ticket | None,
+    messages: list[tickets.Message],
+) -> datetime | None:
+    """When the conversation last saw anything: a turn with the bot (the customer log),
+    the ticket's creation, a message or answer, a delivery, the close. None: nothing yet."""
+    stamps = [turn["at"] for turn in turns.conversation_turns(db, session_id)]
+    if ticket is not None:
+        stamps += [ticket.created_at, ticket.closed_at]
     for message in messages:
         stamps += [message.created_at, message.delivered_at]
-    return max(tickets.parse_time(stamp) for stamp in stamps if stamp)  # type: ignore[type-var]
+    moments = [datetime.fromisoformat(stamp) for stamp in stamps if stamp]
+    return max(moments) if moments else None
 
 
 def _state(ticket: tickets.Ticket, answers: list[tickets.Message]) -> str:
@@ -122,15 +133,24 @@ def conversation_view(
     if settings.webchat_keep_days <= 0:
         return _error(410, EXPIRED)
     ticket = tickets.latest_ticket(db, session_id)
-    if ticket is None:
-        return Reply(200, {"session_id": session_id, "ticket": None, "answers": []})
-    messages = tickets.ticket_messages(db, ticket.id)
+    messages = tickets.ticket_messages(db, ticket.id) if ticket is not None else []
     keep = timedelta(days=settings.webchat_keep_days)
-    expires = _last_activity(ticket, messages) + keep
+    last = _last_activity(db, session_id, ticket, messages)
+    expires = last + keep if last is not None else now + keep
     if from_link:
         expires = max(expires, now + keep)
     elif expires <= now:
         return _error(410, EXPIRED)
+    if ticket is None:
+        return Reply(
+            200,
+            {
+                "session_id": session_id,
+                "expires_at": tickets.format_time(expires),
+                "ticket": None,
+                "answers": [],
+            },
+        )
     answers = [m for m in messages if m.role == tickets.ROLE_OPERATOR and m.delivered]
     state = _state(ticket, answers)
     return Reply(

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from customerlog import turns
 from desk import tickets
 from sportello import chatlinks
 from sportello.db import open_db
@@ -84,7 +85,26 @@ def test_a_conversation_without_a_ticket_has_nothing_to_show(
 ) -> None:
     session = chatlinks.new_session_id(chatlinks.session_key(settings))
     body = client.post("/conversation", json={"session_id": session}).json()
-    assert body == {"session_id": session, "ticket": None, "answers": []}
+    assert (body["ticket"], body["answers"]) == (None, [])
+
+
+def bot_turn(settings: Settings, session: str, at: datetime) -> None:
+    turns.record_turn(
+        open_db(settings.db_path), conversation_id=session, at=at.isoformat(), kind="question"
+    )
+
+
+def test_a_chat_with_the_bot_keeps_the_conversation_alive(
+    client: TestClient, settings: Settings
+) -> None:
+    """Kept N days after the last message, whether it went to the bot or the desk."""
+    session, _ = web_ticket(settings, ["Risposta."], now=NOW - timedelta(days=9))
+    bot_turn(settings, session, NOW - timedelta(days=2))
+    reply = client.post("/conversation", json={"session_id": session})
+    assert reply.status_code == 200 and reply.json()["ticket"]["state"] == "answered"
+    quiet = chatlinks.new_session_id(chatlinks.session_key(settings))
+    bot_turn(settings, quiet, NOW - timedelta(days=8))
+    assert client.post("/conversation", json={"session_id": quiet}).status_code == 410
 
 
 def test_another_customers_conversation_is_never_shown(
