@@ -78,6 +78,21 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
             "passo la conversazione a una persona del servizio clienti."
         ),
         "privacy_note": "Non scrivere in chat password o dati della carta di pagamento.",
+        "keep_note": (
+            "La conversazione resta salvata in questo browser per {days} giorni dall'ultimo "
+            "messaggio: se chiudi la pagina, riaprendola ritrovi la chat e le risposte "
+            "degli operatori."
+        ),
+        "keep_note_one": (
+            "La conversazione resta salvata in questo browser per un giorno dall'ultimo "
+            "messaggio: se chiudi la pagina, riaprendola ritrovi la chat e le risposte "
+            "degli operatori."
+        ),
+        "keep_note_tab": ("La conversazione resta solo in questa scheda: chiudendola si cancella."),
+        "forget": "Cancella questa conversazione da questo browser",
+        "link_expired": (
+            "Il link per continuare la conversazione è scaduto o non è valido: scrivici qui."
+        ),
         "other_lang_label": "English",
         "other_lang_hint": "Read this page in English",
         "chat_label": "Chat con l'assistente di Caffè Aurora",
@@ -98,6 +113,21 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
             "conversation to someone from our customer service team."
         ),
         "privacy_note": "Please don't type passwords or payment card details in the chat.",
+        "keep_note": (
+            "The conversation is kept in this browser for {days} days after the last "
+            "message: if you close the page, opening it again brings back the chat and "
+            "the operators' answers."
+        ),
+        "keep_note_one": (
+            "The conversation is kept in this browser for one day after the last "
+            "message: if you close the page, opening it again brings back the chat and "
+            "the operators' answers."
+        ),
+        "keep_note_tab": "The conversation stays in this tab only: closing it deletes it.",
+        "forget": "Delete this conversation from this browser",
+        "link_expired": (
+            "The link to continue the conversation has expired or is not valid: write to us here."
+        ),
         "other_lang_label": "Italiano",
         "other_lang_hint": "Leggi questa pagina in italiano",
         "chat_label": "Chat with Caffè Aurora's assistant",
@@ -172,14 +202,16 @@ def greet_payload(lang: str) -> str:
     return "/greet" + json.dumps({"language": lang}, separators=(",", ":"))
 
 
-def widget_config(lang: str, rasa_url: str) -> dict[str, Any]:
+def widget_config(lang: str, rasa_url: str, keep_days: int) -> dict[str, Any]:
     """Props for ``WebChat.default``: embedded (always open), greeting on start.
 
     ``withRules`` is off: with it on (the default) rasa-webchat 1.0.1 stays invisible until
     the server sends Botfront-style "rules" in ``session_confirm``, which Rasa never does, so
     a slow or absent server would leave an empty box instead of "Connecting…".
-    ``params.storage = "session"`` keeps the conversation for the tab only, so a shared
-    computer does not show the next person someone else's chat.
+    ``params.storage`` is ``"local"`` when conversations are kept (``keep_days`` > 0): the
+    widget's record outlives the tab and webchat/static/chat.js dates it and deletes it
+    after ``keep_days`` days without a message (or at once, on the customer's request);
+    ``"session"`` keeps the conversation for the tab only.
     The greeting carries the page's language as an entity (``/greet{"language": "en"}``)
     so that the bot greets in it: "/greet" alone has no words to detect a language from.
     """
@@ -196,8 +228,29 @@ def widget_config(lang: str, rasa_url: str) -> dict[str, Any]:
         "subtitle": text["widget_subtitle"],
         "inputTextFieldHint": text["input_hint"],
         "connectingText": text["connecting"],
-        "params": {"storage": "session"},
+        "params": {"storage": "local" if keep_days > 0 else "session"},
     }
+
+
+def keep_note(lang: str, keep_days: int) -> str:
+    """What the privacy note says about how long the chat stays in the browser."""
+    text = PAGE_TEXT[lang]
+    if keep_days <= 0:
+        return text["keep_note_tab"]
+    if keep_days == 1:
+        return text["keep_note_one"]
+    return text["keep_note"].format(days=keep_days)
+
+
+def installed_widget_version(widget_path: Path) -> str | None:
+    """rasa-webchat's version (its package.json beside ``lib/``): the widget drops a
+    stored conversation written for another version, so chat.js writes this one."""
+    try:
+        package = json.loads((widget_path.parent.parent / "package.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    version = package.get("version") if isinstance(package, dict) else None
+    return version if isinstance(version, str) else None
 
 
 def _conversation(settings: Settings, body: object) -> Reply:
@@ -230,6 +283,7 @@ def create_app(settings: Settings, widget_path: Path = WIDGET_JS) -> FastAPI:
     keep_query_strings_out_of_access_logs()
     if not widget_path.is_file():
         logger.warning("chat widget bundle missing at %s: run scripts/setup.sh", widget_path)
+    widget_version = installed_widget_version(widget_path)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
@@ -251,10 +305,15 @@ def create_app(settings: Settings, widget_path: Path = WIDGET_JS) -> FastAPI:
             lang=chosen,
             other_lang=other,
             text=PAGE_TEXT[chosen],
+            keep_note=keep_note(chosen, settings.webchat_keep_days),
             nonce=nonce,
             config={
-                "widget": widget_config(chosen, rasa_url),
+                "widget": widget_config(chosen, rasa_url, settings.webchat_keep_days),
                 "unavailableText": PAGE_TEXT[chosen]["unavailable"],
+                "lang": chosen,
+                "keepDays": settings.webchat_keep_days,
+                "widgetVersion": widget_version,
+                "linkExpiredText": PAGE_TEXT[chosen]["link_expired"],
             },
         )
         return HTMLResponse(
@@ -274,6 +333,14 @@ def create_app(settings: Settings, widget_path: Path = WIDGET_JS) -> FastAPI:
             return PlainTextResponse(WIDGET_MISSING_MESSAGE, status_code=503)
         return FileResponse(
             widget_path,
+            media_type="text/javascript",
+            headers={"Cache-Control": "public, max-age=3600"},
+        )
+
+    @app.get("/chat.js")
+    def page_script() -> FileResponse:
+        return FileResponse(
+            STATIC_DIR / "chat.js",
             media_type="text/javascript",
             headers={"Cache-Control": "public, max-age=3600"},
         )

@@ -12,7 +12,10 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -25,6 +28,30 @@ from tests.servers import free_port
 MAIL_FROM = "Caffè Aurora <assistenza@aurora.example>"
 ALERT_OPERATORS = "turno@aurora.example"
 ALERT_SUPERVISORS = "capo@aurora.example"
+
+
+OPEN_AS_USUAL = "# The default policy (desk/sla.py); closed_desk() closes it for a while.\n"
+
+
+@contextmanager
+def closed_desk(settings: Settings) -> Iterator[None]:
+    """The desk is closed today and tomorrow (national holidays, say) while inside: a
+    customer who escalates now does so out of hours, whatever the real clock says."""
+    assert settings.sla_file is not None
+    today = datetime.now(ZoneInfo("Europe/Rome")).date()
+    days = [today.isoformat(), (today + timedelta(days=1)).isoformat()]
+    _replace(settings.sla_file, f"extra_holidays = {days!r}\n".replace("'", '"'))
+    try:
+        yield
+    finally:
+        _replace(settings.sla_file, OPEN_AS_USUAL)
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write ``path`` in one step: a service reading it meanwhile sees old or new."""
+    draft = path.with_suffix(".draft")
+    draft.write_text(text, encoding="utf-8")
+    draft.replace(path)
 
 
 @pytest.fixture(scope="session")
@@ -60,17 +87,26 @@ def stack_settings(
     mail_server: SmtpServer,
     imap_server: ImapServer | None,
 ) -> Settings:
+    web_port = free_port()
+    data_dir = tmp_path_factory.mktemp("sportello-data")
+    # The default SLA policy, from a file that a test may rewrite for a while (the
+    # services read it at every use): see closed_desk().
+    sla_file = data_dir / "sla.toml"
+    _replace(sla_file, OPEN_AS_USUAL)
     return Settings(
-        data_dir=tmp_path_factory.mktemp("sportello-data"),
+        data_dir=data_dir,
         rasa_port=free_port(),
         action_port=free_port(),
-        web_port=free_port(),
+        web_port=web_port,
         console_port=free_port(),
         callback_url=callback_receiver.url,
         smtp_url=mail_server.url(),
         mail_from=MAIL_FROM,
         imap_url=imap_server.url if imap_server else None,
         imap_poll_seconds=2,
+        # Where answer mails' "continue the conversation" links point.
+        public_chat_url=f"http://127.0.0.1:{web_port}",
+        sla_file=sla_file,
         alert_operators=(ALERT_OPERATORS,),
         alert_supervisors=(ALERT_SUPERVISORS,),
         # Small so that test_limits can reach them; other tests talk from this machine,

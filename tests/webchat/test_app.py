@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from sportello.settings import Settings
 from sportello.web import choose_language
 from tests.browser import chromium, require_browser
 from tests.servers import free_port, serving
-from webchat.app import PAGE_TEXT, WIDGET_JS, create_app, socket_url
+from webchat.app import PAGE_TEXT, WIDGET_JS, create_app, installed_widget_version, socket_url
 
 TOKEN = "s3cret-rasa-token-never-in-pages"
 FAKE_BUNDLE = "window.WebChat = {default: function () {}};\n"
@@ -298,3 +299,50 @@ def test_widget_renders_in_headless_chromium(served_page: str, lang: str) -> Non
 def test_english_page_greets_in_english(client: TestClient) -> None:
     widget = widget_config(client.get("/?lang=en").text)["widget"]
     assert widget["initPayload"] == '/greet{"language":"en"}'
+
+
+def test_the_chat_is_kept_in_the_browser_for_the_configured_days(client: TestClient) -> None:
+    page = html.unescape(client.get("/?lang=it").text)
+    config = widget_config(page)
+    assert config["widget"]["params"] == {"storage": "local"}
+    assert config["keepDays"] == 7 and config["lang"] == "it"
+    assert "resta salvata in questo browser per 7 giorni dall'ultimo messaggio" in page
+    assert "Cancella questa conversazione da questo browser" in page
+    english = client.get("/?lang=en").text
+    assert "kept in this browser for 7 days after the last message" in english
+    assert "Delete this conversation from this browser" in english
+    assert '<script src="/chat.js"></script>' in page
+
+
+def test_keep_days_come_from_the_settings(tmp_path: Path, bundle: Path) -> None:
+    one = TestClient(create_app(Settings(data_dir=tmp_path, webchat_keep_days=1), bundle))
+    page = one.get("/?lang=en").text
+    assert "for one day after the last message" in page
+    assert widget_config(page)["keepDays"] == 1
+
+
+def test_with_keep_days_zero_the_chat_stays_in_the_tab(tmp_path: Path, bundle: Path) -> None:
+    off = TestClient(create_app(Settings(data_dir=tmp_path, webchat_keep_days=0), bundle))
+    page = off.get("/?lang=it").text
+    assert widget_config(page)["widget"]["params"] == {"storage": "session"}
+    assert "resta solo in questa scheda" in page
+    assert 'id="forget-chat"' not in page
+
+
+def test_the_page_script_is_served_from_this_origin(client: TestClient) -> None:
+    response = client.get("/chat.js")
+    assert response.status_code == 200
+    assert "javascript" in response.headers["content-type"]
+    assert "SportelloChat" in response.text
+
+
+def test_the_widget_version_is_read_from_its_package(tmp_path: Path) -> None:
+    """chat.js writes the widget's record with it (the widget drops other versions)."""
+    lib = tmp_path / "rasa-webchat" / "lib"
+    lib.mkdir(parents=True)
+    (lib / "index.js").write_text(FAKE_BUNDLE, encoding="utf-8")
+    (lib.parent / "package.json").write_text('{"version": "1.0.1"}', encoding="utf-8")
+    client = TestClient(create_app(Settings(data_dir=tmp_path), widget_path=lib / "index.js"))
+    assert widget_config(client.get("/").text)["widgetVersion"] == "1.0.1"
+    if WIDGET_JS.is_file():
+        assert installed_widget_version(WIDGET_JS) == "1.0.1"  # the pinned one
