@@ -276,10 +276,12 @@ def _mail_test(args: argparse.Namespace) -> int:
     from sportello.settings import get_settings
 
     try:
-        message_id = mailbox.send_test(get_settings(), args.address, args.lang, tickets.utc_now())
+        settings = get_settings()
+        message_id = mailbox.send_test(settings, args.address, args.lang, tickets.utc_now())
     except mailer.MailError as exc:
         raise CommandError(f"test mail not sent / e-mail di prova non inviata: {exc}") from exc
     print(f"sent / inviata: {args.address} {message_id}")
+    print(mailbox.resume_links_status(settings))
     return 0
 
 

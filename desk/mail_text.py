@@ -41,6 +41,9 @@ TEXT: dict[str, dict[str, str]] = {
             "Puoi rispondere a questa e-mail: la tua risposta arriverà all'operatore, "
             "come se scrivessi in chat."
         ),
+        "resume_link": "Continua la conversazione in chat",
+        "resume_note": "(il link vale {days} giorni)",
+        "resume_note_one": "(il link vale un giorno)",
         "csat_subject": "{company}: com'è andata? (richiesta n. {ticket})",
         "csat_intro": "Ciao,\nla tua richiesta n. {ticket} è stata chiusa.",
         "csat_question": (
@@ -63,6 +66,9 @@ TEXT: dict[str, dict[str, str]] = {
             "You can reply to this e-mail: your reply will reach the operator, just as if "
             "you wrote in the chat."
         ),
+        "resume_link": "Continue the conversation in the chat",
+        "resume_note": "(the link works for {days} days)",
+        "resume_note_one": "(the link works for one day)",
         "csat_subject": "{company}: how did we do? (request no. {ticket})",
         "csat_intro": "Hello,\nyour request no. {ticket} has been closed.",
         "csat_question": (
@@ -88,6 +94,29 @@ class Thread:
     message_id: str
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link paragraph: ``label`` pointing at ``url``, with a ``note`` after it."""
+
+    label: str
+    url: str
+    note: str = ""
+
+    def plain(self) -> str:
+        return f"{self.label} {self.note}:\n{self.url}".replace(" :", ":")
+
+    def html(self) -> str:
+        note = f" {html.escape(self.note)}" if self.note else ""
+        return f'<p><a href="{html.escape(self.url)}">{html.escape(self.label)}</a>{note}</p>'
+
+
+def resume_link(url: str, lang: str, days: int) -> Link:
+    """The "continue the conversation" link of an answer mail (sportello/chatlinks.py)."""
+    words = TEXT[_lang(lang)]
+    note = words["resume_note_one"] if days == 1 else words["resume_note"].format(days=days)
+    return Link(words["resume_link"], url, note)
 
 
 def new_message_id(sender: str) -> str:
@@ -125,8 +154,10 @@ def _build(
     thread: Thread,
     lang: str,
     when: datetime,
+    link: Link | None = None,
 ) -> EmailMessage:
-    """A multipart/alternative mail: the paragraphs (``quoted`` set off) as text and HTML."""
+    """A multipart/alternative mail: the paragraphs (``quoted`` set off) as text and HTML,
+    ``link`` before the last paragraph (the signature)."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = Address(addr_spec=recipient)
@@ -143,6 +174,8 @@ def _build(
     plain_parts = list(paragraphs)
     if quoted is not None:
         plain_parts.insert(1, quoted)
+    if link is not None:
+        plain_parts.insert(len(plain_parts) - 1, link.plain())
     message.set_content("\n\n".join(plain_parts) + "\n")
 
     def para(text: str) -> str:
@@ -156,6 +189,8 @@ def _build(
             + "</blockquote>"
         )
     body += [para(text) for text in paragraphs[1:]]
+    if link is not None:
+        body.insert(len(body) - 1, link.html())
     message.add_alternative(
         f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8">'
         f"<title>{html.escape(subject)}</title></head>\n<body>\n"
@@ -180,9 +215,11 @@ def _ticket_mail(
     lang: str,
     thread: Thread,
     when: datetime,
+    link: Link | None = None,
 ) -> EmailMessage:
     """A mail about one ticket: ``kind``'s subject with the signed reference, the
-    paragraphs named by ``texts`` (``quoted`` after the first), the signature."""
+    paragraphs named by ``texts`` (``quoted`` after the first, ``link`` last), the
+    signature."""
     words = TEXT[_lang(lang)]
     values = {"company": company, "ticket": ticket_id}
     return _build(
@@ -194,6 +231,7 @@ def _ticket_mail(
         thread=thread,
         lang=_lang(lang),
         when=when,
+        link=link,
     )
 
 
@@ -208,8 +246,10 @@ def answer_mail(
     thread: Thread,
     when: datetime,
     answer: str,
+    resume: Link | None = None,
 ) -> EmailMessage:
-    """An operator's answer, quoted between the greeting and how to reply."""
+    """An operator's answer, quoted between the greeting and how to reply; ``resume``,
+    the link reopening the web chat on this conversation, when there is one."""
     return _ticket_mail(
         "answer",
         ("answer_intro", "answer_outro"),
@@ -222,6 +262,7 @@ def answer_mail(
         lang=lang,
         thread=thread,
         when=when,
+        link=resume,
     )
 
 

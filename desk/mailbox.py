@@ -36,6 +36,7 @@ from sqlite_utils.db import NotFoundError
 
 from customerlog import ratings, schema
 from desk import mail_text, mailer, tickets
+from sportello import chatlinks
 from sportello.db import write_transaction
 from sportello.keys import load_key
 from sportello.settings import Settings
@@ -51,6 +52,8 @@ STATUS_SENT = "sent"
 STATUS_FAILED = "failed"
 STATUS_CANCELLED = "cancelled"
 
+# The web chat's channel: only its conversations can be reopened by a mail's link.
+WEB_CHAT = "socketio"
 # Answers and closes older than this when mail is first switched on are not mailed.
 QUEUE_WINDOW = timedelta(days=7)
 # A sender that died mid-send leaves its row "sending"; after this it is retried.
@@ -308,6 +311,20 @@ def _finish(
         )
 
 
+def resume_link(settings: Settings, ticket: tickets.Ticket, now: datetime) -> mail_text.Link | None:
+    """The "continue the conversation" link for a web-chat ticket's answer mail, or None:
+    the ticket is not the web chat's (a REST or Telegram conversation cannot be opened in
+    the page), there is no public chat address, or resuming is switched off."""
+    if ticket.channel != WEB_CHAT or not chatlinks.is_signed_session_id(
+        ticket.conversation_id, chatlinks.session_key(settings)
+    ):
+        return None
+    url = chatlinks.resume_url(settings, ticket.id, ticket.lang, now)
+    if url is None:
+        return None
+    return mail_text.resume_link(url, ticket.lang, settings.webchat_keep_days)
+
+
 def compose(db: sqlite_utils.Database, settings: Settings, mail: OutboxMail, now: datetime) -> Any:
     """The mail for an outbox row, or None when it no longer has anything to say (the
     answer or ticket was erased, the CSAT was already given or declined in the chat).
@@ -335,7 +352,9 @@ def compose(db: sqlite_utils.Database, settings: Settings, mail: OutboxMail, now
             answer = tickets.get_message(db, int(mail.source))
         except NotFoundError:
             return None
-        return mail_text.answer_mail(answer=answer.text, **common)
+        return mail_text.answer_mail(
+            answer=answer.text, resume=resume_link(settings, ticket, now), **common
+        )
     if ratings.request_status(db, schema.RATING_CSAT, schema.TARGET_TICKET, str(ticket.id)) in (
         schema.REQUEST_ANSWERED,
         schema.REQUEST_SKIPPED,
@@ -395,6 +414,29 @@ def _fail(db: sqlite_utils.Database, mail: OutboxMail, reason: str, now: datetim
     logger.error("mail %s for ticket %s failed: %s", mail.id, mail.ticket_id, reason)
     tickets.log_event(
         db, mail.ticket_id, tickets.EVENT_EMAIL_FAILED, detail=f"{mail.kind}: {reason}", now=now
+    )
+
+
+def resume_links_status(settings: Settings) -> str:
+    """Whether answer mails to web-chat customers carry a "continue the conversation"
+    link, and if not, what to set (bilingual; ``sportello mail test`` prints it)."""
+    if settings.webchat_keep_days <= 0:
+        return (
+            "answer mails carry no link to continue the chat: SPORTELLO_WEBCHAT_KEEP_DAYS is 0 "
+            "/ le e-mail di risposta non hanno il link per continuare la chat: "
+            "SPORTELLO_WEBCHAT_KEEP_DAYS è 0"
+        )
+    if not settings.public_chat_url:
+        return (
+            "answer mails carry no link to continue the chat: set SPORTELLO_PUBLIC_CHAT_URL "
+            "to the chat page's public address / le e-mail di risposta non hanno il link "
+            "per continuare la chat: imposta SPORTELLO_PUBLIC_CHAT_URL"
+        )
+    return (
+        f"answer mails link back to the chat at {settings.public_chat_url}/ (valid "
+        f"{settings.webchat_keep_days} days) / le e-mail di risposta hanno il link per "
+        f"continuare la chat su {settings.public_chat_url}/ (valido "
+        f"{settings.webchat_keep_days} giorni)"
     )
 
 

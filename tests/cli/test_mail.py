@@ -31,7 +31,24 @@ def test_mail_test_sends_a_test_mail(
         [mail] = server.wait_for(1)
     assert mail.recipients == ["anna@example.com"]
     assert mail.message["Subject"] == "Caffè Aurora: Sportello test e-mail"
-    assert "sent / inviata: anna@example.com <" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "sent / inviata: anna@example.com <" in out
+    # Whether answer mails can link back to the web chat, and what to set if not.
+    assert "answer mails carry no link to continue the chat: set SPORTELLO_PUBLIC_CHAT_URL" in out
+
+
+def test_mail_test_names_the_chat_address_answer_mails_link_to(
+    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env.setenv("SPORTELLO_PUBLIC_CHAT_URL", "https://chat.example.it")
+    with smtp_server() as server:
+        env.setenv("SPORTELLO_SMTP_URL", server.url())
+        get_settings.cache_clear()
+        assert main(["mail", "test", "anna@example.com"]) == 0
+        server.wait_for(1)
+    assert (
+        "answer mails link back to the chat at https://chat.example.it/" in capsys.readouterr().out
+    )
 
 
 @pytest.mark.parametrize(

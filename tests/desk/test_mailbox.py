@@ -3,9 +3,11 @@ an address, once, through a real SMTP server on loopback, whatever the server do
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlite_utils
@@ -14,6 +16,7 @@ from customerlog import ratings, schema
 from desk import mail_text, mailbox, tickets
 from desk.monitor import run_once
 from desk.sla import SlaPolicy
+from sportello import chatlinks
 from sportello.db import open_db
 from sportello.settings import Settings
 from tests.mail_servers import closed_port, smtp_server
@@ -251,3 +254,82 @@ def test_the_retention_period_deletes_the_mails_of_old_closed_tickets(
     assert mailbox.purge(db, 30, NOW + timedelta(days=31)) == 1
     assert mailbox.ticket_mails(db, old.id) == []
     assert len(mailbox.ticket_mails(db, recent.id)) == 1
+
+
+def web_ticket_with_email(db: sqlite_utils.Database, settings: Settings, lang: str) -> int:
+    """A web-chat ticket (a signed session id, as the socket.io channel issues) with an
+    address and one answer."""
+    session = chatlinks.new_session_id(chatlinks.session_key(settings))
+    ticket, _ = tickets.open_ticket(
+        db, session, lang=lang, channel="socketio", policy=POLICY, now=NOW
+    )
+    tickets.set_customer_email(db, ticket.id, "mario@example.com", NOW)
+    answer(db, ticket.id, "Il pacco arriva domani.")
+    return ticket.id
+
+
+def sent_answer(db: sqlite_utils.Database, settings: Settings) -> Any:
+    with smtp_server() as server:
+        settings = replace(settings, smtp_url=server.url())
+        mailbox.queue_new(db, settings, NOW + timedelta(minutes=2))
+        mailbox.send_pending(db, settings, NOW + timedelta(minutes=2))
+        [mail] = server.wait_for(1)
+    return mail.message
+
+
+@pytest.mark.parametrize(
+    ("lang", "label"),
+    [
+        ("it", "Continua la conversazione in chat (il link vale 7 giorni):"),
+        ("en", "Continue the conversation in the chat (the link works for 7 days):"),
+    ],
+)
+def test_a_web_customers_answer_mail_links_back_to_the_conversation(
+    db: sqlite_utils.Database, tmp_path: Path, lang: str, label: str
+) -> None:
+    settings = replace(settings_for(tmp_path, None), public_chat_url="https://chat.example.it")
+    ticket_id = web_ticket_with_email(db, settings, lang)
+    message = sent_answer(db, settings)
+    plain = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    html = message.get_body(("html",)).get_content()
+    [url] = re.findall(r"https://chat\.example\.it/\S+", plain)
+    assert f"{label}\n{url}" in plain
+    assert url.startswith(f"https://chat.example.it/?lang={lang}#resume=")
+    assert f'<a href="{url}">' in html
+    # The link comes after the answer and before the signature.
+    assert plain.index("Il pacco arriva domani.") < plain.index(url) < plain.index("Caffè Aurora ·")
+    token = url.split("#resume=")[1]
+    key = chatlinks.session_key(settings)
+    sent_at = NOW + timedelta(minutes=2)
+    assert chatlinks.read_resume_token(token, key, sent_at + timedelta(days=6)) == ticket_id
+    with pytest.raises(chatlinks.ExpiredToken):
+        chatlinks.read_resume_token(token, key, sent_at + timedelta(days=7))
+
+
+def test_no_link_without_a_public_chat_address_or_for_other_channels(
+    db: sqlite_utils.Database, tmp_path: Path
+) -> None:
+    settings = settings_for(tmp_path, None)
+    web_ticket_with_email(db, settings, "it")
+    plain = sent_answer(db, settings).get_body(("plain",)).get_content()
+    assert "Continua la conversazione" not in plain and "#resume=" not in plain
+
+    public = replace(settings, public_chat_url="https://chat.example.it")
+    rest = ticket_with_email(db, "rest@example.com")  # conversation "conv-…": not the web chat
+    answer(db, rest.id, "Risposta via REST.")
+    with smtp_server() as server:
+        sending = replace(public, smtp_url=server.url())
+        mailbox.queue_new(db, sending, NOW + timedelta(minutes=3))
+        mailbox.send_pending(db, sending, NOW + timedelta(minutes=3))
+        mails = server.wait_for(1)
+    [mail] = [m for m in mails if m.recipients == ["rest@example.com"]]
+    assert "#resume=" not in mail.message.get_body(("plain",)).get_content()
+
+
+def test_mail_test_says_whether_answer_mails_carry_the_link(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, None)
+    assert "set SPORTELLO_PUBLIC_CHAT_URL" in mailbox.resume_links_status(settings)
+    public = replace(settings, public_chat_url="https://chat.example.it")
+    assert "https://chat.example.it/ (valid 7 days)" in mailbox.resume_links_status(public)
+    off = replace(public, webchat_keep_days=0)
+    assert "SPORTELLO_WEBCHAT_KEEP_DAYS is 0" in mailbox.resume_links_status(off)
