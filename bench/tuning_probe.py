@@ -44,13 +44,13 @@ from bench.quality import (
     _jsonl,
     banking_train_split,
     gather,
-    gold_rank,
     load_qa4faq,
 )
-from bench.quality import measure as measure_search
 from bench.sections import machine, write_section
 from knowledge.calibration import load_calibration
 from knowledge.encoders import MiniLMEncoder, default_encoders
+from knowledge.fitting import gold_rank
+from knowledge.fitting import measure as measure_search
 from knowledge.index import answer_sentences
 from knowledge.store import Article
 

@@ -14,6 +14,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
 
@@ -135,6 +136,57 @@ def _kb_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _kb_calibrate(args: argparse.Namespace) -> int:
+    from knowledge.fitting import (
+        TooFewQuestions,
+        evidence_for,
+        fit_cut_offs,
+        read_labelled_questions,
+    )
+    from knowledge.search import get_searcher
+    from knowledge.store import list_articles
+
+    try:
+        queries = read_labelled_questions(Path(args.file))
+    except (OSError, ValueError) as error:
+        raise CommandError(f"{args.file}: {error}") from error
+    known = {a.id for a in list_articles(open_db(), status="published")}
+    unknown = sorted({a for q in queries for a in q.gold} - known)
+    if unknown:
+        raise CommandError(
+            f"articles not in the knowledge base / articoli assenti: {', '.join(unknown[:10])}"
+        )
+    searcher = get_searcher()
+    try:
+        cut_offs = fit_cut_offs(evidence_for(searcher, queries), searcher.calibration)
+    except TooFewQuestions as error:
+        raise CommandError(str(error)) from error
+    if args.json:
+        print(json.dumps(asdict(cut_offs), indent=2, sort_keys=True))
+        return 0
+    print(
+        f"{cut_offs.answerable} answerable and {cut_offs.unanswerable} unanswerable questions;"
+        " rates on the half not fitted on (two folds) /"
+        " percentuali sulla metà non usata per la stima:"
+    )
+    print(f"{'':34}{'shipped':>10}{'fitted':>10}")
+    for key, label in _CALIBRATE_RATES:
+        if key in cut_offs.fitted:
+            print(f"{label:34}{cut_offs.shipped[key]:>10.1%}{cut_offs.fitted[key]:>10.1%}")
+    print("\nTo use them, set in the environment / per usarli, imposta:")
+    print(f"SPORTELLO_KB_THRESHOLD={cut_offs.threshold:.4f}")
+    print(f"SPORTELLO_KB_CLARIFY_THRESHOLD={cut_offs.clarify_threshold:.4f}")
+    return 0
+
+
+_CALIBRATE_RATES = (
+    ("answered_right", "answered right / risposte giuste"),
+    ("answered_wrong", "answered wrong / risposte sbagliate"),
+    ("reached", "right article reached / raggiunte"),
+    ("no_article_out", "unanswerable: no article / nessun articolo"),
+)
+
+
 def _kb_phrasings(args: argparse.Namespace) -> int:
     from knowledge import phrasings
 
@@ -191,6 +243,14 @@ def _add_kb_commands(subparsers: argparse._SubParsersAction) -> None:
     p = kb_sub.add_parser("check", help="articles the bot may confuse or miss, and what would help")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p.set_defaults(handler=_kb_check)
+
+    p = kb_sub.add_parser(
+        "calibrate",
+        help="fit the answer and choice cut-offs to this knowledge base from labelled questions",
+    )
+    p.add_argument("file", help=".jsonl or .csv: a question and its article id (empty: none)")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.set_defaults(handler=_kb_calibrate)
 
     p = kb_sub.add_parser(
         "phrasings", help="customers' wordings proposed for articles: list, approve, reject"

@@ -18,10 +18,11 @@ The customer is answered when that probability reaches ``threshold``. Between
 ``clarify_threshold`` and ``threshold`` the bot is not sure enough to answer but the
 right article is usually among the first few: it offers them as choices ("Forse
 cercavi…"). Below, it says it does not know and offers a human. Weights and both
-cut-offs are fitted offline by ``bench.quality --save-calibration`` on fit data only
-(never on a test split) and shipped in ``knowledge/calibration.json`` with their
-provenance; ``SPORTELLO_KB_THRESHOLD`` and ``SPORTELLO_KB_CLARIFY_THRESHOLD`` override
-them.
+cut-offs are fitted by knowledge.fitting, run offline by ``bench.quality
+--save-calibration`` on fit data only (never on a test split), and shipped in
+``knowledge/calibration.json`` with their provenance; ``SPORTELLO_KB_THRESHOLD`` and
+``SPORTELLO_KB_CLARIFY_THRESHOLD`` override them (``sportello kb calibrate`` fits both
+to a company's own knowledge base from its labelled questions).
 """
 
 from __future__ import annotations

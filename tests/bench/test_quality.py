@@ -99,11 +99,3 @@ def test_the_demo_plain_set_reuses_the_demo_questions_on_one_question_per_articl
     assert dataset is not None
     assert all(a.alt_questions == [] for a in dataset.articles)
     assert len(dataset.fit["val"]) == len(dataset.report["test"]) == 174
-
-
-def test_offered_ids_are_the_first_three_and_never_one_alone() -> None:
-    from knowledge.search import Candidate
-
-    ranked = [Candidate(x, {}) for x in "abcd"]
-    assert quality.offered_ids(ranked) == ["a", "b", "c"]
-    assert quality.offered_ids(ranked[:1]) == []

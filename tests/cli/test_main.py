@@ -232,3 +232,57 @@ def test_kb_phrasings_lists_approves_and_rejects(data_dir, faq_file, capsys):
         "a che ora aprite?",
         "fino a che ora siete aperti?",
     ]
+
+
+CALIBRATE_IN = [
+    ("quanto pago per la spedizione?", "spedizione"),
+    ("costi di spedizione per un ordine piccolo", "spedizione"),
+    ("la consegna è gratis?", "spedizione"),
+    ("how much do you charge for delivery?", "spedizione"),
+    ("is shipping free over 49 euros?", "spedizione"),
+    ("a che ora aprite la mattina?", "orari"),
+    ("fino a che ora siete aperti?", "orari"),
+    ("orari del negozio", "orari"),
+    ("siete aperti il sabato?", "orari"),
+    ("quando chiudete la sera?", "orari"),
+]
+CALIBRATE_OUT = [
+    "che tempo fa domani a Milano?",
+    "vendete biciclette elettriche?",
+    "posso portare il cane?",
+    "do you sell gift cards?",
+    "chi ha vinto la partita ieri?",
+]
+
+
+def test_kb_calibrate_fits_cut_offs_and_says_how_to_use_them(data_dir, tmp_path, capsys):
+    path = tmp_path / "faq.jsonl"
+    path.write_text("\n".join(json.dumps(a) for a in ARTICLES), encoding="utf-8")
+    assert main(["kb", "import", str(path)]) == 0
+    questions = tmp_path / "domande.csv"
+    rows = [f"{text};{article}" for text, article in CALIBRATE_IN * 3]
+    rows += [f"{text};" for text in CALIBRATE_OUT * 2]
+    questions.write_text("domanda;articolo\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["kb", "calibrate", str(questions)]) == 0
+    out = capsys.readouterr().out
+    assert "30 answerable and 10 unanswerable questions" in out
+    assert "answered right / risposte giuste" in out
+    threshold = [line for line in out.splitlines() if line.startswith("SPORTELLO_KB_THRESHOLD=")]
+    assert len(threshold) == 1 and 0.0 <= float(threshold[0].split("=")[1]) <= 1.0
+    assert main(["kb", "calibrate", str(questions), "--json"]) == 0
+    fitted = json.loads(capsys.readouterr().out)
+    assert fitted["answerable"] == 30 and "answered_wrong" in fitted["fitted"]
+
+
+def test_kb_calibrate_refuses_unknown_articles_and_too_few_questions(data_dir, tmp_path, capsys):
+    path = tmp_path / "faq.jsonl"
+    path.write_text("\n".join(json.dumps(a) for a in ARTICLES), encoding="utf-8")
+    assert main(["kb", "import", str(path)]) == 0
+    questions = tmp_path / "q.csv"
+    questions.write_text("text,article_id\nwhere is my parcel?,tracking\n", encoding="utf-8")
+    assert main(["kb", "calibrate", str(questions)]) == 1
+    assert "tracking" in capsys.readouterr().err
+    questions.write_text("text,article_id\nshipping price?,spedizione\n", encoding="utf-8")
+    assert main(["kb", "calibrate", str(questions)]) == 1
+    assert "at least 30" in capsys.readouterr().err

@@ -1,0 +1,134 @@
+"""Fitting cut-offs to one company's knowledge base from its own labelled questions."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from knowledge.calibration import Calibration
+from knowledge.fitting import (
+    MAX_WRONG,
+    MIN_ANSWERABLE,
+    Evidence,
+    Query,
+    TooFewQuestions,
+    fit_cut_offs,
+    measure,
+    offered_ids,
+    read_labelled_questions,
+    with_cut_offs,
+)
+from knowledge.search import Candidate
+
+# One feature, ``s``: the ranker follows it, the confidence is sigmoid(12 s - 9), so the
+# shipped cut-off of 0.9 answers only above s = 0.93: far too cautious for these
+# questions, whose right article scores 0.55-0.95 and whose wrong ones stay below 0.5.
+CALIBRATION = Calibration(
+    rank_weights={"s": 1.0},
+    rank_bias=0.0,
+    conf_weights={"s": 12.0},
+    conf_bias=-9.0,
+    threshold=0.9,
+    clarify_threshold=0.85,
+)
+
+
+def _evidence(rng: random.Random, answerable: bool) -> Evidence:
+    gold = frozenset({"right"}) if answerable else frozenset()
+    top = rng.uniform(0.55, 0.95) if answerable else rng.uniform(0.05, 0.45)
+    if answerable and rng.random() < 0.1:  # a few questions the search gets wrong
+        candidates = [Candidate("other", {"s": rng.uniform(0.1, 0.45)}), Candidate("right", {})]
+    else:
+        candidates = [
+            Candidate("right" if answerable else "a", {"s": top}),
+            Candidate("b", {"s": top / 3}),
+            Candidate("c", {"s": top / 4}),
+        ]
+    return Evidence(Query("question", "it", gold), candidates)
+
+
+def _evidences(n_in: int, n_out: int, seed: int = 7) -> list[Evidence]:
+    rng = random.Random(seed)
+    return [_evidence(rng, True) for _ in range(n_in)] + [
+        _evidence(rng, False) for _ in range(n_out)
+    ]
+
+
+def test_fitted_cut_offs_answer_more_right_on_questions_not_fitted_on() -> None:
+    cut_offs = fit_cut_offs(_evidences(120, 60), CALIBRATION)
+    assert cut_offs.threshold < CALIBRATION.threshold
+    assert cut_offs.fitted["answered_right"] > cut_offs.shipped["answered_right"] + 0.3
+    assert cut_offs.fitted["answered_wrong"] <= MAX_WRONG + 0.02
+    assert cut_offs.fitted["no_article_out"] >= 0.8
+    assert (cut_offs.answerable, cut_offs.unanswerable) == (120, 60)
+
+
+def test_fitted_cut_offs_hold_on_fresh_questions_of_the_same_kind() -> None:
+    cut_offs = fit_cut_offs(_evidences(120, 60), CALIBRATION)
+    fresh = _evidences(400, 200, seed=99)
+    rates = measure(
+        fresh, with_cut_offs(CALIBRATION, cut_offs.threshold, cut_offs.clarify_threshold)
+    )
+    assert rates["answered_right"] >= 0.75
+    assert rates["answered_wrong"] <= 0.06
+    assert rates["no_article_out"] >= 0.8
+
+
+def test_too_few_questions_is_refused_with_how_many_are_needed() -> None:
+    with pytest.raises(TooFewQuestions, match=f"at least {MIN_ANSWERABLE}"):
+        fit_cut_offs(_evidences(MIN_ANSWERABLE - 1, 40), CALIBRATION)
+    with pytest.raises(TooFewQuestions, match="senza"):
+        fit_cut_offs(_evidences(100, 3), CALIBRATION)
+
+
+def test_with_cut_offs_applies_to_every_knowledge_base_shape() -> None:
+    shaped = Calibration(
+        rank_weights={},
+        rank_bias=0.0,
+        conf_weights={},
+        conf_bias=0.0,
+        threshold=0.7,
+        plain_cut_offs={"threshold": 0.4, "clarify_threshold": 0.2},
+    )
+    moved = with_cut_offs(shaped, 0.55, 0.3)
+    assert moved.cut_offs(1.0) == (0.55, 0.3)
+    assert moved.cut_offs(0.05) == (0.55, 0.3)
+    assert shaped.cut_offs(1.0) == (0.4, 0.2)  # the original is untouched
+
+
+def test_labelled_questions_from_an_italian_excel_csv(tmp_path) -> None:
+    path = tmp_path / "domande.csv"
+    path.write_text(
+        "Domanda;Articolo;Lingua\r\n"
+        "quanto si paga la consegna?;shipping-cost;it\r\n"
+        "che tempo fa domani?;;\r\n",
+        encoding="utf-8-sig",
+    )
+    queries = read_labelled_questions(path)
+    assert queries == [
+        Query("quanto si paga la consegna?", "it", frozenset({"shipping-cost"})),
+        Query("che tempo fa domani?", None, frozenset()),
+    ]
+
+
+def test_labelled_questions_from_jsonl_and_bad_files(tmp_path) -> None:
+    path = tmp_path / "q.jsonl"
+    rows = [
+        {"text": "can I pay by card?", "article_id": "payment"},
+        {"text": "hi", "article_id": None},
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    assert [q.gold for q in read_labelled_questions(path)] == [frozenset({"payment"}), frozenset()]
+    path.write_text(json.dumps({"article_id": "payment"}) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="row 1"):
+        read_labelled_questions(path)
+    with pytest.raises(ValueError, match=r"\.jsonl or \.csv"):
+        read_labelled_questions(tmp_path / "q.xlsx")
+
+
+def test_offered_ids_are_the_first_three_and_never_one_alone() -> None:
+    ranked = [Candidate(x, {}) for x in "abcd"]
+    assert offered_ids(ranked) == ["a", "b", "c"]
+    assert offered_ids(ranked[:1]) == []
