@@ -157,7 +157,7 @@ def test_kb_seed_demo_imports_only_into_an_empty_store(data_dir, faq_file, capsy
     assert "not empty" in capsys.readouterr().out
 
 
-DEMO = Path(__file__).resolve().parent.parent / "knowledge" / "demo" / "articles.jsonl"
+DEMO = Path(__file__).resolve().parents[2] / "knowledge" / "demo" / "articles.jsonl"
 
 
 @pytest.mark.skipif(not DEMO.exists(), reason="demo articles not written yet")
