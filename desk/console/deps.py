@@ -78,7 +78,7 @@ def database(request: Request) -> Iterator[sqlite_utils.Database]:
         yield db
 
 
-def now(request: Request) -> datetime:
+async def now(request: Request) -> datetime:
     """The console's clock, read once per request: the deadlines a page shows and the
     times an action records agree."""
     return console(request).clock()
@@ -95,26 +95,12 @@ async def checked_form(request: Request) -> FormData:
     return form
 
 
-def current_user(request: Request) -> users.User:
-    """The logged-in user (the gate lets no one else past, outside the public paths)."""
+def _user_who(request: Request, may: Callable[[users.User], bool]) -> users.User:
+    """The logged-in user (the gate lets no one else past the public paths), if ``may``
+    says their role may use the route; 403 otherwise. The role checks built on it are
+    async: they read only the request, so they run on the event loop, not in a thread."""
     user: users.User | None = request.state.user
-    if user is None:
-        raise Forbidden
-    return user
-
-
-def ticket_worker(request: Request) -> users.User:
-    """The logged-in user, if their role works tickets (403 otherwise)."""
-    user: users.User | None = request.state.user
-    if user is None or not user.works_tickets:
-        raise Forbidden
-    return user
-
-
-def supervisor(request: Request) -> users.User:
-    """The logged-in user, if a supervisor (403 otherwise)."""
-    user: users.User | None = request.state.user
-    if user is None or not user.is_supervisor:
+    if user is None or not may(user):
         raise Forbidden
     return user
 
@@ -122,12 +108,22 @@ def supervisor(request: Request) -> users.User:
 INSIGHTS_ROLES = frozenset({users.ROLE_MARKETING, users.ROLE_SUPERVISOR})
 
 
-def insights_reader(request: Request) -> users.User:
-    """The logged-in user, if marketing or a supervisor (operators get 403)."""
-    user: users.User | None = request.state.user
-    if user is None or user.role not in INSIGHTS_ROLES:
-        raise Forbidden
-    return user
+async def current_user(request: Request) -> users.User:
+    return _user_who(request, lambda user: True)
+
+
+async def ticket_worker(request: Request) -> users.User:
+    """Operators and supervisors."""
+    return _user_who(request, lambda user: user.works_tickets)
+
+
+async def supervisor(request: Request) -> users.User:
+    return _user_who(request, lambda user: user.is_supervisor)
+
+
+async def insights_reader(request: Request) -> users.User:
+    """Marketing users and supervisors (operators get 403)."""
+    return _user_who(request, lambda user: user.role in INSIGHTS_ROLES)
 
 
 Db = Annotated[sqlite_utils.Database, Depends(database)]

@@ -26,7 +26,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from desk import mailbox, tickets, users
 from desk.console import customers, kbsearch
-from desk.console.deps import CheckedForm, Db, Forbidden, Now, TicketWorker, console
+from desk.console.deps import CheckedForm, Db, Now, Supervisor, TicketWorker, console
 from desk.console.display import as_datetime, format_duration, format_iso, format_time
 from desk.console.render import Notice, refusal, render, set_notice, ui_text
 from desk.console.text import Text
@@ -143,7 +143,7 @@ def ticket_page(
         user.username,
     )
     messages = tickets.ticket_messages(db, ticket_id)
-    kb_question = drafts.derive_question(m.text for m in messages if m.role == "customer")
+    kb_question = drafts.derive_question(_customer_words(messages))
     return render(
         request,
         "ticket.html",
@@ -172,8 +172,12 @@ def ticket_page(
     )
 
 
+def _customer_words(messages: list[tickets.Message]) -> list[str]:
+    return [m.text for m in messages if m.role == "customer"]
+
+
 def _customer_said(db: sqlite_utils.Database, ticket_id: int) -> list[str]:
-    return [m.text for m in tickets.ticket_messages(db, ticket_id) if m.role == "customer"]
+    return _customer_words(tickets.ticket_messages(db, ticket_id))
 
 
 def _learn_wording(db: sqlite_utils.Database, ticket_id: int, article_id: str) -> None:
@@ -217,11 +221,9 @@ def claim(
 
 @router.post("/tickets/{ticket_id}/take-over")
 def take_over(
-    request: Request, ticket_id: int, form: CheckedForm, user: TicketWorker, db: Db, now: Now
+    request: Request, ticket_id: int, form: CheckedForm, user: Supervisor, db: Db, now: Now
 ) -> Response:
     """Supervisors take a ticket someone else holds (escalations go to them)."""
-    if not user.is_supervisor:
-        raise Forbidden
     try:
         tickets.take_over_ticket(db, ticket_id, user.username, now=now)
     except tickets.TicketClosedError:
