@@ -14,14 +14,16 @@ from typing import Annotated, Any
 
 import sqlite_utils
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from customerlog import ratings
 from desk.console import kbsearch
 from desk.console.deps import CheckedForm, Db, Supervisor, TicketWorker
-from desk.console.render import Notice, refusal, render, set_notice
+from desk.console.render import Notice, redirect_with_notice, refusal, render
 from knowledge import drafts, phrasings, store
 from knowledge.store import ArticleError
+
+PROPOSALS = "/articles#proposals"
 
 router = APIRouter()
 
@@ -71,15 +73,12 @@ def decide_phrasings(request: Request, form: CheckedForm, user: Supervisor, db: 
     """Approve or reject the ticked proposals in one go (supervisors)."""
     chosen = [int(v) for v in form.getlist("proposal") if str(v).isdigit()]
     if not chosen:
-        set_notice(request, "phrasings_none_selected", level="error")
-        return RedirectResponse("/articles#proposals", status_code=303)
+        return redirect_with_notice(request, PROPOSALS, "phrasings_none_selected", level="error")
     if form.get("decision") == "approve":
         n = phrasings.approve(db, chosen, user.username)
-        set_notice(request, "phrasings_approved", n=str(n))
-    else:
-        n = phrasings.reject(db, chosen, user.username)
-        set_notice(request, "phrasings_rejected", n=str(n))
-    return RedirectResponse("/articles#proposals", status_code=303)
+        return redirect_with_notice(request, PROPOSALS, "phrasings_approved", n=str(n))
+    n = phrasings.reject(db, chosen, user.username)
+    return redirect_with_notice(request, PROPOSALS, "phrasings_rejected", n=str(n))
 
 
 @router.get("/articles/check", response_class=HTMLResponse)
@@ -131,8 +130,7 @@ def create(
         )
     except ArticleError as exc:
         return new_page(request, 422, refusal("article_invalid", why=str(exc)), **values)
-    set_notice(request, "draft_created")
-    return RedirectResponse(f"/articles/{draft.id}", status_code=303)
+    return redirect_with_notice(request, f"/articles/{draft.id}", "draft_created")
 
 
 @router.get("/articles/{article_id}", response_class=HTMLResponse)
@@ -174,10 +172,10 @@ def publish(
             tags=_tags(str(form.get("tags") or "")),
         )
     except ArticleError as exc:
-        set_notice(request, "article_invalid", level="error", why=str(exc))
-        return RedirectResponse(f"/articles/{article_id}", status_code=303)
-    set_notice(request, "article_published")
-    return RedirectResponse(f"/articles/{article_id}", status_code=303)
+        return redirect_with_notice(
+            request, f"/articles/{article_id}", "article_invalid", level="error", why=str(exc)
+        )
+    return redirect_with_notice(request, f"/articles/{article_id}", "article_published")
 
 
 @router.post("/articles/{article_id}/reject")
@@ -185,8 +183,7 @@ def reject(
     request: Request, article_id: str, form: CheckedForm, user: Supervisor, db: Db
 ) -> Response:
     drafts.reject(db, article_id, reviewer=user.username)
-    set_notice(request, "draft_rejected")
-    return RedirectResponse("/articles", status_code=303)
+    return redirect_with_notice(request, "/articles", "draft_rejected")
 
 
 @router.post("/articles/{article_id}/retire")
@@ -194,5 +191,4 @@ def retire(
     request: Request, article_id: str, form: CheckedForm, user: Supervisor, db: Db
 ) -> Response:
     drafts.retire(db, article_id, reviewer=user.username)
-    set_notice(request, "article_retired")
-    return RedirectResponse(f"/articles/{article_id}", status_code=303)
+    return redirect_with_notice(request, f"/articles/{article_id}", "article_retired")

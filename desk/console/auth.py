@@ -41,7 +41,7 @@ from starlette.concurrency import run_in_threadpool
 
 from desk import users
 from desk.console.deps import CheckedForm, connected, console
-from desk.console.render import render, set_notice
+from desk.console.render import redirect_with_notice, render
 from desk.console.session import new_csrf_token, replace_session, session_of
 from desk.console.text import SUPPORTED_LANGS
 
@@ -190,5 +190,4 @@ async def login(
 def logout(request: Request, form: CheckedForm) -> Response:
     lang = session_of(request).get("lang")
     replace_session(request, {"lang": lang} if lang in SUPPORTED_LANGS else {})
-    set_notice(request, "logged_out")
-    return RedirectResponse("/login", status_code=303)
+    return redirect_with_notice(request, "/login", "logged_out")

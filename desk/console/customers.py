@@ -17,13 +17,13 @@ from urllib.parse import quote
 
 import sqlite_utils
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from customerlog import turns
 from desk import history, tickets
 from desk.console.deps import CheckedForm, Db, TicketWorker
 from desk.console.display import format_time
-from desk.console.render import Notice, refusal, render, set_notice
+from desk.console.render import Notice, redirect_with_notice, refusal, render
 from identity import profiles
 
 logger = logging.getLogger(__name__)
@@ -87,10 +87,9 @@ def _page(
     )
 
 
-def _back(customer_id: str, back_to: str) -> RedirectResponse:
-    """To the page the form came from, if it is one of ours; else to this customer's."""
-    target = _safe_back(back_to) or f"/customers/{quote(customer_id, safe='')}"
-    return RedirectResponse(target, status_code=303)
+def _back(customer_id: str, back_to: str) -> str:
+    """The page the form came from, if it is one of ours; else this customer's."""
+    return _safe_back(back_to) or f"/customers/{quote(customer_id, safe='')}"
 
 
 @router.get("/customers/{customer_id}", response_class=HTMLResponse)
@@ -119,8 +118,7 @@ def merge(
     except profiles.IdentityError as exc:
         refused = refusal("customer_merge_refused", why=str(exc))
         return _page(request, db, customer_id, 422, refused)
-    set_notice(request, "customer_merged")
-    return _back(customer_id, back_to)
+    return redirect_with_notice(request, _back(customer_id, back_to), "customer_merged")
 
 
 @router.post("/customers/{customer_id}/links/{merge_id}/undo")
@@ -138,8 +136,7 @@ def undo(
     except profiles.IdentityError as exc:
         refused = refusal("customer_undo_refused", why=str(exc))
         return _page(request, db, customer_id, 409, refused)
-    set_notice(request, "customer_unmerged")
-    return _back(customer_id, back_to)
+    return redirect_with_notice(request, _back(customer_id, back_to), "customer_unmerged")
 
 
 def _safe_back(target: str) -> str | None:

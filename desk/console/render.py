@@ -2,7 +2,9 @@
 
 Every page goes through :func:`render`, so every page has the user's language, the form
 token the session expects, and the notice the previous action left (shown once).
-Customer text reaches the page only through Jinja autoescaping.
+Customer text reaches the page only through Jinja autoescaping. A form that did its work
+answers with :func:`redirect_with_notice`; one refused shows its page again, with a
+:func:`refusal` and the status code that says why.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from desk import users
 from desk.console.deps import console
@@ -41,9 +43,13 @@ def ui_text(request: Request) -> Text:
     return Text(chosen)
 
 
-def set_notice(request: Request, key: str, level: str = "ok", **values: str) -> None:
-    """A message for the next page this session sees (after a redirect)."""
+def redirect_with_notice(
+    request: Request, url: str, key: str, level: str = "ok", **values: str
+) -> RedirectResponse:
+    """How a form that did its work answers: 303 to ``url``, whose page then shows the
+    notice ``key`` (from :mod:`desk.console.text`, with ``values``) once."""
     update_session(request, notice={"key": key, "level": level, "values": values})
+    return RedirectResponse(url, status_code=303)
 
 
 def refusal(key: str, **values: str) -> Notice:

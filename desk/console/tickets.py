@@ -22,13 +22,13 @@ from typing import Annotated
 
 import sqlite_utils
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from desk import mailbox, tickets, users
 from desk.console import customers, kbsearch
 from desk.console.deps import CheckedForm, Db, Now, Supervisor, TicketWorker, console
 from desk.console.display import as_datetime, format_duration, format_iso, format_time
-from desk.console.render import Notice, refusal, render, set_notice, ui_text
+from desk.console.render import Notice, redirect_with_notice, refusal, render, ui_text
 from desk.console.text import Text
 from knowledge import drafts, phrasings
 from knowledge.store import ArticleError
@@ -197,10 +197,6 @@ def _holder(db: sqlite_utils.Database, ticket_id: int) -> str:
     return tickets.get_ticket(db, ticket_id).assigned_to or "?"
 
 
-def _back_to(ticket_id: int) -> RedirectResponse:
-    return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
-
-
 @router.get("/tickets/{ticket_id}", response_class=HTMLResponse)
 def show_ticket(request: Request, ticket_id: int, user: TicketWorker, db: Db) -> HTMLResponse:
     return ticket_page(request, db, ticket_id)
@@ -215,8 +211,7 @@ def claim(
     if not tickets.claim_ticket(db, ticket_id, user.username, now=now):
         refused = refusal("claim_refused", who=_holder(db, ticket_id))
         return ticket_page(request, db, ticket_id, 409, refused)
-    set_notice(request, "claimed_by_you")
-    return _back_to(ticket_id)
+    return redirect_with_notice(request, f"/tickets/{ticket_id}", "claimed_by_you")
 
 
 @router.post("/tickets/{ticket_id}/take-over")
@@ -228,8 +223,7 @@ def take_over(
         tickets.take_over_ticket(db, ticket_id, user.username, now=now)
     except tickets.TicketClosedError:
         return ticket_page(request, db, ticket_id, 409, refusal("already_closed"))
-    set_notice(request, "taken_over")
-    return _back_to(ticket_id)
+    return redirect_with_notice(request, f"/tickets/{ticket_id}", "taken_over")
 
 
 @router.post("/tickets/{ticket_id}/answer")
@@ -270,8 +264,7 @@ def answer(
         _learn_wording(db, ticket_id, article_id)
     if propose:
         return _propose_answer(request, db, ticket_id, user, body, kb_question, kb_tags)
-    set_notice(request, "answer_sent")
-    return _back_to(ticket_id)
+    return redirect_with_notice(request, f"/tickets/{ticket_id}", "answer_sent")
 
 
 def _propose_answer(
@@ -298,10 +291,12 @@ def _propose_answer(
             names=drafts.customer_names(said, ticket.customer_email),
         )
     except ArticleError as exc:
-        set_notice(request, "article_invalid", level="error", why=str(exc))
-        return _back_to(ticket_id)
-    set_notice(request, "answer_sent_and_proposed", id=draft.id)
-    return _back_to(ticket_id)
+        return redirect_with_notice(
+            request, f"/tickets/{ticket_id}", "article_invalid", level="error", why=str(exc)
+        )
+    return redirect_with_notice(
+        request, f"/tickets/{ticket_id}", "answer_sent_and_proposed", id=draft.id
+    )
 
 
 @router.post("/tickets/{ticket_id}/close")
@@ -320,5 +315,4 @@ def close(
     except tickets.TicketClaimedError:
         refused = refusal("close_refused", who=_holder(db, ticket_id))
         return ticket_page(request, db, ticket_id, 403, refused)
-    set_notice(request, "ticket_closed")
-    return RedirectResponse("/queue", status_code=303)
+    return redirect_with_notice(request, "/queue", "ticket_closed")
