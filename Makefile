@@ -33,7 +33,7 @@ train: setup
 	$(RASA) train --config config.yml --domain bot/domain.yml --data bot/data --out models
 
 rasa-test: train
-	$(RASA) test --stories bot/tests --out results --fail-on-prediction-errors
+	$(RASA) test --stories bot/tests/test_stories.yml --nlu bot/tests/nlu_holdout.yml --out results --fail-on-prediction-errors
 
 lint: setup
 	$(VENV)/ruff check .

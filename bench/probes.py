@@ -123,6 +123,26 @@ def resident_mb(services: list[Service]) -> dict[str, float]:
     return totals
 
 
+def cpu_s(services: list[Service]) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each service's live processes (its
+    process group). Unlike latency, CPU per turn barely moves when other work shares the
+    machine: the figure to compare two versions of a server on a busy host."""
+    groups = {s.process.pid: s.name for s in services if s.process is not None}
+    ticks = dict.fromkeys(groups.values(), 0)
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            # After the command name: state(0) ppid(1) pgrp(2) ... utime(11) stime(12).
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) in groups:
+                ticks[groups[int(fields[2])]] += int(fields[11]) + int(fields[12])
+        except (OSError, ValueError, IndexError):
+            continue
+    hertz = os.sysconf("SC_CLK_TCK")
+    return {name: count / hertz for name, count in ticks.items()}
+
+
 # ---- where a turn's time goes ---------------------------------------------------------------
 @dataclass
 class Timings:

@@ -113,6 +113,8 @@ class StackResults:
     fresh_s: list[float] = field(default_factory=list)
     fresh_missed: list[str] = field(default_factory=list)
     memory_mb: dict[str, float] = field(default_factory=dict)
+    # closed-loop concurrency -> service -> CPU milliseconds per answered turn
+    cpu_ms: dict[int, dict[str, float]] = field(default_factory=dict)
     screened: dict = field(default_factory=dict)
     stock: dict[int, load.Summary] = field(default_factory=dict)  # bench.baseline's runs
 
@@ -198,11 +200,18 @@ def exercise(settings: Settings, services: list, plan: Plan) -> StackResults:
         print(f"  {name}: p50 {timing.p50_ms:.1f} ms, p95 {timing.p95_ms:.1f} ms", flush=True)
     stream = load.conversations(pools, SEED)
     for concurrency in plan.closed:
+        cpu_before = probes.cpu_s(services)
         run = asyncio.run(
             load.closed_loop(settings.rasa_url, stream, concurrency, plan.run_s, 10_000)
         )
-        results.closed[concurrency] = load.summarise(run.results, run.wall_s)
-        _print_summary(f"closed {concurrency}", results.closed[concurrency])
+        cpu_after = probes.cpu_s(services)
+        results.closed[concurrency] = summary = load.summarise(run.results, run.wall_s)
+        answered = summary.turns - summary.errors
+        results.cpu_ms[concurrency] = {
+            name: 1000 * (cpu_after[name] - cpu_before[name]) / answered if answered else math.nan
+            for name in cpu_after
+        }
+        _print_summary(f"closed {concurrency}", summary)
     for rate in plan.open_rates:
         run = asyncio.run(
             load.open_loop(settings.rasa_url, stream, rate, plan.run_s, plan.think_s, SEED)
@@ -471,6 +480,13 @@ def _profile_table(stack: StackResults, one: load.Summary | None) -> list[str]:
     if stack.memory_mb:
         memory = ", ".join(f"{name} {mb:.0f} MB" for name, mb in stack.memory_mb.items())
         lines += ["", f"Resident memory after the load runs: {memory}."]
+    if stack.cpu_ms:
+        per_run = "; ".join(
+            f"{n} customer{'s' if n > 1 else ''}: Rasa server {cpu['Rasa server']:.1f}, "
+            f"action server {cpu['action server']:.1f}"
+            for n, cpu in stack.cpu_ms.items()
+        )
+        lines += ["", f"CPU milliseconds per answered turn in the closed-loop runs: {per_run}."]
     return lines
 
 
@@ -618,6 +634,7 @@ def _raw(stack: StackResults, colds: list[dict], scale_rows: list[dict], info: d
         "open": {str(k): v.to_json() for k, v in stack.open.items()},
         "fresh_s": stack.fresh_s,
         "memory_mb": stack.memory_mb,
+        "cpu_ms_per_turn": {str(k): v for k, v in stack.cpu_ms.items()},
         "scale": scale_rows,
         "stock": {str(k): v.to_json() for k, v in stack.stock.items()},
     }

@@ -5,14 +5,20 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bench import load, scale, speed
+from bench import load, probes, scale, speed
 from bench.load import TurnResult, percentile, summarise
 from bench.sections import replace_section, write_section
+from stack.services import Service
 
 
 # ---- percentiles and summaries ----------------------------------------------------------------
@@ -211,3 +217,28 @@ def test_the_throughput_row_names_the_run_and_what_random_arrivals_gave() -> Non
     assert row.endswith("❌ |")
     failing = speed.StackResults(closed={8: _summary(70.0, 100, errors=3)})
     assert speed._throughput_row(failing) == []
+
+
+def test_cpu_seconds_are_counted_per_service_with_its_workers(tmp_path: Path) -> None:
+    """A service's CPU is its whole process group's: a worker's busy loop counts for it."""
+    spin = "import time\nend = time.process_time() + 0.4\nwhile time.process_time() < end: pass"
+    busy = f"import subprocess, sys, time\nsubprocess.run([sys.executable, '-c', {spin!r}])\n"
+    busy += "time.sleep(30)\n"
+    sleep = [sys.executable, "-c", "import time; time.sleep(30)"]
+    process = subprocess.Popen([sys.executable, "-c", busy], start_new_session=True)
+    idle = subprocess.Popen(sleep, start_new_session=True)
+    services = [
+        Service("busy", [], None, tmp_path / "busy.log", process=process),
+        Service("idle", [], None, tmp_path / "idle.log", process=idle),
+    ]
+    try:
+        deadline = time.monotonic() + 20
+        while probes.cpu_s(services)["busy"] < 0.4 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        used = probes.cpu_s(services)
+    finally:
+        for started in (process, idle):
+            os.killpg(started.pid, signal.SIGKILL)
+            started.wait()
+    assert 0.4 <= used["busy"] < 5
+    assert used["idle"] < 0.3
