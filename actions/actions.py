@@ -51,6 +51,7 @@ from actions.wording import (
     find_email_like,
     looks_like_personal_case,
     parse_choice,
+    parse_rating,
 )
 from desk import sla, tickets
 from desk.mailer import valid_address
@@ -76,6 +77,7 @@ __all__ = [
     "ActionHandoffClosed",
     "ActionNoneOfThese",
     "ActionRecordForOperator",
+    "ActionRecordRating",
     "ActionRequestHuman",
     "answer_from_kb",
     "transcript_from_events",
@@ -258,6 +260,29 @@ class ActionAnswerFromKb(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         return await answer_from_kb(dispatcher, tracker)
+
+
+class ActionRecordRating(Action):
+    """A number for the pending CSAT/CES/NPS question (:func:`actions.ratings.record_answer`).
+
+    With no question pending (or a long message that merely contains a number) the
+    message is treated as a question for the knowledge base. This choice is why the
+    action lives here and not in :mod:`actions.ratings`: the ratings know nothing of
+    answering, so the two modules import each other in one direction only.
+    """
+
+    def name(self) -> str:
+        return "action_record_rating"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        pending = ratings.Pending.decode(tracker.get_slot(ratings.SLOT_PENDING))
+        given = ratings.entity_value(tracker, "rating")
+        value = parse_rating(given if given is not None else tracker.latest_message.get("text"))
+        if pending is None or value is None:
+            return await answer_from_kb(dispatcher, tracker)
+        return await asyncio.to_thread(ratings.record_answer, dispatcher, tracker, pending, value)
 
 
 class ActionChooseArticle(Action):

@@ -23,7 +23,6 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import clarify, handoff
 from actions.handoff import customer_language, with_db
-from actions.wording import parse_rating
 from customerlog import ratings, schema
 from customerlog.turns import customer_id_from
 from desk import tickets
@@ -257,84 +256,65 @@ class ActionOfferCsat(Action):
         return await asyncio.to_thread(ask, dispatcher, tracker, pending)
 
 
-class ActionRecordRating(Action):
-    """A number for the pending CSAT/CES/NPS question; after a ticket's CSAT its CES
-    (once per ticket), then NPS if it is due.
+def record_answer(
+    dispatcher: CollectingDispatcher, tracker: Tracker, pending: Pending, value: int
+) -> list[EventType]:
+    """Store the number given to the pending question; after a ticket's CSAT ask its CES
+    (once per ticket), then NPS if it is due. A number out of the question's range is
+    asked again.
 
-    With no question pending (or a long message that merely contains a number) the
-    message is treated as a question for the knowledge base.
+    The action that calls this (``action_record_rating``, :mod:`actions.actions`) first
+    decides whether the message is a rating at all or a question for the knowledge base.
     """
-
-    def name(self) -> str:
-        return "action_record_rating"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
-        pending = Pending.decode(tracker.get_slot(SLOT_PENDING))
-        given = entity_value(tracker, "rating")
-        value = parse_rating(given if given is not None else tracker.latest_message.get("text"))
-        if pending is None or value is None:
-            from actions.actions import answer_from_kb
-
-            return await answer_from_kb(dispatcher, tracker)
-        low, high = schema.RATING_RANGES[pending.kind]
-        if not low <= value <= high:
-            dispatcher.utter_message(response="utter_rating_invalid", low=low, high=high)
-            return []
-        return await asyncio.to_thread(self._record, dispatcher, tracker, pending, value)
-
-    @staticmethod
-    def _record(
-        dispatcher: CollectingDispatcher, tracker: Tracker, pending: Pending, value: int
-    ) -> list[EventType]:
-        who = rater(tracker)
-        now = handoff.clock()
+    low, high = schema.RATING_RANGES[pending.kind]
+    if not low <= value <= high:
+        dispatcher.utter_message(response="utter_rating_invalid", low=low, high=high)
+        return []
+    who = rater(tracker)
+    now = handoff.clock()
+    try:
+        # Answered meanwhile elsewhere (a ticket's CSAT by e-mail): counted once.
+        already = with_db(
+            ratings.request_status,
+            pending.kind,
+            pending.target_type,
+            pending.target_id,
+            pending.session,
+        )
+        if already == schema.REQUEST_ANSWERED:
+            dispatcher.utter_message(response="utter_rating_thanks")
+            return [SlotSet(SLOT_PENDING, None)]
+        with_db(
+            ratings.record,
+            who,
+            pending.kind,
+            value,
+            pending.target_type,
+            pending.target_id,
+            now,
+            session=pending.session,
+        )
+    except Exception:
+        logger.exception("could not store a %s rating for %s", pending.kind, who.conversation_id)
+    dispatcher.utter_message(response="utter_rating_thanks")
+    events: list[EventType] = [SlotSet(SLOT_PENDING, None)]
+    if pending.kind == schema.RATING_CSAT and pending.target_type == schema.TARGET_TICKET:
+        # After a ticket, how easy it was (CES), once per ticket; NPS comes after it.
+        ces = Pending(schema.RATING_CES, schema.TARGET_TICKET, pending.target_id)
+        asked = ask(dispatcher, tracker, ces)
+        if asked:
+            return events + asked
+    if pending.kind in (schema.RATING_CSAT, schema.RATING_CES):
+        period = get_settings().nps_period_days
         try:
-            # Answered meanwhile elsewhere (a ticket's CSAT by e-mail): counted once.
-            already = with_db(
-                ratings.request_status,
-                pending.kind,
-                pending.target_type,
-                pending.target_id,
-                pending.session,
-            )
-            if already == schema.REQUEST_ANSWERED:
-                dispatcher.utter_message(response="utter_rating_thanks")
-                return [SlotSet(SLOT_PENDING, None)]
-            with_db(
-                ratings.record,
-                who,
-                pending.kind,
-                value,
-                pending.target_type,
-                pending.target_id,
-                now,
-                session=pending.session,
-            )
+            due = with_db(ratings.nps_due, who.customer_id, period, now)
         except Exception:
-            logger.exception(
-                "could not store a %s rating for %s", pending.kind, who.conversation_id
-            )
-        dispatcher.utter_message(response="utter_rating_thanks")
-        events: list[EventType] = [SlotSet(SLOT_PENDING, None)]
-        if pending.kind == schema.RATING_CSAT and pending.target_type == schema.TARGET_TICKET:
-            # After a ticket, how easy it was (CES), once per ticket; NPS comes after it.
-            ces = Pending(schema.RATING_CES, schema.TARGET_TICKET, pending.target_id)
-            asked = ask(dispatcher, tracker, ces)
-            if asked:
-                return events + asked
-        if pending.kind in (schema.RATING_CSAT, schema.RATING_CES):
-            period = get_settings().nps_period_days
-            try:
-                due = with_db(ratings.nps_due, who.customer_id, period, now)
-            except Exception:
-                logger.exception("could not check NPS for %s", who.customer_id)
-                due = False
-            if due:
-                nps = Pending(schema.RATING_NPS, schema.TARGET_CUSTOMER, who.customer_id)
-                events += ask(dispatcher, tracker, nps)
-        return events
+            logger.exception("could not check NPS for %s", who.customer_id)
+            due = False
+        if due:
+            nps = Pending(schema.RATING_NPS, schema.TARGET_CUSTOMER, who.customer_id)
+            events += ask(dispatcher, tracker, nps)
+    return events
 
 
 class ActionSkipRating(Action):

@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from cli.main import CommandError
 from sportello.db import open_db
+from sportello.errors import CommandError
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -18,11 +18,9 @@ from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
 
+from cli.insights import register as add_insights_commands
 from sportello.db import open_db
-
-
-class CommandError(Exception):
-    """A failure to report to the operator in one line (exit status 1), not a traceback."""
+from sportello.errors import CommandError
 
 
 # ---- kb ------------------------------------------------------------------------------------
@@ -587,9 +585,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_customer_commands(subparsers)
     _add_log_commands(subparsers)
     _add_run_command(subparsers)
-    # Imported here: cli.insights imports CommandError from this module.
-    from cli.insights import register as add_insights_commands
-
     add_insights_commands(subparsers)
     from bench.cli import register as add_bench_commands  # light: the benchmarks load on use
 

@@ -13,10 +13,10 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import handoff
+from actions.actions import ActionRecordRating
 from actions.ratings import (
     ActionAnswerHelpful,
     ActionOfferCsat,
-    ActionRecordRating,
     ActionSkipRating,
     Pending,
     answer_buttons,

@@ -11,7 +11,7 @@ import pytest
 import sqlite_utils
 
 from cli.insights import register
-from cli.main import CommandError
+from sportello.errors import CommandError
 
 
 def run(*argv: str) -> int:
