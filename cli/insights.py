@@ -14,6 +14,7 @@ import json
 
 from sportello.db import open_db
 from sportello.errors import CommandError
+from sportello.languages import LANGUAGES
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -70,7 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--since", help="first day, YYYY-MM-DD (default: 27 days before --until)")
     parser.add_argument("--until", help="last day, YYYY-MM-DD (default: today)")
     parser.add_argument("--channel", help="only this channel (socketio, rest, ...)")
-    parser.add_argument("--lang", choices=("it", "en"), help="only conversations in this language")
+    parser.add_argument("--lang", choices=LANGUAGES, help="only conversations in this language")
     parser.add_argument("--source", choices=SOURCES, default="all", help="real or simulated data")
     parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
     parser.add_argument(

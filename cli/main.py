@@ -21,6 +21,7 @@ from pathlib import Path
 from cli.insights import register as add_insights_commands
 from sportello.db import open_db
 from sportello.errors import CommandError
+from sportello.languages import LANGUAGES
 
 
 # ---- kb ------------------------------------------------------------------------------------
@@ -218,7 +219,7 @@ def _add_kb_commands(subparsers: argparse._SubParsersAction) -> None:
 
     p = kb_sub.add_parser("search", help="search the knowledge base")
     p.add_argument("question", nargs="?")
-    p.add_argument("--lang", choices=("it", "en"), help="default: detected from the question")
+    p.add_argument("--lang", choices=LANGUAGES, help="default: detected from the question")
     p.add_argument("-k", type=int, default=5, help="results to show (default 5)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--json", action="store_true", help="print the result as one JSON object")
@@ -293,7 +294,7 @@ def _add_users_commands(subparsers: argparse._SubParsersAction) -> None:
     p = users_sub.add_parser("add", help="create a console user (asks for the password)")
     p.add_argument("username")
     p.add_argument("--role", choices=ROLES, required=True)
-    p.add_argument("--lang", choices=("it", "en"), help="console language (default: browser's)")
+    p.add_argument("--lang", choices=LANGUAGES, help="console language (default: browser's)")
     p.add_argument(
         "--password-stdin", action="store_true", help="read the password from stdin (scripts)"
     )
@@ -379,7 +380,7 @@ def _add_mail_commands(subparsers: argparse._SubParsersAction) -> None:
     mail_sub = mail.add_subparsers(dest="mail_command", required=True)
     p = mail_sub.add_parser("test", help="send a test mail and say what failed, if anything")
     p.add_argument("address")
-    p.add_argument("--lang", choices=("it", "en"), default="it")
+    p.add_argument("--lang", choices=LANGUAGES, default="it")
     p.set_defaults(handler=_mail_test)
     p = mail_sub.add_parser("outbox", help="the mails owed to customers and their state")
     p.add_argument("--status", choices=("pending", "sending", "sent", "failed", "cancelled"))

@@ -54,12 +54,10 @@ questions are counted: ``kind``, ``target_type``, ``target_id``, ``session``,
 ``conversation_id``, ``customer_id``, ``asked_at``, ``status`` (``asked`` | ``answered``
 | ``skipped``), ``answered_at``.
 
-``ticket_messages`` (owned by :mod:`desk.tickets`) — operators' answers (``role =
-'operator'``) with their author and delivery time.
-
-The view ``customer_log`` puts turns and operators' answers in one timeline per
-conversation. Retention (:mod:`customerlog.retention`) deletes old turns; erasure
-(:mod:`privacy.customers`) deletes a customer's rows from every table.
+The desk's view ``customer_log`` (:mod:`desk.history`) puts these turns and the
+operators' answers in one timeline per conversation. Retention
+(:mod:`privacy.retention`) deletes old turns and erasure (:mod:`privacy.customers`) a
+customer's rows, both through :mod:`customerlog.erasure`.
 """
 
 from __future__ import annotations
@@ -72,7 +70,6 @@ TURNS = "log_turns"
 RATINGS = "ratings"
 REQUESTS = "rating_requests"
 STATE = "log_state"
-VIEW = "customer_log"
 
 KIND_CUSTOMER = "customer"
 KIND_OPERATOR = "operator"
@@ -167,28 +164,12 @@ CREATE TABLE IF NOT EXISTS {STATE} (
 );
 """
 
-_VIEW_SQL = f"""
-CREATE VIEW IF NOT EXISTS {VIEW} AS
-SELECT conversation_id, customer_id, channel, lang, at, kind, text, reply, decision,
-       article_id, confidence, ticket_id
-FROM {TURNS}
-UNION ALL
-SELECT t.conversation_id, t.customer_id, t.channel, t.lang, m.created_at, 'operator_answer',
-       '', m.text, NULL, NULL, NULL, t.id
-FROM ticket_messages m JOIN tickets t ON t.id = m.ticket_id
-WHERE m.role = 'operator'
-"""
-
 
 def ensure_schema(db: sqlite_utils.Database) -> None:
-    """Create the log's tables (and the desk's, which the timeline view reads); idempotent."""
-    from desk import tickets
-
-    tickets.ensure_schema(db)
-    if {TURNS, RATINGS, REQUESTS, STATE} <= set(db.table_names()) and VIEW in db.view_names():
+    """Create the log's tables; idempotent."""
+    if {TURNS, RATINGS, REQUESTS, STATE} <= set(db.table_names()):
         return
     with write_transaction(db) as conn:
         for statement in _TABLES_SQL.split(";"):
             if statement.strip():
                 conn.execute(statement)
-        conn.execute(_VIEW_SQL)

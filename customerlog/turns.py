@@ -265,6 +265,16 @@ def _apply(turn: _Turn, data: dict[str, Any]) -> None:
 
 
 def _ticket_for(conn: sqlite3.Connection, turn: _Turn) -> int | None:
+    """The conversation's latest ticket, for a turn that escalated.
+
+    The one read of a desk table in the log, by its name: the desk imports the log (the
+    history, ratings by e-mail), so the log cannot ask the desk through a function. A
+    database the desk has not used yet has no ticket table, hence no ticket.
+    """
+    if not conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tickets'"
+    ).fetchone():
+        return None
     row = conn.execute(
         "SELECT id FROM tickets WHERE conversation_id = ? ORDER BY id DESC LIMIT 1",
         (turn.conversation_id,),

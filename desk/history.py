@@ -1,9 +1,10 @@
 """What a customer did across all their channels, for the operator's console.
 
-The customer log (:mod:`customerlog.schema`, the ``customer_log`` view: turns and
-operators' answers) is per conversation; a profile (:mod:`identity.profiles`) knows all
-of a person's conversations. Together they give the one history the operator reads on
-every ticket, whichever channel the ticket came from.
+The customer log (:mod:`customerlog.schema`) and the desk's operator answers meet in the
+``customer_log`` view, which the desk owns and creates here (the desk reads the log, the
+log knows nothing of the desk). It is per conversation; a profile
+(:mod:`identity.profiles`) knows all of a person's conversations. Together they give the
+one history the operator reads on every ticket, whichever channel the ticket came from.
 """
 
 from __future__ import annotations
@@ -16,8 +17,23 @@ import sqlite_utils
 from customerlog import schema as log_schema
 from desk import tickets
 from identity.profiles import Profile
+from sportello.db import write_transaction
 
 HISTORY_LIMIT = 200
+
+# Turns and operators' answers in one timeline per conversation.
+VIEW = "customer_log"
+_VIEW_SQL = f"""
+CREATE VIEW IF NOT EXISTS {VIEW} AS
+SELECT conversation_id, customer_id, channel, lang, at, kind, text, reply, decision,
+       article_id, confidence, ticket_id
+FROM {log_schema.TURNS}
+UNION ALL
+SELECT t.conversation_id, t.customer_id, t.channel, t.lang, m.created_at, 'operator_answer',
+       '', m.text, NULL, NULL, NULL, t.id
+FROM {tickets.MESSAGES} m JOIN {tickets.TABLE} t ON t.id = m.ticket_id
+WHERE m.role = '{tickets.ROLE_OPERATOR}'
+"""
 
 
 @dataclass(frozen=True)
@@ -31,6 +47,16 @@ class Entry:
     text: str
     reply: str
     ticket_id: int | None
+
+
+def ensure_view(db: sqlite_utils.Database) -> None:
+    """Create the timeline view over the log's and the desk's tables; idempotent."""
+    log_schema.ensure_schema(db)
+    tickets.ensure_schema(db)
+    if VIEW in db.view_names():
+        return
+    with write_transaction(db) as conn:
+        conn.execute(_VIEW_SQL)
 
 
 def conversations_of(db: sqlite_utils.Database, profile: Profile) -> list[str]:
@@ -65,12 +91,12 @@ def history(
     """The latest ``limit`` lines of these conversations, oldest first."""
     if not conversation_ids:
         return []
-    log_schema.ensure_schema(db)
+    ensure_view(db)
     marks = ", ".join("?" for _ in conversation_ids)
     rows: list[dict[str, Any]] = list(
         db.query(
             f"SELECT at, conversation_id, channel, kind, text, reply, ticket_id "
-            f"FROM {log_schema.VIEW} WHERE conversation_id IN ({marks}) "
+            f"FROM {VIEW} WHERE conversation_id IN ({marks}) "
             "ORDER BY at DESC LIMIT ?",
             [*conversation_ids, limit],
         )

@@ -23,6 +23,8 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 
+from sportello.languages import supported
+
 KIND_ANSWER = "answer"
 KIND_CSAT = "csat"
 KIND_TEST = "test"
@@ -141,7 +143,7 @@ def ticket_from_subject(subject: str, key: bytes) -> int | None:
 
 
 def _lang(lang: str | None) -> str:
-    return "en" if lang == "en" else "it"
+    return supported(lang)
 
 
 def _build(

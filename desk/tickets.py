@@ -935,17 +935,17 @@ def answer_ticket(
     operator: str,
     text: str,
     *,
-    deliver: bool = True,
     now: datetime | None = None,
 ) -> Message:
-    """Store an operator's answer in the outbox, then deliver it to the customer.
+    """Store an operator's answer in the outbox (``delivered = 0``); nothing is sent here.
 
     An unclaimed ticket is claimed by the answering operator; a ticket held by someone
     else raises :class:`TicketClaimedError`, a closed one :class:`TicketClosedError`.
-    The answer is committed (``delivered = 0``) before any delivery attempt, so a
-    crash or an unreachable Rasa loses nothing: :func:`desk.delivery.deliver_pending`
-    retries. ``deliver=False`` leaves delivery to the caller. The first answer sets
-    ``first_response_at`` (the first-response SLA is met).
+    The caller delivers after this commit (the console calls
+    :func:`desk.delivery.deliver_ticket_updates`) and the monitor retries what is still
+    pending (:func:`desk.delivery.deliver_pending`), so a crash or an unreachable Rasa
+    loses nothing. The first answer sets ``first_response_at`` (the first-response SLA
+    is met).
     """
     text = text.strip()
     if not text:
@@ -975,11 +975,6 @@ def answer_ticket(
             conn, ticket_id, ROLE_OPERATOR, text, stamp, author=operator, delivered=False
         )
         _log(conn, ticket_id, EVENT_ANSWERED, moment, actor=operator, detail=str(message_id))
-    if deliver:
-        from desk.delivery import deliver_ticket_updates
-        from sportello.settings import get_settings
-
-        deliver_ticket_updates(db, get_settings(), ticket_id)
     return get_message(db, message_id)
 
 
@@ -988,14 +983,15 @@ def close_ticket(
     ticket_id: int,
     operator: str,
     *,
-    deliver: bool = True,
     now: datetime | None = None,
 ) -> None:
     """Close the ticket: the bot resumes in that conversation and tells the customer.
 
     Anyone may close an unclaimed ticket; a claimed one only its holder (else
     :class:`TicketClaimedError`). Closing twice is harmless. Undelivered answers stay
-    in the outbox and still reach the customer before the bot's "I'm back".
+    in the outbox and still reach the customer before the bot's "I'm back", which the
+    caller sends after this commit (:func:`desk.delivery.deliver_ticket_updates`; the
+    monitor retries it).
     """
     if not operator:
         raise ValueError("closing needs the operator's name")
@@ -1013,11 +1009,6 @@ def close_ticket(
             [STATUS_CLOSED, format_time(moment), operator, operator, ticket_id],
         )
         _log(conn, ticket_id, EVENT_CLOSED, moment, actor=operator)
-    if deliver:
-        from desk.delivery import deliver_ticket_updates
-        from sportello.settings import get_settings
-
-        deliver_ticket_updates(db, get_settings(), ticket_id)
 
 
 # ---- SLA ---------------------------------------------------------------------------------

@@ -26,6 +26,8 @@ from typing import Any
 
 import sqlite_utils
 
+from sportello.languages import LANGUAGES
+
 TABLE = "users"
 
 ROLE_OPERATOR = "operator"
@@ -40,7 +42,7 @@ MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024
 # 2-32 characters, starting with a letter or digit: safe in URLs, logs and the CLI.
 USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{1,31}")
-LANGS = ("it", "en")
+LANGS = LANGUAGES
 
 SCRYPT_N = 2**14
 SCRYPT_R = 8

@@ -290,7 +290,7 @@ class _Simulator:
         operator = self.rng.choice(OPERATORS)
         tickets.claim_ticket(self.db, ticket.id, operator, now=answered - timedelta(minutes=2))
         message = tickets.answer_ticket(
-            self.db, ticket.id, operator, OPERATOR_ANSWER[conv["lang"]], deliver=False, now=answered
+            self.db, ticket.id, operator, OPERATOR_ANSWER[conv["lang"]], now=answered
         )
         if self.rng.random() < 0.25:  # a follow-up answer before closing
             extra = tickets.answer_ticket(
@@ -298,12 +298,11 @@ class _Simulator:
                 ticket.id,
                 operator,
                 OPERATOR_ANSWER[conv["lang"]],
-                deliver=False,
                 now=answered + (closing - answered) / 2,
             )
             tickets.mark_delivered(self.db, [extra.id], answered + (closing - answered) / 2)
         tickets.mark_delivered(self.db, [message.id], answered)
-        tickets.close_ticket(self.db, ticket.id, operator, deliver=False, now=closing)
+        tickets.close_ticket(self.db, ticket.id, operator, now=closing)
         tickets.mark_resume_delivered(self.db, ticket.id)
         mood = 0.75 if wait <= timedelta(hours=2) else 0.35
         self.csat(conv, closing, schema.TARGET_TICKET, str(ticket.id), mood)

@@ -15,7 +15,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
-SUPPORTED = ("it", "en")
+from sportello.languages import LANGUAGES
+
+SUPPORTED = LANGUAGES
 
 _IT_WORDS = frozenset(
     """

@@ -25,7 +25,9 @@ from datetime import datetime, timezone
 
 import sqlite_utils
 
-LANGS = ("it", "en")
+from sportello.languages import LANGUAGES
+
+LANGS = LANGUAGES
 # draft: proposed (by an operator), not searchable until a supervisor publishes it;
 # rejected: a draft turned down, kept for the record; retired: withdrawn from search.
 STATUSES = ("published", "draft", "retired", "rejected")

@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from knowledge.language import SUPPORTED
+from sportello.languages import LANGUAGES, supported
 
-SUPPORTED_LANGS = SUPPORTED
+SUPPORTED_LANGS = LANGUAGES
 
 # Sent with every response; each app adds its own Content-Security-Policy.
 BASE_HEADERS = {
@@ -30,7 +30,7 @@ def choose_language(query_lang: str | None, accept_language: str | None, default
     Anything unsupported or malformed falls back to ``default`` (itself forced to a
     supported language, Italian if the setting is odd).
     """
-    fallback = default if default in SUPPORTED_LANGS else SUPPORTED_LANGS[0]
+    fallback = supported(default)
     if query_lang and query_lang.strip().lower() in SUPPORTED_LANGS:
         return query_lang.strip().lower()
     ranked: list[tuple[float, int, str]] = []

@@ -6,7 +6,9 @@ test failure (tests/desk/console/test_text.py), never an English word in an Ital
 
 from __future__ import annotations
 
-SUPPORTED_LANGS = ("it", "en")
+from sportello.languages import LANGUAGES
+
+SUPPORTED_LANGS = LANGUAGES
 
 UI_TEXT: dict[str, dict[str, str]] = {
     "it": {

@@ -6,8 +6,9 @@ and changed only through :mod:`desk.tickets` (``list_queue``, ``get_ticket``,
 ``ticket_messages``, ``claim_ticket``, ``answer_ticket``, ``close_ticket``). Claiming is
 atomic there, and the library refuses answers and closes from anyone but the ticket's
 holder (supervisors take a ticket over first); answering an unclaimed ticket claims it.
-Answers are delivered by the library in the request (push channels: one call to Rasa's
-API, at most its timeout).
+Once an answer (or a close) is committed, the route delivers it
+(:func:`desk.delivery.deliver_ticket_updates`; push channels: one call to Rasa's API, at
+most its timeout); the monitor retries what could not be delivered.
 
 Time-left badges are wall-clock time until the stored deadline (the deadlines themselves
 count business time). The queue refreshes itself with a meta refresh every
@@ -24,7 +25,7 @@ import sqlite_utils
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from desk import mailbox, tickets, users
+from desk import delivery, mailbox, tickets, users
 from desk.console import customers, kbsearch
 from desk.console.deps import CheckedForm, Db, Now, Supervisor, TicketWorker, console
 from desk.console.display import as_datetime, format_duration, format_iso, format_time
@@ -260,6 +261,7 @@ def answer(
     except tickets.TicketClaimedError:
         refused = refusal("answer_refused", who=_holder(db, ticket_id))
         return ticket_page(request, db, ticket_id, 403, refused)
+    delivery.deliver_ticket_updates(db, console(request).settings, ticket_id)
     if article_id:
         _learn_wording(db, ticket_id, article_id)
     if propose:
@@ -315,4 +317,5 @@ def close(
     except tickets.TicketClaimedError:
         refused = refusal("close_refused", who=_holder(db, ticket_id))
         return ticket_page(request, db, ticket_id, 403, refused)
+    delivery.deliver_ticket_updates(db, console(request).settings, ticket_id)
     return redirect_with_notice(request, "/queue", "ticket_closed")

@@ -526,7 +526,7 @@ def test_customer_messages_are_recorded_and_get_no_reply(data_dir: Path) -> None
 def test_a_rest_customer_gets_pending_answers_on_the_next_message(data_dir: Path) -> None:
     ticket = open_conversation_ticket(data_dir)
     db = open_db(data_dir / "sportello.db")
-    answer = answer_ticket(db, ticket.id, "anna", "Le rimborsiamo la differenza.", deliver=False)
+    answer = answer_ticket(db, ticket.id, "anna", "Le rimborsiamo la differenza.")
     tracker = make_tracker("allora?", language="it", intent="nlu_fallback", slots=HANDED_OFF)
     messages, _ = run(ActionRecordForOperator(), tracker)
     assert [m["text"] for m in messages] == ["Le rimborsiamo la differenza."]
@@ -588,7 +588,7 @@ def test_asking_again_while_handed_off_repeats_the_deadline(data_dir: Path) -> N
 def test_after_a_close_the_next_question_gets_the_resume_and_an_answer(data_dir: Path) -> None:
     ticket = open_conversation_ticket(data_dir)
     db = open_db(data_dir / "sportello.db")
-    close_ticket(db, ticket.id, "anna", deliver=False)
+    close_ticket(db, ticket.id, "anna")
     tracker = make_tracker("quanto costa la spedizione?", language="it", slots=HANDED_OFF)
     messages, slots = run(ActionRecordForOperator(), tracker)
     assert messages[0]["response"] == "utter_handoff_closed"
@@ -600,7 +600,7 @@ def test_after_a_close_the_next_question_gets_the_resume_and_an_answer(data_dir:
 def test_a_pushed_answer_is_said_once(data_dir: Path) -> None:
     ticket = open_conversation_ticket(data_dir, channel="socketio")
     db = open_db(data_dir / "sportello.db")
-    answer_ticket(db, ticket.id, "anna", "Ecco il rimborso.", deliver=False)
+    answer_ticket(db, ticket.id, "anna", "Ecco il rimborso.")
     tracker = make_tracker(
         "EXTERNAL: EXTERNAL_operator_message", intent="EXTERNAL_operator_message", slots=HANDED_OFF
     )
@@ -617,7 +617,7 @@ def test_the_bot_resumes_only_when_the_ticket_is_really_closed(data_dir: Path) -
         "EXTERNAL: EXTERNAL_ticket_closed", intent="EXTERNAL_ticket_closed", slots=HANDED_OFF
     )
     assert run(ActionHandoffClosed(), external) == ([], {})  # still open
-    close_ticket(db, ticket.id, "anna", deliver=False)
+    close_ticket(db, ticket.id, "anna")
     messages, slots = run(ActionHandoffClosed(), external)
     # The bot is back, and asks the customer's CSAT about the closed ticket (once).
     assert [m["response"] for m in messages] == ["utter_handoff_closed", "utter_ask_csat"]

@@ -52,7 +52,7 @@ def test_a_socketio_answer_is_pushed_through_rasas_api(
     db: sqlite_utils.Database, rasa: FakeRasa, tmp_path: Path
 ) -> None:
     ticket = ticket_on(db, "socketio")
-    message = answer_ticket(db, ticket.id, "anna", "Ciao!", deliver=False)
+    message = answer_ticket(db, ticket.id, "anna", "Ciao!")
     assert deliver_ticket_updates(db, settings_for(rasa, tmp_path), ticket.id)
     [(path, query, body)] = rasa.requests
     assert path == "/conversations/conv-1/trigger_intent"
@@ -67,8 +67,8 @@ def test_closing_a_socketio_ticket_pushes_the_resume_after_pending_answers(
     db: sqlite_utils.Database, rasa: FakeRasa, tmp_path: Path
 ) -> None:
     ticket = ticket_on(db, "socketio")
-    answer_ticket(db, ticket.id, "anna", "Risolto.", deliver=False)
-    close_ticket(db, ticket.id, "anna", deliver=False)
+    answer_ticket(db, ticket.id, "anna", "Risolto.")
+    close_ticket(db, ticket.id, "anna")
     assert deliver_ticket_updates(db, settings_for(rasa, tmp_path), ticket.id)
     assert rasa.intents == [("conv-1", INTENT_OPERATOR_MESSAGE), ("conv-1", INTENT_TICKET_CLOSED)]
     assert get_ticket(db, ticket.id).resume_delivered
@@ -81,8 +81,8 @@ def test_rest_answers_wait_for_the_customers_next_request(
     db: sqlite_utils.Database, rasa: FakeRasa, tmp_path: Path
 ) -> None:
     ticket = ticket_on(db, "rest")
-    answer_ticket(db, ticket.id, "anna", "Ciao!", deliver=False)
-    close_ticket(db, ticket.id, "anna", deliver=False)
+    answer_ticket(db, ticket.id, "anna", "Ciao!")
+    close_ticket(db, ticket.id, "anna")
     assert not deliver_ticket_updates(db, settings_for(rasa, tmp_path), ticket.id)
     assert deliver_pending(db, settings_for(rasa, tmp_path)) == 0
     assert rasa.requests == []
@@ -95,7 +95,7 @@ def test_a_failed_push_stays_in_the_outbox_and_is_retried(
     settings = settings_for(rasa, tmp_path)
     ticket = ticket_on(db, "socketio")
     rasa.status = 500
-    answer_ticket(db, ticket.id, "anna", "Ciao!", deliver=False)
+    answer_ticket(db, ticket.id, "anna", "Ciao!")
     assert not deliver_ticket_updates(db, settings, ticket.id)
     assert len(pending_answers(db)) == 1
 
@@ -109,24 +109,19 @@ def test_an_unreachable_rasa_is_not_an_error(db: sqlite_utils.Database, tmp_path
         port = stopped.port
     settings = Settings(data_dir=tmp_path, rasa_port=port)
     ticket = ticket_on(db, "socketio")
-    answer_ticket(db, ticket.id, "anna", "Ciao!", deliver=False)
+    answer_ticket(db, ticket.id, "anna", "Ciao!")
     assert deliver_pending(db, settings) == 0
     assert len(pending_answers(db)) == 1
 
 
-def test_answer_ticket_delivers_at_once_through_the_settings(
-    db: sqlite_utils.Database, rasa: FakeRasa, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_answering_and_closing_send_nothing_until_the_caller_delivers(
+    db: sqlite_utils.Database, rasa: FakeRasa, tmp_path: Path
 ) -> None:
-    from sportello.settings import get_settings
-
-    monkeypatch.setenv("SPORTELLO_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("SPORTELLO_RASA_PORT", str(rasa.port))
-    get_settings.cache_clear()
-    try:
-        ticket = ticket_on(db, "socketio")
-        message = answer_ticket(db, ticket.id, "anna", "Subito!")
-        close_ticket(db, ticket.id, "anna")
-    finally:
-        get_settings.cache_clear()
-    assert message.delivered
+    """The data functions only commit; the edge (console) or the monitor delivers."""
+    ticket = ticket_on(db, "socketio")
+    message = answer_ticket(db, ticket.id, "anna", "Subito!")
+    close_ticket(db, ticket.id, "anna")
+    assert rasa.requests == [] and not message.delivered
+    assert deliver_ticket_updates(db, settings_for(rasa, tmp_path), ticket.id)
+    assert pending_answers(db) == []
     assert rasa.intents == [("conv-1", INTENT_OPERATOR_MESSAGE), ("conv-1", INTENT_TICKET_CLOSED)]

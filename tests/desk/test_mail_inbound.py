@@ -52,9 +52,9 @@ def mailed_ticket(
     ``close``, the CSAT question too); returns it and the last mail sent."""
     ticket, _ = tickets.open_ticket(db, conv, lang="it", channel="socketio", policy=POLICY, now=NOW)
     tickets.set_customer_email(db, ticket.id, CUSTOMER, NOW)
-    tickets.answer_ticket(db, ticket.id, "luca", "Il pacco arriva domani.", deliver=False, now=NOW)
+    tickets.answer_ticket(db, ticket.id, "luca", "Il pacco arriva domani.", now=NOW)
     if close:
-        tickets.close_ticket(db, ticket.id, "luca", deliver=False, now=NOW)
+        tickets.close_ticket(db, ticket.id, "luca", now=NOW)
     mailbox.queue_new(db, settings, NOW)
     mailbox.send_pending(db, settings, NOW)
     mails = mailbox.ticket_mails(db, ticket.id)
@@ -142,7 +142,7 @@ def test_the_next_mail_answers_the_customers_reply_in_the_thread(
 ) -> None:
     ticket, sent = mailed_ticket(db, settings)
     handle(db, settings, reply(sent))
-    tickets.answer_ticket(db, ticket.id, "luca", "Lo rispediamo oggi.", deliver=False, now=NOW)
+    tickets.answer_ticket(db, ticket.id, "luca", "Lo rispediamo oggi.", now=NOW)
     mailbox.queue_new(db, settings, NOW + timedelta(minutes=6))
     [_, second] = mailbox.ticket_mails(db, ticket.id)
     assert second.in_reply_to == "<reply-1@example.com>"

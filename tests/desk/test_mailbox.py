@@ -47,7 +47,7 @@ def ticket_with_email(
 
 def answer(db: sqlite_utils.Database, ticket_id: int, text: str, minutes: int = 1) -> int:
     message = tickets.answer_ticket(
-        db, ticket_id, "luca", text, deliver=False, now=NOW + timedelta(minutes=minutes)
+        db, ticket_id, "luca", text, now=NOW + timedelta(minutes=minutes)
     )
     return message.id
 
@@ -158,7 +158,7 @@ def test_after_the_close_the_csat_question_is_mailed_once(
 ) -> None:
     ticket = ticket_with_email(db)
     answer(db, ticket.id, "Fatto.")
-    tickets.close_ticket(db, ticket.id, "luca", deliver=False, now=NOW + timedelta(minutes=3))
+    tickets.close_ticket(db, ticket.id, "luca", now=NOW + timedelta(minutes=3))
     with smtp_server() as server:
         settings = settings_for(tmp_path, server.url())
         for minutes in (4, 5):
@@ -181,7 +181,7 @@ def test_no_csat_mail_when_the_customer_already_rated_in_the_chat(
     db: sqlite_utils.Database, tmp_path: Path
 ) -> None:
     ticket = ticket_with_email(db)
-    tickets.close_ticket(db, ticket.id, "luca", deliver=False, now=NOW + timedelta(minutes=3))
+    tickets.close_ticket(db, ticket.id, "luca", now=NOW + timedelta(minutes=3))
     rater = ratings.Rater(ticket.conversation_id, ticket.conversation_id, "socketio", "it")
     ratings.ask(db, rater, schema.RATING_CSAT, schema.TARGET_TICKET, str(ticket.id), NOW)
     ratings.record(db, rater, schema.RATING_CSAT, 5, schema.TARGET_TICKET, str(ticket.id), NOW)
@@ -249,7 +249,7 @@ def test_the_retention_period_deletes_the_mails_of_old_closed_tickets(
     for ticket in (old, recent):
         answer(db, ticket.id, "Risposta.")
     mailbox.queue_new(db, settings, NOW + timedelta(minutes=2))
-    tickets.close_ticket(db, old.id, "luca", deliver=False, now=NOW + timedelta(minutes=3))
+    tickets.close_ticket(db, old.id, "luca", now=NOW + timedelta(minutes=3))
     assert mailbox.purge(db, 30, NOW + timedelta(days=29)) == 0
     assert mailbox.purge(db, 30, NOW + timedelta(days=31)) == 1
     assert mailbox.ticket_mails(db, old.id) == []

@@ -40,7 +40,7 @@ def test_one_pass_escalates_breaches_and_delivers_the_outbox(tmp_path: Path) -> 
         rasa.status = 503
         # On the test's own clock: a real "now" may fall after the ticket's deadline.
         answered_at = datetime(2026, 11, 23, 12, 5, tzinfo=ROME)
-        answer_ticket(db, waiting.id, "anna", "Hello!", deliver=False, now=answered_at)
+        answer_ticket(db, waiting.id, "anna", "Hello!", now=answered_at)
         settings = Settings(data_dir=tmp_path, rasa_port=rasa.port)
         now = datetime(2026, 11, 23, 14, 30, tzinfo=ROME)
 

@@ -247,7 +247,7 @@ def test_the_queue_shows_active_tickets_nearest_deadline_first(
     urgent = new_ticket(db, "conv-urgent", priority="urgent", at=rome(2026, 11, 23, 11))
     low = new_ticket(db, "conv-low", priority="low", at=rome(2026, 11, 23, 9))
     closed = new_ticket(db, "conv-closed", priority="urgent", at=rome(2026, 11, 23, 9))
-    close_ticket(db, closed.id, "anna", deliver=False)
+    close_ticket(db, closed.id, "anna")
     queue = list_queue(db, MONDAY_10)
     assert [t.id for t in queue] == [urgent.id, normal.id, low.id]
 
@@ -317,7 +317,7 @@ def test_an_answer_goes_to_the_outbox_first(db: sqlite_utils.Database) -> None:
     ticket = new_ticket(db)
     answered_at = rome(2026, 11, 23, 11)
     message = answer_ticket(
-        db, ticket.id, "anna", "  Buongiorno, controllo subito.  ", deliver=False, now=answered_at
+        db, ticket.id, "anna", "  Buongiorno, controllo subito.  ", now=answered_at
     )
     assert (message.role, message.text, message.author) == (
         "operator",
@@ -330,7 +330,7 @@ def test_an_answer_goes_to_the_outbox_first(db: sqlite_utils.Database) -> None:
     assert (after.status, after.assigned_to) == (STATUS_CLAIMED, "anna")
     assert after.first_response_at == utc(answered_at)
     # A second answer keeps the first-response time.
-    answer_ticket(db, ticket.id, "anna", "Fatto.", deliver=False, now=rome(2026, 11, 23, 12))
+    answer_ticket(db, ticket.id, "anna", "Fatto.", now=rome(2026, 11, 23, 12))
     assert get_ticket(db, ticket.id).first_response_at == utc(answered_at)
     assert [e.kind for e in ticket_events(db, ticket.id)] == [
         EVENT_CREATED,
@@ -349,14 +349,14 @@ def test_only_the_holder_answers_and_nobody_answers_a_closed_ticket(
     ticket = new_ticket(db)
     claim_ticket(db, ticket.id, "anna")
     with pytest.raises(TicketClaimedError):
-        answer_ticket(db, ticket.id, "bruno", "Ciao", deliver=False)
+        answer_ticket(db, ticket.id, "bruno", "Ciao")
     with pytest.raises(TicketClaimedError):
-        close_ticket(db, ticket.id, "bruno", deliver=False)
+        close_ticket(db, ticket.id, "bruno")
     with pytest.raises(ValueError):
-        answer_ticket(db, ticket.id, "anna", "   ", deliver=False)
-    close_ticket(db, ticket.id, "anna", deliver=False)
+        answer_ticket(db, ticket.id, "anna", "   ")
+    close_ticket(db, ticket.id, "anna")
     with pytest.raises(TicketClosedError):
-        answer_ticket(db, ticket.id, "anna", "Ciao", deliver=False)
+        answer_ticket(db, ticket.id, "anna", "Ciao")
     assert not claim_ticket(db, ticket.id, "anna")
     assert pending_answers(db) == []
 
@@ -385,8 +385,8 @@ def _closed_port() -> int:
 def test_closing_records_who_and_when(db: sqlite_utils.Database) -> None:
     ticket = new_ticket(db)
     closed_at = rome(2026, 11, 23, 12)
-    close_ticket(db, ticket.id, "anna", deliver=False, now=closed_at)
-    close_ticket(db, ticket.id, "anna", deliver=False)  # twice is harmless
+    close_ticket(db, ticket.id, "anna", now=closed_at)
+    close_ticket(db, ticket.id, "anna")  # twice is harmless
     closed = get_ticket(db, ticket.id)
     assert (closed.status, closed.closed_by, closed.closed_at) == (
         STATUS_CLOSED,
@@ -435,7 +435,7 @@ def test_check_sla_flags_at_risk_then_breach_once(db: sqlite_utils.Database) -> 
 
 def test_a_resolution_breach_escalates_one_more_level(db: sqlite_utils.Database) -> None:
     ticket = new_ticket(db)
-    answer_ticket(db, ticket.id, "anna", "Ci penso io", deliver=False, now=rome(2026, 11, 23, 11))
+    answer_ticket(db, ticket.id, "anna", "Ci penso io", now=rome(2026, 11, 23, 11))
     events = check_sla(db, POLICY, rome(2026, 11, 25, 10, 1))
     assert [(e.kind, e.detail) for e in events] == [
         (EVENT_BREACHED, TARGET_RESOLUTION),
@@ -448,14 +448,14 @@ def test_an_answer_clears_the_at_risk_flag(db: sqlite_utils.Database) -> None:
     ticket = new_ticket(db)
     check_sla(db, POLICY, rome(2026, 11, 23, 14, 30))
     assert get_ticket(db, ticket.id).at_risk
-    answer_ticket(db, ticket.id, "anna", "Eccomi", deliver=False, now=rome(2026, 11, 23, 14, 40))
+    answer_ticket(db, ticket.id, "anna", "Eccomi", now=rome(2026, 11, 23, 14, 40))
     assert check_sla(db, POLICY, rome(2026, 11, 23, 14, 45)) == []
     assert not get_ticket(db, ticket.id).at_risk
 
 
 def test_closed_tickets_are_not_monitored(db: sqlite_utils.Database) -> None:
     ticket = new_ticket(db)
-    close_ticket(db, ticket.id, "anna", deliver=False, now=rome(2026, 11, 23, 11))
+    close_ticket(db, ticket.id, "anna", now=rome(2026, 11, 23, 11))
     assert check_sla(db, POLICY, rome(2026, 12, 1, 12)) == []
 
 
@@ -502,7 +502,7 @@ def test_take_over_moves_a_claimed_ticket_and_logs_who_had_it(db) -> None:
     assert take_over_ticket(db, ticket.id, "carla") == "anna"
     assert get_ticket(db, ticket.id).assigned_to == "carla"
     with pytest.raises(TicketClaimedError):
-        answer_ticket(db, ticket.id, "anna", "troppo tardi", deliver=False)
-    close_ticket(db, ticket.id, "carla", deliver=False)
+        answer_ticket(db, ticket.id, "anna", "troppo tardi")
+    close_ticket(db, ticket.id, "carla")
     with pytest.raises(TicketClosedError):
         take_over_ticket(db, ticket.id, "dario")

@@ -118,13 +118,13 @@ def week(db: sqlite_utils.Database) -> sqlite_utils.Database:
     turn(db, "c2", utc(2, 10, 5), "Posso pagare coi ticket?", escalated, ticket_id=t1)
     rate(db, "c2", nps, 8, customer, "u2", utc(2, 10, 6))
     tickets.claim_ticket(db, t1, "giulia", now=utc(2, 10, 30))
-    tickets.answer_ticket(db, t1, "giulia", "Sì.", deliver=False, now=utc(2, 11, 5))
-    tickets.close_ticket(db, t1, "giulia", deliver=False, now=utc(2, 13, 5))
+    tickets.answer_ticket(db, t1, "giulia", "Sì.", now=utc(2, 11, 5))
+    tickets.close_ticket(db, t1, "giulia", now=utc(2, 13, 5))
     rate(db, "c2", csat, 2, schema.TARGET_TICKET, str(t1), utc(2, 13, 10))
 
     t2 = ticket(db, "c3", utc(3, 19), tickets.REASON_ASKED_FOR_HUMAN)
     turn(db, "c3", utc(3, 19), "I want a person", escalated, intent="ask_human", ticket_id=t2)
-    tickets.answer_ticket(db, t2, "marco", "Hello.", deliver=False, now=utc(4, 8, 30))
+    tickets.answer_ticket(db, t2, "marco", "Hello.", now=utc(4, 8, 30))
 
     turn(db, "c5", utc(5, 9), "How do I return an item?", answered, article_id="B")
     rate(db, "c5", csat, 4, conversation, "c5", utc(5, 9, 5))

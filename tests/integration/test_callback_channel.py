@@ -63,12 +63,12 @@ def test_callback_customer_gets_answers_and_the_operators_answer_pushed(
     assert "ci siete?" in [m.text for m in ticket_messages(db, ticket.id)]
 
     operator_text = "Buongiorno, sono Anna: la spedizione per lei è gratuita."
-    answer = answer_ticket(db, ticket.id, "anna", operator_text, deliver=False)
+    answer = answer_ticket(db, ticket.id, "anna", operator_text)
     assert deliver_ticket_updates(db, stack, ticket.id)  # True: nothing left to deliver
     assert callback_receiver.next_texts(customer, 1) == [operator_text]  # no customer request
     assert [m.delivered for m in ticket_messages(db, ticket.id) if m.id == answer.id] == [True]
 
-    close_ticket(db, ticket.id, "anna", deliver=False)
+    close_ticket(db, ticket.id, "anna")
     assert deliver_ticket_updates(db, stack, ticket.id)
     resumed, csat = callback_receiver.next_texts(customer, 2)
     assert "L'operatore ha chiuso la tua richiesta" in resumed

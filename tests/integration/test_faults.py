@@ -50,7 +50,7 @@ def test_killed_services_come_back_and_nothing_is_lost(
     say(stack, customer, "voglio parlare con un operatore")
     ticket = get_open_ticket(db, customer)
     assert ticket is not None
-    answer_ticket(db, ticket.id, "anna", "Risposta scritta prima dei crash.", deliver=False)
+    answer_ticket(db, ticket.id, "anna", "Risposta scritta prima dei crash.")
     ticket = get_ticket(db, ticket.id)  # claimed by the answer, deadlines fixed
     votes_before = ratings.ratings_for(db, schema.TARGET_ARTICLE, "spedizione-costi")
 

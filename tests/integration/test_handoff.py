@@ -100,13 +100,13 @@ def test_rest_customer_from_handoff_to_operator_answer_and_back(stack: Settings)
     assert len(tickets_of(stack, customer)) == 1
 
     operator_text = "Buongiorno, sono Anna del servizio clienti: la spedizione è gratuita per lei."
-    answer = answer_ticket(db, ticket.id, "anna", operator_text, deliver=False)
+    answer = answer_ticket(db, ticket.id, "anna", operator_text)
     deliver_ticket_updates(db, stack, ticket.id)  # REST: nothing to push, it waits
     assert operator_text in texts(say(stack, customer, "grazie, attendo"))
     assert [m.delivered for m in ticket_messages(db, ticket.id) if m.id == answer.id] == [True]
     assert say(stack, customer, "ok") == []  # delivered once, then silence again
 
-    close_ticket(db, ticket.id, "anna", deliver=False)
+    close_ticket(db, ticket.id, "anna")
     deliver_ticket_updates(db, stack, ticket.id)
     resumed = texts(say(stack, customer, "quanto costa la spedizione?"))
     assert "L'operatore ha chiuso la tua richiesta" in resumed
@@ -219,12 +219,12 @@ def test_socketio_customer_gets_the_answer_and_the_resume_pushed(stack: Settings
             customer.bot_texts(1)
 
         operator_text = "Sono Marco: le rispondo subito."
-        answer = answer_ticket(db, ticket.id, "marco", operator_text, deliver=False)
+        answer = answer_ticket(db, ticket.id, "marco", operator_text)
         assert deliver_ticket_updates(db, stack, ticket.id)
         assert customer.bot_texts(1) == [operator_text]  # pushed, no request
         assert [m.delivered for m in ticket_messages(db, ticket.id) if m.id == answer.id] == [True]
 
-        close_ticket(db, ticket.id, "marco", deliver=False)
+        close_ticket(db, ticket.id, "marco")
         assert deliver_ticket_updates(db, stack, ticket.id)
         resumed, csat = customer.bot_texts(2)
         assert "L'operatore ha chiuso la tua richiesta" in resumed

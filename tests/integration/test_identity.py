@@ -106,7 +106,7 @@ def test_web_and_messaging_app_are_one_customer_until_erased(
     assert len([t for t in tickets.list_tickets(db) if t.conversation_id in (web, app)]) == 1
 
     # The operator's answer is pushed to where she is now.
-    tickets.answer_ticket(db, ticket.id, "giulia", "Il tuo ordine parte domani.", deliver=False)
+    tickets.answer_ticket(db, ticket.id, "giulia", "Il tuo ordine parte domani.")
     assert deliver_ticket_updates(db, stack, ticket.id)
     answer = "Il tuo ordine parte domani."
     pushed = callback_receiver.next_texts(app, 1)

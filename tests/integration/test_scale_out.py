@@ -202,7 +202,7 @@ def test_one_conversation_goes_on_across_both_servers(scale_out: ScaleOut, tmp_p
 
         # The operator answers; server 2 delivers it with the customer's next message.
         operator = "Buongiorno, sono Anna: la spedizione per lei è gratuita."
-        answer_ticket(db, tickets[0].id, "anna", operator, deliver=False)
+        answer_ticket(db, tickets[0].id, "anna", operator)
         assert operator in texts(say(second.rasa_url, customer, "grazie, attendo"))
 
     # Every turn is in PostgreSQL, once, in order, each one whole.

@@ -1,7 +1,7 @@
 """A console app over an empty data directory, users, tickets, and a logged-in browser stand-in.
 
-The ticket library delivers operator answers through the process-wide settings, so the
-environment points those at the same temporary directory and at a Rasa port where
+The console delivers operator answers through its settings, and those come from the
+environment: it points them at the same temporary directory and at a Rasa port where
 nothing listens: answers stay in the outbox, nothing reaches a real Rasa.
 """
 

@@ -25,8 +25,8 @@ def test_the_ticket_page_shows_the_mails_and_the_replies(
     people: dict[str, users.User],
 ) -> None:
     tickets.set_customer_email(db, ticket.id, "mario@example.com", NOW)
-    tickets.answer_ticket(db, ticket.id, "anna", "Rispediamo oggi.", deliver=False, now=NOW)
-    tickets.answer_ticket(db, ticket.id, "anna", "Ecco il tracking.", deliver=False, now=NOW)
+    tickets.answer_ticket(db, ticket.id, "anna", "Rispediamo oggi.", now=NOW)
+    tickets.answer_ticket(db, ticket.id, "anna", "Ecco il tracking.", now=NOW)
     with smtp_server() as server:
         mail_on = replace(settings, smtp_url=server.url(), mail_from="assistenza@aurora.example")
         mailbox.queue_new(db, mail_on, NOW)

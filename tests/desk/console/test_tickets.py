@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -14,11 +15,13 @@ from fastapi.testclient import TestClient
 from desk import tickets
 from desk.console.app import create_app
 from desk.console.text import UI_TEXT
+from desk.delivery import INTENT_OPERATOR_MESSAGE, INTENT_TICKET_CLOSED
 from sportello.settings import Settings
 from tests.desk.console.conftest import (
     logged_in,
     page_token,
 )
+from tests.desk.fake_rasa import fake_rasa
 
 # --- roles --------------------------------------------------------------------------------
 
@@ -124,6 +127,21 @@ def test_claim_answer_close(
     assert UI_TEXT["it"]["ticket_closed"] in queue
     again = client.post(f"/tickets/{ticket.id}/answer", data={"csrf_token": token, "text": "x"})
     assert again.status_code == 409
+
+
+def test_the_console_delivers_the_answer_and_the_close_at_once(
+    settings: Settings, db: sqlite_utils.Database, people: dict, ticket: tickets.Ticket
+) -> None:
+    """Delivery is the console's job, after each commit, through the console's settings."""
+    with fake_rasa() as rasa:
+        app = create_app(replace(settings, rasa_port=rasa.port), failure_delay=0)
+        client = logged_in(TestClient(app, follow_redirects=False), "anna")
+        token = page_token(client)
+        client.post(f"/tickets/{ticket.id}/answer", data={"csrf_token": token, "text": "Eccomi"})
+        assert tickets.ticket_messages(db, ticket.id)[-1].delivered
+        client.post(f"/tickets/{ticket.id}/close", data={"csrf_token": token})
+    assert rasa.intents == [("conv-1", INTENT_OPERATOR_MESSAGE), ("conv-1", INTENT_TICKET_CLOSED)]
+    assert tickets.get_ticket(db, ticket.id).resume_delivered
 
 
 def test_empty_or_oversized_answers_are_refused(
