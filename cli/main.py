@@ -531,8 +531,8 @@ def _log_sync(args: argparse.Namespace) -> int:
 
 
 def _log_purge(args: argparse.Namespace) -> int:
-    from customerlog.retention import purge
     from desk.tickets import utc_now
+    from privacy.retention import purge
     from sportello.settings import get_settings
 
     days = args.days or get_settings().log_retention_days

@@ -5,9 +5,10 @@ Rasa's SQL tracker store keeps every event of every conversation in one table,
 ``action_name``, ``data``: the event as JSON). ``sportello run`` keeps it in the SQLite
 file ``tracker_db_path``; several Rasa servers share it on PostgreSQL
 (``SPORTELLO_TRACKER_URL``, docs/scaling.md). The customer log tails it by id
-(:mod:`customerlog.turns`), export and erasure read and delete a customer's events
-(:mod:`privacy.customers`), retention deletes old ones (:mod:`customerlog.retention`):
-all of them through :class:`TrackerStore`, which hides what differs between the two.
+(:mod:`customerlog.turns`), export and erasure read and delete a customer's events and
+retention deletes old ones (:mod:`customerlog.erasure`, for :mod:`privacy`): all of
+them through :class:`TrackerStore`, which hides what differs between the two. Nothing
+else touches Rasa's tables.
 
 Tailing by id needs a safe horizon on PostgreSQL. With one SQLite writer, ids become
 visible in order. With several Rasa servers writing PostgreSQL, an id is taken when a
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sportello.db import checkpoint
 from sportello.settings import get_settings
 
 SQLITE = "sqlite"
@@ -132,6 +134,47 @@ class TrackerStore:
                 (mark, upto, limit),
             ).fetchall()
         ]
+
+    def events_of(self, senders: Sequence[str]) -> list[tuple[str, str]]:
+        """``(sender_id, data)`` of every event of these conversations, by id."""
+        rows: list[tuple[int, str, str]] = []
+        for chunk in _chunks(senders):
+            marks = ", ".join("?" for _ in chunk)
+            rows += self.execute(
+                f"SELECT id, sender_id, data FROM events WHERE sender_id IN ({marks})", chunk
+            ).fetchall()
+        return [(sender, data) for _, sender, data in sorted(rows)]
+
+    def delete_events(
+        self, *, before: float | None = None, senders: Sequence[str] = ()
+    ) -> tuple[int, int]:
+        """Delete the events older than ``before`` (a Unix time) and those of ``senders``,
+        in one transaction; returns (rows deleted, the highest id left).
+
+        On SQLite the WAL is checkpointed after a deletion: it still holds the deleted
+        events' pages, and a deletion here is erasure or retention.
+        """
+        deleted = 0
+        with self.transaction():
+            if before is not None:
+                deleted += self.execute(
+                    "DELETE FROM events WHERE timestamp < ?", (before,)
+                ).rowcount
+            for chunk in _chunks(senders):
+                marks = ", ".join("?" for _ in chunk)
+                deleted += self.execute(
+                    f"DELETE FROM events WHERE sender_id IN ({marks})", chunk
+                ).rowcount
+            highest = self.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
+        if deleted and self.dialect == SQLITE:
+            checkpoint(self.conn)
+        return deleted, int(highest)
+
+
+def _chunks(values: Sequence[str], size: int = 500) -> Iterator[list[str]]:
+    """Runs of at most ``size`` values: SQLite limits the parameters of one statement."""
+    for start in range(0, len(values), size):
+        yield list(values[start : start + size])
 
 
 def connect_postgres(url: str) -> Any:

@@ -571,7 +571,7 @@ def forget(conn: sqlite3.Connection, tickets_sql: str, params: list[Any]) -> int
 
 def purge(db: sqlite_utils.Database, days: int, now: datetime) -> int:
     """The retention period for mail: delete the mails of tickets closed more than
-    ``days`` days ago (as customerlog/retention.py empties their text); returns rows
+    ``days`` days ago (as privacy/retention.py empties their text); returns rows
     deleted. The monitor runs it with the log's purge, hourly."""
     ensure_schema(db)
     with write_transaction(db) as conn:

@@ -9,7 +9,7 @@ goes on.
 
 Each pass also logs the conversations' new turns (:func:`customerlog.turns.sync`, from the
 tracker store the settings name: the SQLite file or ``SPORTELLO_TRACKER_URL``); once
-an hour it applies the log's retention period (:func:`customerlog.retention.purge`) and
+an hour it applies the log's retention period (:func:`privacy.retention.purge`) and
 rotates and purges the services' log files (:mod:`sportello.logfiles`).
 
 Every pass recomputes everything from SQLite (deadlines are stored on the tickets, the
@@ -34,9 +34,10 @@ from datetime import datetime
 
 import sqlite_utils
 
-from customerlog import retention, turns
+from customerlog import turns
 from desk import alerts, mail_inbound, mailbox, sla, tickets
 from desk.delivery import deliver_pending
+from privacy import retention
 from sportello import logfiles
 from sportello.db import open_db
 from sportello.settings import Settings, get_settings

@@ -22,8 +22,8 @@ import pytest
 import sqlite_utils
 
 from bench.scaleout_stack import REQUIRE_ENV, Postgres, missing_binaries, running_postgres
-from customerlog import retention, schema, tracker, turns
-from privacy import customers
+from customerlog import schema, tracker, turns
+from privacy import customers, retention
 from tests.customerlog.tracker import kb_turn
 
 # Rasa 3.6's SQLTrackerStore.SQLEvent as SQLAlchemy creates it on PostgreSQL.

@@ -7,8 +7,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlite_utils
 
-from customerlog import ratings, retention, schema, turns
+from customerlog import ratings, schema, turns
 from desk import tickets
+from privacy import retention
 from tests.customerlog.tracker import FakeTracker, kb_turn
 
 TRANSCRIPT = [{"role": "customer", "text": "mi chiamo Mario, 333 1234567", "timestamp": 1.0}]
