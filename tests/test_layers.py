@@ -13,6 +13,8 @@ modules. docs/architecture.md explains the layers; this table is what makes them
 from __future__ import annotations
 
 import ast
+import functools
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +68,57 @@ TEMPORARY: dict[tuple[str, str], str] = {
     ("insights", "privacy.scrub"): "privacy/scrub.py is moving to sportello/pii.py",
     ("bench", "tests"): "bench/ is to stop importing tests/",
 }
+
+
+# Which unit owns each table: only modules of that unit name it in their SQL. The same
+# list is in docs/architecture.md, with what each table holds.
+OWNERS: dict[str, str] = {
+    **dict.fromkeys(("articles", "article_history", "kb_state", "phrasing_proposals"), "knowledge"),
+    **dict.fromkeys(
+        (
+            "identity_profiles",
+            "identity_channels",
+            "identity_conversations",
+            "identity_contacts",
+            "identity_merges",
+            "identity_blocks",
+        ),
+        "identity",
+    ),
+    **dict.fromkeys(
+        (
+            "users",
+            "tickets",
+            "ticket_messages",
+            "ticket_events",
+            "ticket_conversations",
+            "mail_outbox",
+            "mail_inbox",
+            "alerts",
+            "alert_state",
+            "customer_log",
+        ),
+        "desk",
+    ),
+    **dict.fromkeys(("log_turns", "log_state", "ratings", "rating_requests"), "customerlog"),
+    # Rasa's tracker store: Rasa writes it (bot.tracker_store is the store Rasa runs), the
+    # log reads it, export, erasure and retention delete from it, all through one module.
+    "events": "customerlog.tracker",
+}
+SHARED_OWNERS = {"events": ("bot.tracker_store",)}
+
+# Reads (never writes) of another unit's table by name, and why.
+FOREIGN_READS: dict[tuple[str, str], str] = {
+    ("customerlog.turns", "tickets"): "an escalated turn names its ticket; the desk imports "
+    "the log, so the log cannot ask the desk through a function",
+    ("bench.soak", "tickets"): "the soak test audits what the stack stored, from outside",
+    ("bench.soak", "ticket_messages"): "the soak test audits what the stack stored, from outside",
+}
+
+_SQL_NAME = re.compile(
+    r"\b(FROM|JOIN|INTO|UPDATE|TABLE(?: IF NOT EXISTS)?|VIEW(?: IF NOT EXISTS)?)\s+(\w+)"
+)
+_READS = {"FROM", "JOIN"}
 
 
 @dataclass(frozen=True)
@@ -149,9 +202,13 @@ def imports_in(
     return found
 
 
+@functools.cache
+def _source(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
 def imports_of(path: Path, modules: set[str]) -> list[Import]:
-    source = path.read_text(encoding="utf-8")
-    return imports_in(source, module_name(path), path, modules, path.name == "__init__.py")
+    return imports_in(_source(path), module_name(path), path, modules, path.name == "__init__.py")
 
 
 def all_imports() -> list[Import]:
@@ -251,6 +308,11 @@ def imports() -> list[Import]:
     return all_imports()
 
 
+@functools.cache
+def all_sql_names() -> dict[Path, list[tuple[int, str, str]]]:
+    return {path: sql_names(path) for path in project_files()}
+
+
 def test_every_project_package_has_a_layer() -> None:
     packages = {
         path.parent.name
@@ -294,6 +356,57 @@ def test_temporary_exceptions_are_deleted_once_unused(imports: list[Import]) -> 
     assert stale == {}, "the import is gone: delete its TEMPORARY entry"
 
 
+def _owned_by(module: str, owner: str) -> bool:
+    return module == owner or module.startswith(owner + ".")
+
+
+def sql_names(path: Path) -> list[tuple[int, str, str]]:
+    """``(line, verb, table)`` for every table named in the module's string literals
+    (f-strings included; a name given through a constant is not seen here)."""
+    found = []
+    for node in ast.walk(ast.parse(_source(path))):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            for match in _SQL_NAME.finditer(node.value):
+                found.append((node.lineno, match.group(1).split()[0], match.group(2)))
+    return found
+
+
+def foreign(module: str, verb: str, table: str) -> bool:
+    """Whether ``module`` naming ``table`` after ``verb`` breaks the table's ownership."""
+    owner = OWNERS.get(table)
+    if owner is None or _owned_by(module, owner):
+        return False
+    if any(_owned_by(module, other) for other in SHARED_OWNERS.get(table, ())):
+        return False
+    return not (verb in _READS and (module, table) in FOREIGN_READS)
+
+
+def foreign_tables(files: Iterable[Path]) -> list[str]:
+    """SQL that names a table its module's unit does not own, undeclared."""
+    return [
+        f"{path.relative_to(ROOT)}:{line}: {module_name(path)} {verb} {table}, "
+        f"which {OWNERS[table]} owns"
+        for path in files
+        for line, verb, table in all_sql_names()[path]
+        if foreign(module_name(path), verb, table)
+    ]
+
+
+def test_each_table_is_named_in_sql_only_by_its_owner() -> None:
+    broken = foreign_tables(project_files())
+    assert not broken, "\n".join(broken)
+
+
+def test_every_declared_foreign_read_is_still_needed() -> None:
+    seen = {
+        (module_name(path), table)
+        for path, names in all_sql_names().items()
+        for _, verb, table in names
+        if verb in _READS
+    }
+    assert set(FOREIGN_READS) - seen == set(), "delete the declaration nobody needs"
+
+
 # ---- the walk itself, on made-up imports --------------------------------------------------
 
 
@@ -327,3 +440,16 @@ def test_the_walk_sees_imports_inside_functions_and_relative_ones() -> None:
         ("desk.delivery", 5),
         ("desk.tickets", 2),
     ]
+
+
+def test_the_sql_scan_catches_a_foreign_table() -> None:
+    assert [m.groups() for m in _SQL_NAME.finditer("DELETE FROM tickets WHERE id = ?")] == [
+        ("FROM", "tickets")
+    ]
+    assert foreign("privacy.customers", "FROM", "ticket_messages")
+    assert foreign("customerlog.retention", "UPDATE", "tickets")
+    assert foreign("customerlog.turns", "UPDATE", "tickets")  # declared as a read only
+    assert foreign("customerlog.turns", "FROM", "events")
+    assert not foreign("customerlog.turns", "FROM", "tickets")
+    assert not foreign("desk.console.app", "FROM", "tickets")
+    assert not foreign("bot.tracker_store", "INTO", "events")
