@@ -41,7 +41,7 @@ def web_ticket(
     session = chatlinks.new_session_id(chatlinks.session_key(settings))
     ticket, _ = tickets.open_ticket(db, session, lang=lang, channel="socketio", now=now)
     for text in answers:
-        answer = tickets.answer_ticket(db, ticket.id, "luca", text, deliver=False, now=now)
+        answer = tickets.answer_ticket(db, ticket.id, "luca", text, now=now)
         tickets.mark_delivered(db, [answer.id], now)
     return session, tickets.get_ticket(db, ticket.id)
 
@@ -66,7 +66,7 @@ def test_the_customer_gets_the_answers_given_while_away_and_the_state(
 def test_an_answer_not_delivered_yet_is_not_shown(client: TestClient, settings: Settings) -> None:
     session, ticket = web_ticket(settings, [])
     db = open_db(settings.db_path)
-    tickets.answer_ticket(db, ticket.id, "luca", "Bozza in consegna", deliver=False)
+    tickets.answer_ticket(db, ticket.id, "luca", "Bozza in consegna")
     body = client.post("/conversation", json={"session_id": session, "lang": "en"}).json()
     assert body["answers"] == []
     assert body["ticket"]["text"] == f"Your request no. {ticket.id} is waiting for an operator."
@@ -74,7 +74,7 @@ def test_an_answer_not_delivered_yet_is_not_shown(client: TestClient, settings: 
 
 def test_a_closed_ticket_says_so(client: TestClient, settings: Settings) -> None:
     session, ticket = web_ticket(settings, ["Fatto: rimborso emesso."])
-    tickets.close_ticket(open_db(settings.db_path), ticket.id, "luca", deliver=False)
+    tickets.close_ticket(open_db(settings.db_path), ticket.id, "luca")
     body = client.post("/conversation", json={"session_id": session}).json()
     assert body["ticket"]["state"] == "closed"
     assert [a["text"] for a in body["answers"]] == ["Fatto: rimborso emesso."]
