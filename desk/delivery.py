@@ -13,9 +13,10 @@ with the external intent ``EXTERNAL_operator_message``. The rule for it runs
 The intent carries no text: a customer typing ``/EXTERNAL_operator_message`` can only
 make pending answers appear, never put words in the bot's mouth. An answer counts as
 delivered once Rasa accepted the trigger (HTTP 200); the action marks it too. A
-socket.io customer who is not connected at that moment does not get it later (Rasa
+socket.io customer who is not connected at that moment gets no push later (Rasa
 keeps no per-customer mailbox); it stays in the conversation's history in Rasa's
-tracker store and on the ticket. On close, ``EXTERNAL_ticket_closed`` runs
+tracker store and on the ticket, and the chat page shows it when the customer comes
+back (webchat/conversation.py). On close, ``EXTERNAL_ticket_closed`` runs
 ``action_handoff_closed``: the bot says it is back (in the customer's language) and
 clears the ``handoff_active`` slot; the ticket's ``resume_delivered`` flag is set.
 

@@ -17,8 +17,11 @@ socket.io channel, which needs none.
 
 Routes: ``/`` the page, ``/widget.js`` rasa-webchat's bundle from ``webchat/node_modules``
 (installed by ``scripts/setup.sh``, 503 with an explanation until it is), ``/chat.css`` the
-page's styles, ``/healthz`` liveness (200 while the process runs; ``widget`` tells whether the
-bundle is installed).
+page's styles, ``/chat.js`` the page's script (keeps the chat in the browser for
+``SPORTELLO_WEBCHAT_KEEP_DAYS`` and shows what operators answered meanwhile),
+``POST /conversation`` a returning customer's ticket state and answers
+(webchat/conversation.py), ``/healthz`` liveness (200 while the process runs; ``widget``
+tells whether the bundle is installed).
 
 Known and intended: rasa-webchat 1.0.1 ``@import``s the Inter font from Google Fonts. The
 policy blocks it (the browser console shows the refusal) so that customers' browsers make no
