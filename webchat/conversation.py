@@ -109,7 +109,7 @@ def conversation_view(
     if not isinstance(body, dict):
         return _error(400, BAD_REQUEST)
     session_id, token, lang = body.get("session_id"), body.get("resume"), body.get("lang")
-    lang = lang if lang in STATE_TEXT else settings.default_lang
+    lang = lang if isinstance(lang, str) and lang in STATE_TEXT else settings.default_lang
     if (session_id is None) == (token is None):
         return _error(400, BAD_REQUEST)
     if not isinstance(session_id or token, str) or len(session_id or token) > 200:

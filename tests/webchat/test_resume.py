@@ -223,5 +223,15 @@ def test_bad_input_gets_400(client: TestClient, body: bytes) -> None:
     assert "Bad request" in reply.json()["error"]
 
 
+@pytest.mark.parametrize("lang", [["en"], {"x": 1}, 7, "de", None])
+def test_an_odd_language_falls_back_to_the_default(
+    client: TestClient, settings: Settings, lang: object
+) -> None:
+    session, _ = web_ticket(settings, [])
+    reply = client.post("/conversation", json={"session_id": session, "lang": lang})
+    assert reply.status_code == 200
+    assert reply.json()["ticket"]["text"].startswith("La tua richiesta n.")
+
+
 def test_only_post(client: TestClient) -> None:
     assert client.get("/conversation").status_code == 405
