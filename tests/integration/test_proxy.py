@@ -135,6 +135,7 @@ def test_the_chat_page_and_widget_are_served_over_https(proxy: str) -> None:
     assert page.headers["strict-transport-security"].startswith("max-age=")
     assert get(f"{proxy}/widget.js").status_code == 200
     assert get(f"{proxy}/chat.css").status_code == 200
+    assert get(f"{proxy}/chat.js").status_code == 200
     # A returning customer's conversation (webchat/conversation.py) passes through too.
     resume = httpx.post(
         f"{proxy}/conversation", json={}, headers={"Host": CHAT}, verify=False, timeout=30
