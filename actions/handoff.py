@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, TypeVar
 
 from rasa_sdk import Tracker
@@ -33,6 +33,7 @@ from actions.wording import due_text, when_text
 from customerlog.turns import customer_id_from
 from desk import sla, tickets
 from desk.returning import continue_ticket
+from sportello.clock import parse_time, utc_now
 from sportello.db import open_db
 from sportello.settings import get_settings
 
@@ -72,7 +73,7 @@ T = TypeVar("T")
 
 def clock() -> datetime:
     """Now, in UTC (tests replace it to fix business hours)."""
-    return datetime.now(timezone.utc)
+    return utc_now()
 
 
 def customer_language(tracker: Tracker) -> str:
@@ -120,7 +121,7 @@ def say_ticket_status(
     ``status`` says which ticket: a new one, the one already open here, or the one a
     returning customer continues from another conversation.
     """
-    due = tickets.parse_time(ticket.first_response_due) or now
+    due = parse_time(ticket.first_response_due) or now
     dispatcher.utter_message(
         response=_STATUS_RESPONSES[status],
         due=due_text(due, now, lang, policy.timezone),

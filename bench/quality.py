@@ -30,7 +30,6 @@ import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +61,7 @@ from knowledge.search import (
     Searcher,
 )
 from knowledge.store import Article, upsert_articles
+from sportello.clock import format_time, utc_now
 from sportello.db import open_db
 from sportello.settings import PROJECT_ROOT
 
@@ -858,7 +858,7 @@ def main(argv: list[str] | None = None) -> int:
     calibration.provenance.update(
         {
             "fitted": True,
-            "fitted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "fitted_at": format_time(utc_now()),
             "command": command + " --save-calibration",
             "fit_data": [f"{d.name}: {', '.join(d.fit)}" for d in datasets if d.fit],
             "rule": "fitted on validation/train data only; no test split used",
@@ -868,7 +868,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.save_calibration:
         save_calibration(calibration)
     info = {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": utc_now().strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
         "command": command,
         "seconds": time.perf_counter() - started,

@@ -64,11 +64,12 @@ def run_info(command: str, began: float, load_before: str) -> dict:
     ``began`` is the ``time.monotonic()`` of the start, ``load_before`` the
     :func:`load_average` then.
     """
-    from datetime import datetime, timezone
     from time import monotonic
 
+    from sportello.clock import utc_now
+
     return {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": utc_now().strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
         "seconds": monotonic() - began,
         "command": command,

@@ -32,7 +32,6 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +52,7 @@ from knowledge.fitting import gold_rank
 from knowledge.fitting import measure as measure_search
 from knowledge.index import answer_sentences
 from knowledge.store import Article
+from sportello.clock import utc_now
 
 SCALE = 20.0  # sentence-transformers' default for cosine similarities in this loss
 
@@ -249,7 +249,7 @@ def render(
     command: str,
 ) -> str:
     """The probe's section of BENCHMARKS.md: frozen and tuned side by side."""
-    date = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    date = utc_now().strftime("%Y-%m-%d %H:%M UTC")
     rows = [
         ("MiniLM alone: top-1 (article of the nearest text)", "top1", "{:.1%}"),
         ("MiniLM alone: MRR", "mrr", "{:.3f}"),

@@ -331,12 +331,13 @@ def _add_tickets_commands(subparsers: argparse._SubParsersAction) -> None:
 
 # ---- mail ---------------------------------------------------------------------------------
 def _mail_test(args: argparse.Namespace) -> int:
-    from desk import mailbox, mailer, tickets
+    from desk import mailbox, mailer
+    from sportello import clock
     from sportello.settings import get_settings
 
     try:
         settings = get_settings()
-        message_id = mailbox.send_test(settings, args.address, args.lang, tickets.utc_now())
+        message_id = mailbox.send_test(settings, args.address, args.lang, clock.utc_now())
     except mailer.MailError as exc:
         raise CommandError(f"test mail not sent / e-mail di prova non inviata: {exc}") from exc
     print(f"sent / inviata: {args.address} {message_id}")
@@ -359,14 +360,15 @@ def _mail_outbox(args: argparse.Namespace) -> int:
 
 
 def _mail_poll(args: argparse.Namespace) -> int:
-    from desk import mail_inbound, tickets
+    from desk import mail_inbound
+    from sportello import clock
     from sportello.settings import get_settings
 
     settings = get_settings()
     if not settings.imap_url:
         raise CommandError("SPORTELLO_IMAP_URL is not set / non è impostato")
     try:
-        handled = mail_inbound.poll(open_db(), settings, tickets.utc_now())
+        handled = mail_inbound.poll(open_db(), settings, clock.utc_now())
     except mail_inbound.MailboxError as exc:
         raise CommandError(str(exc)) from exc
     for item in handled:
@@ -531,8 +533,8 @@ def _log_sync(args: argparse.Namespace) -> int:
 
 
 def _log_purge(args: argparse.Namespace) -> int:
-    from desk.tickets import utc_now
     from privacy.retention import purge
+    from sportello.clock import utc_now
     from sportello.settings import get_settings
 
     days = args.days or get_settings().log_retention_days

@@ -18,6 +18,7 @@ import sqlite_utils
 
 from customerlog import schema
 from identity import profiles
+from sportello.clock import format_time
 from sportello.db import write_transaction
 
 # An article needs this many helpful/not-helpful votes before its score means anything.
@@ -40,10 +41,6 @@ class Rater:
     customer_id: str
     channel: str | None = None
     lang: str | None = None
-
-
-def _iso(now: datetime) -> str:
-    return now.isoformat(timespec="seconds")
 
 
 def check_value(kind: str, value: int) -> int:
@@ -83,7 +80,7 @@ def _insert(
             rater.customer_id,
             rater.channel,
             rater.lang,
-            _iso(now),
+            format_time(now),
         ),
     )
     return int(cursor.lastrowid or 0)
@@ -111,7 +108,7 @@ def record(
         conn.execute(
             f"""UPDATE {schema.REQUESTS} SET status = ?, answered_at = ?
                 WHERE kind = ? AND target_type = ? AND target_id = ? AND session = ?""",
-            (schema.REQUEST_ANSWERED, _iso(now), kind, target_type, str(target_id), session),
+            (schema.REQUEST_ANSWERED, format_time(now), kind, target_type, str(target_id), session),
         )
         return rating_id
 
@@ -170,7 +167,7 @@ def ask(
                 session,
                 rater.conversation_id,
                 rater.customer_id,
-                _iso(now),
+                format_time(now),
                 schema.REQUEST_ASKED,
             ),
         )
@@ -215,7 +212,7 @@ def nps_due(db: sqlite_utils.Database, customer_id: str, period_days: int, now: 
     """Whether the customer may be asked NPS: not asked within the last ``period_days``
     on any of their channels (the person's profile, :mod:`identity.profiles`)."""
     schema.ensure_schema(db)
-    since = _iso(now - timedelta(days=period_days))
+    since = format_time(now - timedelta(days=period_days))
     profile_id = profiles.resolve(db, customer_id)
     profile = profiles.get_profile(db, profile_id) if profile_id else None
     ids = sorted({customer_id, *(profile.channel_ids if profile else [])})

@@ -30,6 +30,7 @@ from customerlog import schema
 from customerlog.tracker import Sighting, TrackerStore, settled, tracker_store
 from identity import contacts, profiles
 from identity import schema as identity_schema
+from sportello.clock import MILLISECONDS, format_time, utc_now
 from sportello.db import write_transaction
 
 logger = logging.getLogger(__name__)
@@ -65,8 +66,8 @@ def _iso(timestamp: object) -> str:
     try:
         moment = datetime.fromtimestamp(float(timestamp), tz=timezone.utc)  # type: ignore[arg-type]
     except (TypeError, ValueError, OverflowError, OSError):
-        moment = datetime.now(timezone.utc)
-    return moment.isoformat(timespec="milliseconds")
+        moment = utc_now()
+    return format_time(moment, MILLISECONDS)
 
 
 @dataclass

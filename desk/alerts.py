@@ -28,6 +28,7 @@ from email.utils import format_datetime
 import sqlite_utils
 
 from desk import mail_text, mailer, tickets
+from sportello import clock
 from sportello.db import write_transaction
 from sportello.settings import Settings
 
@@ -206,13 +207,13 @@ def send_due(db: sqlite_utils.Database, settings: Settings, now: datetime) -> in
         return 0
     ensure_schema(db)
     sent = 0
-    stamp = tickets.format_time(now)
+    stamp = clock.format_time(now)
     for audience in (OPERATORS, SUPERVISORS):
         to = recipients(settings, audience)
         batch = unsent(db, audience)
         if not to or not batch:
             continue
-        oldest = tickets.parse_time(batch[0].created_at)
+        oldest = clock.parse_time(batch[0].created_at)
         assert oldest is not None
         due = db.execute(
             f"SELECT MAX(next_attempt_at) FROM {TABLE} WHERE audience = ? AND sent_at IS NULL",
@@ -229,7 +230,7 @@ def send_due(db: sqlite_utils.Database, settings: Settings, now: datetime) -> in
             with write_transaction(db) as conn:
                 conn.execute(
                     f"UPDATE {TABLE} SET next_attempt_at = ?, last_error = ? WHERE id IN ({marks})",
-                    [tickets.format_time(now + RETRY_AFTER), str(exc), *ids],
+                    [clock.format_time(now + RETRY_AFTER), str(exc), *ids],
                 )
             continue
         with write_transaction(db) as conn:

@@ -36,7 +36,7 @@ from sqlite_utils.db import NotFoundError
 
 from customerlog import ratings, schema
 from desk import mail_text, mailer, tickets
-from sportello import chatlinks
+from sportello import chatlinks, clock
 from sportello.db import write_transaction
 from sportello.keys import load_key
 from sportello.settings import Settings
@@ -210,7 +210,7 @@ def _queue(
     recipient = mailer.valid_address(ticket.customer_email)
     thread = thread_of(db, ticket.id)
     message_id = mail_text.new_message_id(settings.mail_from or "")
-    stamp = tickets.format_time(now)
+    stamp = clock.format_time(now)
     with write_transaction(db) as conn:
         cursor = conn.execute(
             f"""INSERT OR IGNORE INTO {OUTBOX} (ticket_id, kind, source, recipient, lang,
@@ -267,7 +267,7 @@ def _retry_delay(attempts: int) -> timedelta:
 
 def _claim(db: sqlite_utils.Database, now: datetime) -> OutboxMail | None:
     """Take the next due mail (pending, or sending with an expired lease) for this process."""
-    stamp = tickets.format_time(now)
+    stamp = clock.format_time(now)
     with write_transaction(db) as conn:
         conn.row_factory = sqlite3.Row
         try:
@@ -283,7 +283,7 @@ def _claim(db: sqlite_utils.Database, now: datetime) -> OutboxMail | None:
         conn.execute(
             f"UPDATE {OUTBOX} SET status = ?, attempts = attempts + 1, next_attempt_at = ? "
             "WHERE id = ?",
-            [STATUS_SENDING, tickets.format_time(now + LEASE), row["id"]],
+            [STATUS_SENDING, clock.format_time(now + LEASE), row["id"]],
         )
     return OutboxMail.from_row({**dict(row), "attempts": row["attempts"] + 1})
 
@@ -303,9 +303,9 @@ def _finish(
             [
                 status,
                 error,
-                tickets.format_time(retry_at) if retry_at else None,
+                clock.format_time(retry_at) if retry_at else None,
                 status,
-                tickets.format_time(now),
+                clock.format_time(now),
                 mail.id,
             ],
         )
@@ -391,7 +391,7 @@ def send_pending(
             _fail(db, mail, str(exc), now)
             continue
         except mailer.MailError as exc:
-            if tickets.parse_time(mail.created_at) + GIVE_UP_AFTER <= now:  # type: ignore[operator]
+            if clock.parse_time(mail.created_at) + GIVE_UP_AFTER <= now:  # type: ignore[operator]
                 failed += 1
                 _fail(db, mail, f"gave up / rinuncia dopo {mail.attempts} tentativi: {exc}", now)
                 continue
@@ -400,7 +400,7 @@ def send_pending(
             _finish(db, mail, STATUS_PENDING, now, str(exc), retry_at)
             logger.warning(
                 "mail %s for ticket %s not sent (attempt %s, next at %s): %s",
-                mail.id, mail.ticket_id, mail.attempts, retry_at.isoformat(timespec="seconds"), exc,
+                mail.id, mail.ticket_id, mail.attempts, clock.format_time(retry_at), exc,
             )  # fmt: skip
             break
         sent += 1
@@ -530,7 +530,7 @@ def record_inbound(
         cursor = conn.execute(
             f"INSERT OR IGNORE INTO {INBOX} (message_key, received_at, sender, ticket_id, "
             "outcome, detail) VALUES (?, ?, ?, ?, ?, ?)",
-            [message_key, tickets.format_time(now), sender, ticket_id, outcome, detail],
+            [message_key, clock.format_time(now), sender, ticket_id, outcome, detail],
         )
         return cursor.rowcount == 1
 
@@ -578,7 +578,7 @@ def purge(db: sqlite_utils.Database, days: int, now: datetime) -> int:
         return forget(
             conn,
             f"SELECT id FROM {tickets.TABLE} WHERE status = ? AND closed_at < ?",
-            [tickets.STATUS_CLOSED, tickets.format_time(now - timedelta(days=days))],
+            [tickets.STATUS_CLOSED, clock.format_time(now - timedelta(days=days))],
         )
 
 

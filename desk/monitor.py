@@ -38,7 +38,7 @@ from customerlog import turns
 from desk import alerts, mail_inbound, mailbox, sla, tickets
 from desk.delivery import deliver_pending
 from privacy import retention
-from sportello import logfiles
+from sportello import clock, logfiles
 from sportello.db import open_db
 from sportello.settings import Settings, get_settings
 
@@ -121,22 +121,22 @@ def run_forever(
                 policy = sla.load_policy(settings.sla_file)
                 if time.monotonic() - last_poll >= settings.imap_poll_seconds:
                     last_poll = time.monotonic()
-                    read_replies(db, settings, tickets.utc_now())
-                run_once(db, policy, settings, tickets.utc_now())
+                    read_replies(db, settings, clock.utc_now())
+                run_once(db, policy, settings, clock.utc_now())
                 if time.monotonic() - last_purge >= RETENTION_EVERY_S:
                     last_purge = time.monotonic()
                     purged = retention.purge(
                         db,
                         settings.log_retention_days,
-                        tickets.utc_now(),
+                        clock.utc_now(),
                         settings.tracker_store,
                     )
                     if purged.total:
                         logger.info("retention: %s", purged)
-                    mails = mailbox.purge(db, settings.log_retention_days, tickets.utc_now())
+                    mails = mailbox.purge(db, settings.log_retention_days, clock.utc_now())
                     if mails:
                         logger.info("retention: %s mail rows", mails)
-                    tidy_log_files(settings, tickets.utc_now())
+                    tidy_log_files(settings, clock.utc_now())
             except Exception:
                 logger.exception("desk monitor pass failed; retrying in %.0f s", interval_s)
             stop.wait(interval_s)

@@ -34,6 +34,7 @@ from typing import Any
 import sqlite_utils
 
 from desk import sla
+from sportello.clock import format_time, parse_time, utc_now
 from sportello.db import write_transaction
 
 TABLE = "tickets"
@@ -136,7 +137,7 @@ class TicketClaimedError(TicketError):
 class Ticket:
     """One escalated conversation as the operators see it.
 
-    Datetimes are ISO 8601 strings in UTC (``...+00:00``); :func:`parse_time` turns
+    Datetimes are ISO 8601 strings in UTC (``...+00:00``); :func:`sportello.clock.parse_time` turns
     them into aware datetimes. ``at_risk``/``breached`` are set by :func:`check_sla`.
     """
 
@@ -246,22 +247,6 @@ class Event:
             actor=row["actor"],
             created_at=row["created_at"],
         )
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def format_time(moment: datetime) -> str:
-    """The stored form of a datetime: UTC, ISO 8601, whole seconds (sorts as text)."""
-    if moment.tzinfo is None:
-        raise ValueError("datetimes must be timezone-aware")
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
-
-
-def parse_time(text: str | None) -> datetime | None:
-    """A stored datetime back as an aware datetime (None stays None)."""
-    return datetime.fromisoformat(text) if text else None
 
 
 def ensure_schema(db: sqlite_utils.Database) -> None:

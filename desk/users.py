@@ -21,11 +21,11 @@ import re
 import secrets
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 import sqlite_utils
 
+from sportello.clock import MICROSECONDS, format_time, utc_now
 from sportello.languages import LANGUAGES
 
 TABLE = "users"
@@ -109,7 +109,9 @@ class User:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    """Now, stored to the microsecond: sessions carry ``password_changed_at`` and must stop
+    matching after a password change, even one made in the same second."""
+    return format_time(utc_now(), MICROSECONDS)
 
 
 def _b64(data: bytes) -> str:

@@ -25,12 +25,13 @@ import secrets
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 import sqlite_utils
 
 from identity import schema
 from identity.contacts import Contact
+from sportello.clock import MILLISECONDS, format_time, utc_now
 from sportello.db import write_transaction
 
 PREFIX = "cust-"
@@ -84,11 +85,9 @@ class Profile:
 
 
 def _now(at: datetime | None) -> str:
-    return (
-        (at or datetime.now(timezone.utc))
-        .astimezone(timezone.utc)
-        .isoformat(timespec="milliseconds")
-    )
+    """The stored form of ``at`` (default now), to the millisecond: profile links and merges
+    made within one second keep their order."""
+    return format_time(at or utc_now(), MILLISECONDS)
 
 
 def _new_profile(conn: sqlite3.Connection, at: str) -> str:

@@ -29,6 +29,7 @@ from customerlog import ratings, schema
 from customerlog.turns import record_turn
 from desk import sla, tickets
 from insights.filters import SIMULATED_PREFIX
+from sportello import clock
 
 DEFAULT_CONVERSATIONS = 320
 DEFAULT_WEEKS = 8
@@ -183,7 +184,7 @@ class _Simulator:
             customer_id=conv["customer"],
             channel=conv["channel"],
             lang=conv["lang"],
-            at=at.isoformat(timespec="milliseconds"),
+            at=clock.format_time(at, clock.MILLISECONDS),
             kind=schema.KIND_CUSTOMER,
             text=text,
             reply=SIMULATED_REPLY,
@@ -278,7 +279,7 @@ class _Simulator:
         self.tickets += 1
         self.turn(conv, at, text, schema.DECISION_ESCALATED, intent=intent, ticket_id=ticket.id)
         # Operators answer within minutes to a day of business time: most in time.
-        created = tickets.parse_time(ticket.created_at)
+        created = clock.parse_time(ticket.created_at)
         assert created is not None
         wait = timedelta(minutes=self.rng.choice((5, 15, 30, 60, 90, 150, 240, 330)))
         answered = sla.add_business_time(self.policy, created, wait)
@@ -382,7 +383,7 @@ def seed_demo(
         return DemoResult(0, 0, skipped=True)
     if _has_real(db) and not force:
         raise DemoRefused("the database already holds real conversations")
-    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    now = (now or clock.utc_now()).astimezone(timezone.utc)
     policy = policy or tickets.configured_policy()
     rng = random.Random(seed)
     simulator = _Simulator(db, rng, policy)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from sportello.clock import utc_now
+
 # The default report: the last four weeks, today included.
 DEFAULT_DAYS = 28
 # Up to this many days a trend is drawn per day; longer ranges per ISO week.
@@ -148,7 +150,7 @@ def make_filters(
 
         zone = configured_policy().timezone
     tz = ZoneInfo(zone)
-    today = today or datetime.now(tz).date()
+    today = today or utc_now().astimezone(tz).date()
     end = until if isinstance(until, date) else parse_day(until, "until")
     start = since if isinstance(since, date) else parse_day(since, "since")
     end = end or (max(today, start) if start else today)

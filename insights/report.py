@@ -13,7 +13,7 @@ import csv
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlite_utils
@@ -27,6 +27,7 @@ from insights.filters import Filters, buckets
 from insights.gaps import GapCluster, knowledge_gaps
 from knowledge.encoders import Encoder
 from knowledge.store import get_article
+from sportello.clock import utc_now
 
 # How many articles and gap clusters a report lists.
 TOP_ARTICLES = 15
@@ -128,7 +129,7 @@ def build_report(
     encoder: Encoder | None = None,
 ) -> Report:
     """Read the period (and, for gaps, the previous one) and compute every figure."""
-    now = now or datetime.now(timezone.utc)
+    now = now or utc_now()
     policy = policy or configured_policy()
     data = read_period(db, filters, follow_up=figures.REPEAT_CONTACT_WINDOW)
     facts = figures.build_facts(data, policy, now)

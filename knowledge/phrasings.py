@@ -25,13 +25,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 import sqlite_utils
 
 from knowledge import store
 from knowledge.lexical import tokens
 from privacy.scrub import scrub
+from sportello.clock import format_time, utc_now
 
 TABLE = "phrasing_proposals"
 PROPOSED, APPROVED, REJECTED, WITHDRAWN = "proposed", "approved", "rejected", "withdrawn"
@@ -65,10 +65,6 @@ class Proposal:
     last_at: str
     decided_by: str = ""
     decided_at: str = ""
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _key(text: str) -> str:
@@ -169,7 +165,7 @@ def propose(
     if norm in {_key(p) for p in article.phrasings()}:
         return None
     ensure_schema(db)
-    stamp = now or _now()
+    stamp = now or format_time(utc_now())
     with db.atomic():
         row = _row(db, article_id, lang, norm)
         if row is None:
@@ -271,7 +267,7 @@ def approve(db: sqlite_utils.Database, ids: list[int], reviewer: str) -> int:
     """
     if TABLE not in db.table_names() or not ids:
         return 0
-    stamp, approved = _now(), 0
+    stamp, approved = format_time(utc_now()), 0
     with db.atomic():
         for proposal_id in ids:
             rows = list(db[TABLE].rows_where("id = ? AND status = ?", [proposal_id, PROPOSED]))
@@ -296,7 +292,7 @@ def reject(db: sqlite_utils.Database, ids: list[int], reviewer: str) -> int:
     """Turn proposals down; the wording is never proposed again for that article."""
     if TABLE not in db.table_names() or not ids:
         return 0
-    stamp, rejected = _now(), 0
+    stamp, rejected = format_time(utc_now()), 0
     with db.atomic():
         for proposal_id in ids:
             rows = list(db[TABLE].rows_where("id = ? AND status = ?", [proposal_id, PROPOSED]))

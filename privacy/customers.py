@@ -23,7 +23,6 @@ transaction; each domain reads and deletes its own rows (:mod:`customerlog.erasu
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from desk import erasure as desk_erasure
 from identity import erasure as identity_erasure
 from identity import profiles
 from identity import schema as identity_schema
+from sportello.clock import format_time, utc_now
 from sportello.db import checkpoint, write_transaction
 
 
@@ -101,7 +101,7 @@ def export(
     footprint = find(db, customer_id)
     return {
         "customer_id": customer_id,
-        "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "exported_at": format_time(utc_now()),
         "profile": _profile(db, footprint),
         "channel_ids": footprint.channel_ids,
         "conversations": footprint.conversations,

@@ -28,6 +28,7 @@ from desk import erasure as desk_erasure
 from desk import tickets
 from identity import erasure as identity_erasure
 from identity import schema as identity_schema
+from sportello.clock import format_time
 from sportello.db import write_transaction
 
 
@@ -60,7 +61,7 @@ def purge(
     if days < 1:
         raise ValueError("the retention period is at least one day")
     cutoff = now - timedelta(days=days)
-    cutoff_iso = cutoff.isoformat(timespec="seconds")
+    cutoff_iso = format_time(cutoff)
     # Project what is still unlogged first, so the mark never points into deleted rows.
     turns.sync(db, tracker)
     log_schema.ensure_schema(db)

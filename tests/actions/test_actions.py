@@ -42,12 +42,12 @@ from desk.tickets import (
     get_ticket,
     list_tickets,
     open_ticket,
-    parse_time,
     ticket_messages,
 )
 from identity import schema as identity_schema
 from identity.contacts import identity_secret, signed_metadata
 from knowledge.store import Article, upsert_articles
+from sportello.clock import parse_time
 from sportello.db import open_db
 from sportello.settings import PROJECT_ROOT, get_settings
 

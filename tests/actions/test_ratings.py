@@ -23,7 +23,7 @@ from actions.ratings import (
 )
 from actions.wording import parse_rating
 from customerlog import ratings, schema
-from desk.tickets import parse_time, utc_now
+from sportello.clock import parse_time, utc_now
 from sportello.db import open_db
 from sportello.settings import get_settings
 from tests.servers import free_port

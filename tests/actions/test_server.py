@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from desk import sla, tickets
+from desk import sla
+from sportello import clock
 from sportello.db import open_db
 from sportello.settings import PROJECT_ROOT
 from tests.servers import free_port
@@ -81,7 +82,7 @@ def test_serves_the_handoff_action(server: tuple[str, Path]) -> None:
     [ticket] = open_db(data_dir / "sportello.db")["tickets"].rows
     # Outside business hours the customer also learns when the desk opens (judged at
     # the ticket's opening, the clock reading the action used).
-    desk_open = sla.is_open(sla.load_policy(None), tickets.parse_time(ticket["created_at"]))
+    desk_open = sla.is_open(sla.load_policy(None), clock.parse_time(ticket["created_at"]))
     assert responses == ["utter_handoff_recorded"] + ([] if desk_open else ["utter_desk_closed"])
     assert body["responses"][0]["due"].startswith("by ")
     assert {"event": "slot", "name": "handoff_offered", "value": False} in [

@@ -12,6 +12,7 @@ import sqlite_utils
 from desk import alerts, tickets
 from desk.monitor import run_once
 from desk.sla import SlaPolicy
+from sportello import clock
 from sportello.db import open_db
 from sportello.settings import Settings
 from tests.mail_servers import closed_port, smtp_server
@@ -70,7 +71,7 @@ def test_risks_and_breaches_go_to_the_supervisors_once(
     db: sqlite_utils.Database, tmp_path: Path
 ) -> None:
     ticket = open_ticket(db, "c1", "normal", NOW)
-    due = tickets.parse_time(ticket.first_response_due)
+    due = clock.parse_time(ticket.first_response_due)
     assert due is not None
     with smtp_server() as server:
         settings = settings_for(tmp_path, server.url())

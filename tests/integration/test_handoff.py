@@ -30,10 +30,10 @@ from desk.tickets import (
     get_open_ticket,
     get_ticket,
     list_tickets,
-    parse_time,
     ticket_messages,
 )
 from knowledge.store import get_article
+from sportello.clock import parse_time
 from sportello.db import open_db
 from sportello.keys import rasa_token
 from sportello.settings import Settings

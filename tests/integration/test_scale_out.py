@@ -45,10 +45,10 @@ from desk.tickets import (
     answer_ticket,
     list_tickets,
     ticket_messages,
-    utc_now,
 )
 from knowledge.store import get_article
 from privacy import customers
+from sportello.clock import utc_now
 from sportello.db import open_db
 from sportello.settings import Settings, get_settings
 from stack.services import train_model
