@@ -42,8 +42,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from privacy.scrub import EMAIL, PHONE, find_personal_data
 from sportello.keys import load_key
+from sportello.pii import EMAIL, PHONE, find_personal_data
 from sportello.settings import Settings, get_settings
 
 KIND_EMAIL = "email"

@@ -45,7 +45,7 @@ import numpy as np
 from customerlog import schema
 from insights.data import Turn
 from knowledge.encoders import Encoder, default_encoders
-from privacy.scrub import scrub
+from sportello.pii import scrub
 
 SIMILARITY = 0.55
 # Representative questions shown per cluster.
@@ -113,7 +113,7 @@ def is_gap(turn: Turn) -> bool:
 
 
 def gap_questions(turns: list[Turn], current: bool) -> list[GapQuestion]:
-    """The unanswered questions, scrubbed of personal data (``privacy.scrub``): gaps are
+    """The unanswered questions, scrubbed of personal data (``sportello.pii``): gaps are
     read by marketing, who must not see a customer's e-mail, phone or card number."""
     return [
         GapQuestion(

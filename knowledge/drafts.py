@@ -2,7 +2,7 @@
 
 An operator who answers a ticket can propose the answer for the knowledge base. The
 draft article gets a general question (derived from the customer's words, editable)
-and the operator's answer, and is scrubbed of personal data (:mod:`privacy.scrub`)
+and the operator's answer, and is scrubbed of personal data (:mod:`sportello.pii`)
 *before it is stored*, so no reviewer and no later customer ever sees the original
 e-mail address, phone number or name. A supervisor then edits, approves (the article
 is published, in one or both languages) or rejects it. Publishing bumps the store's
@@ -22,7 +22,7 @@ import sqlite_utils
 
 from knowledge import store
 from knowledge.store import Article, ArticleError
-from privacy.scrub import NAME, find_personal_data, scrub
+from sportello.pii import NAME, find_personal_data, scrub
 
 SOURCE_TICKET = "ticket:{ticket_id}"
 TAG_FROM_OPERATOR = "from-operator"

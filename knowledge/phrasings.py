@@ -30,8 +30,8 @@ import sqlite_utils
 
 from knowledge import store
 from knowledge.lexical import tokens
-from privacy.scrub import scrub
 from sportello.clock import format_time, utc_now
+from sportello.pii import scrub
 
 TABLE = "phrasing_proposals"
 PROPOSED, APPROVED, REJECTED, WITHDRAWN = "proposed", "approved", "rejected", "withdrawn"

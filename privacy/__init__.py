@@ -1,1 +1,1 @@
-"""Customers' personal data: scrubbing it from shared text, exporting and erasing it."""
+"""Customers' personal data: exporting and erasing it (the recognisers are :mod:`sportello.pii`)."""

@@ -10,8 +10,8 @@ import sqlite_utils
 
 from knowledge import drafts, store
 from knowledge.store import ArticleError
-from privacy.scrub import scrub
 from sportello.db import open_db
+from sportello.pii import scrub
 
 
 @pytest.fixture

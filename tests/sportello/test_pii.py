@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from privacy.scrub import (
+from sportello.pii import (
     ADDRESS,
     CARD,
     CODICE_FISCALE,
