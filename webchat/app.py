@@ -45,7 +45,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from desk.tickets import utc_now
+from sportello.clock import utc_now
 from sportello.db import open_db
 from sportello.settings import WILDCARD_HOSTS, Settings, get_settings
 from sportello.web import (

@@ -33,7 +33,7 @@ from sqlite_utils.db import NotFoundError
 
 from customerlog import turns
 from desk import tickets
-from sportello import chatlinks
+from sportello import chatlinks, clock
 from sportello.settings import Settings
 
 STATE_WAITING = "waiting"
@@ -92,8 +92,8 @@ def _last_activity(
         stamps += [ticket.created_at, ticket.closed_at]
     for message in messages:
         stamps += [message.created_at, message.delivered_at]
-    moments = [datetime.fromisoformat(stamp) for stamp in stamps if stamp]
-    return max(moments) if moments else None
+    moments = [clock.parse_time(stamp) for stamp in stamps if stamp]
+    return max(moments) if moments else None  # type: ignore[type-var]
 
 
 def _state(ticket: tickets.Ticket, answers: list[tickets.Message]) -> str:
@@ -146,7 +146,7 @@ def conversation_view(
             200,
             {
                 "session_id": session_id,
-                "expires_at": tickets.format_time(expires),
+                "expires_at": clock.format_time(expires),
                 "ticket": None,
                 "answers": [],
             },
@@ -157,7 +157,7 @@ def conversation_view(
         200,
         {
             "session_id": session_id,
-            "expires_at": tickets.format_time(expires),
+            "expires_at": clock.format_time(expires),
             "ticket": {
                 "id": ticket.id,
                 "state": state,

@@ -50,9 +50,9 @@ from desk import users
 from desk.console import articles, auth, customers, insights, kbsearch, pages, tickets
 from desk.console.auth import FAILURE_DELAY_SECONDS, LoginThrottle
 from desk.console.deps import Console, CsrfRejected, Forbidden, connected, console
-from desk.console.display import utc_now
 from desk.console.render import render
 from desk.console.session import COOKIE_NAME, SessionSigner, load_secret_key
+from sportello.clock import utc_now
 from sportello.settings import Settings, get_settings
 from sportello.web import (
     BASE_HEADERS,

@@ -22,9 +22,9 @@ from fastapi.responses import HTMLResponse, Response
 from customerlog import turns
 from desk import history, tickets
 from desk.console.deps import CheckedForm, Db, TicketWorker
-from desk.console.display import format_time
 from desk.console.render import Notice, redirect_with_notice, refusal, render
 from identity import profiles
+from sportello.clock import display_time
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def _page(
         "customer.html",
         status_code,
         notice=notice,
-        format_time=format_time,
+        format_time=display_time,
         **_profile_context(db, profile),
     )
 

@@ -1,33 +1,15 @@
-"""How the console reads the library's times and writes times and durations on a page.
+"""How the console writes durations on a page, and moments in the JSON queue.
 
 The library stores moments as ISO text in UTC (or hands back datetimes); pages show them
-in :data:`DISPLAY_TZ` whatever the server's time zone, and the JSON queue in ISO form.
+with :func:`sportello.clock.display_time` (Rome time whatever the server's time zone),
+the JSON queue in ISO form.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
-DISPLAY_TZ = ZoneInfo("Europe/Rome")
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def as_datetime(value: datetime | str | None) -> datetime | None:
-    """A timezone-aware datetime from the library's value (ISO text or datetime); naive = UTC."""
-    if value is None or value == "":
-        return None
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def format_time(value: datetime | str | None) -> str:
-    """``24/11/2026 10:30`` in :data:`DISPLAY_TZ`; "" when there is no time."""
-    moment = as_datetime(value)
-    return moment.astimezone(DISPLAY_TZ).strftime("%d/%m/%Y %H:%M") if moment else ""
+from sportello.clock import as_datetime
 
 
 def format_iso(value: datetime | str | None) -> str | None:

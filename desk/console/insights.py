@@ -21,9 +21,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from desk.console.deps import Db, InsightsReader, Now
-from desk.console.display import DISPLAY_TZ, format_duration
+from desk.console.display import format_duration
 from desk.console.render import refusal, render, ui_text
 from desk.console.text import SUPPORTED_LANGS, UI_TEXT
+from sportello.clock import DISPLAY_TZ
 
 router = APIRouter()
 

@@ -28,11 +28,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from desk import delivery, mailbox, tickets, users
 from desk.console import customers, kbsearch
 from desk.console.deps import CheckedForm, Db, Now, Supervisor, TicketWorker, console
-from desk.console.display import as_datetime, format_duration, format_iso, format_time
+from desk.console.display import format_duration, format_iso
 from desk.console.render import Notice, redirect_with_notice, refusal, render, ui_text
 from desk.console.text import Text
 from knowledge import drafts, phrasings
 from knowledge.store import ArticleError
+from sportello.clock import as_datetime, display_time
 
 QUEUE_REFRESH_SECONDS = 30
 MAX_ANSWER_CHARS = 4000
@@ -99,7 +100,7 @@ def queue(request: Request, user: TicketWorker, db: Db, now: Now) -> HTMLRespons
         "queue.html",
         rows=rows,
         refresh_seconds=QUEUE_REFRESH_SECONDS,
-        format_time=format_time,
+        format_time=display_time,
     )
 
 
@@ -164,7 +165,7 @@ def ticket_page(
         draft=draft,
         kb_question=kb_question,
         suggested=kbsearch.likeliest(kb_question, ticket.lang) if may_act and parts.load_kb else [],
-        format_time=format_time,
+        format_time=display_time,
         conversations=tickets.ticket_conversations(db, ticket_id),
         mails=mailbox.ticket_mails(db, ticket_id),
         replies=mailbox.ticket_replies(db, ticket_id),

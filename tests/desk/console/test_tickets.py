@@ -16,6 +16,7 @@ from desk import tickets
 from desk.console.app import create_app
 from desk.console.text import UI_TEXT
 from desk.delivery import INTENT_OPERATOR_MESSAGE, INTENT_TICKET_CLOSED
+from sportello import clock
 from sportello.settings import Settings
 from tests.desk.console.conftest import (
     logged_in,
@@ -248,9 +249,9 @@ def test_operator_actions_are_stamped_by_the_consoles_clock(
     client.post(f"/tickets/{ticket.id}/answer", data={"csrf_token": token, "text": "Eccomi."})
     client.post(f"/tickets/{ticket.id}/close", data={"csrf_token": token})
     stored = tickets.get_ticket(db, ticket.id)
-    assert tickets.parse_time(stored.first_response_at) == now
-    assert tickets.parse_time(stored.closed_at) == now
-    assert tickets.parse_time(tickets.ticket_messages(db, ticket.id)[-1].created_at) == now
+    assert clock.parse_time(stored.first_response_at) == now
+    assert clock.parse_time(stored.closed_at) == now
+    assert clock.parse_time(tickets.ticket_messages(db, ticket.id)[-1].created_at) == now
 
 
 def test_supervisor_takes_over_a_ticket_an_operator_holds(
@@ -301,8 +302,8 @@ def test_queue_orders_by_deadline_with_badges(
     )
     normal, _ = tickets.open_ticket(db, "c-normal", lang="it", priority="normal", now=opened)
     # Just past the urgent ticket's first-response deadline.
-    now = tickets.parse_time(urgent.first_response_due) + timedelta(minutes=5)
-    assert now < tickets.parse_time(normal.first_response_due)
+    now = clock.parse_time(urgent.first_response_due) + timedelta(minutes=5)
+    assert now < clock.parse_time(normal.first_response_due)
     client = TestClient(
         create_app(settings, clock=lambda: now, failure_delay=0), follow_redirects=False
     )
@@ -328,7 +329,7 @@ def test_queue_shows_at_risk_breach_and_escalation(
     opened = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
     first, _ = tickets.open_ticket(db, "c-1", lang="it", priority="high", now=opened)
     second, _ = tickets.open_ticket(db, "c-2", lang="it", priority="low", now=opened)
-    due = tickets.parse_time(first.first_response_due)
+    due = clock.parse_time(first.first_response_due)
     policy = tickets.configured_policy()
 
     def queue_at(now: datetime) -> tuple[str, dict[int, dict]]:
