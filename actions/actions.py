@@ -46,13 +46,7 @@ from actions.handoff import (
     transcript_from_events,
     with_db,
 )
-from actions.wording import (
-    find_email,
-    find_email_like,
-    looks_like_personal_case,
-    parse_choice,
-    parse_rating,
-)
+from actions.wording import looks_like_personal_case, parse_choice, parse_rating
 from desk import sla, tickets
 from desk.mailer import valid_address
 from desk.returning import continue_ticket
@@ -64,6 +58,7 @@ from desk.tickets import (
     REASON_PERSONAL_CASE,
 )
 from knowledge import phrasings
+from sportello.pii import find_email, find_email_like
 from sportello.settings import get_settings
 
 logger = logging.getLogger(__name__)

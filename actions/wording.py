@@ -27,8 +27,6 @@ MONTHS = {
     ),
 }  # fmt: skip
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
-
 # Personal cases the bot cannot solve (a damaged delivery, a double charge, a
 # complaint): a safety net for when the NLU does not classify them as personal_case.
 _PERSONAL_CASE = re.compile(
@@ -65,22 +63,6 @@ def when_text(moment: datetime, now: datetime, lang: str, timezone: str) -> str:
 def due_text(due: datetime, now: datetime, lang: str, timezone: str) -> str:
     """A deadline: "entro oggi alle 15:30" / "by today at 3:30 pm"."""
     return f"{'by' if lang == 'en' else 'entro'} {when_text(due, now, lang, timezone)}"
-
-
-def find_email(text: str) -> str | None:
-    """The first e-mail address in the text, if any."""
-    match = _EMAIL.search(text or "")
-    return match.group(0) if match else None
-
-
-_EMAIL_LIKE = re.compile(r"[^\s@<>()\[\],;:]+@+[^\s<>()\[\],;:]*")
-
-
-def find_email_like(text: str) -> str | None:
-    """Something the customer meant as an e-mail address but is not one ("mario@@x.it",
-    "mario@gmail"), so the bot can ask them to check it; None when there is none."""
-    match = _EMAIL_LIKE.search(text or "")
-    return match.group(0).rstrip(".!?") if match else None
 
 
 def looks_like_personal_case(text: str) -> bool:

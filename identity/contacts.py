@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -43,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from sportello.keys import load_key
-from sportello.pii import EMAIL, PHONE, find_personal_data
+from sportello.pii import EMAIL, PHONE, find_personal_data, is_email, normalise_phone
 from sportello.settings import Settings, get_settings
 
 KIND_EMAIL = "email"
@@ -57,11 +56,6 @@ SECRET_FILE = "identity_secret"
 EXPIRES = "identity_expires"
 DEFAULT_VALIDITY_S = 24 * 3600
 MAX_VALIDITY_S = 31 * 24 * 3600
-
-_EMAIL = re.compile(r"[^@\s<>()\[\],;:\"]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+[A-Za-z]{2,24}")
-_PHONE_NOISE = re.compile(r"[\s().\-/\u00a0]")
-_ITALIAN_DEFAULT = "+39"
-MAX_VALUE_CHARS = 254
 
 
 @dataclass(frozen=True)
@@ -78,30 +72,7 @@ def normalise_email(text: object) -> str | None:
     if not isinstance(text, str):
         return None
     value = text.strip().lower()
-    if len(value) > MAX_VALUE_CHARS or not _EMAIL.fullmatch(value):
-        return None
-    return value
-
-
-def normalise_phone(text: object) -> str | None:
-    """The number as ``+<country><number>`` (E.164), or None when it is not one.
-
-    Numbers without a country code are Italian (``333 1234567`` → ``+393331234567``),
-    ``00`` is the international prefix; 8 to 15 digits in all, as E.164 allows.
-    """
-    if not isinstance(text, str | int) or isinstance(text, bool):
-        return None
-    value = _PHONE_NOISE.sub("", str(text).strip())
-    if value.startswith("00"):
-        value = "+" + value[2:]
-    if not value.startswith("+"):
-        if not value.isdigit() or not value.startswith(("0", "3")):
-            return None
-        value = _ITALIAN_DEFAULT + value
-    digits = value[1:]
-    if not digits.isdigit() or not 8 <= len(digits) <= 15:
-        return None
-    return "+" + digits
+    return value if is_email(value) else None
 
 
 def normalise_customer_id(text: object) -> str | None:

@@ -49,6 +49,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 
+import phonenumbers
+from stdnum import luhn
+from stdnum.iso7064 import mod_97_10
+from stdnum.it import codicefiscale
+
 EMAIL = "EMAIL"
 PHONE = "PHONE"
 IBAN = "IBAN"
@@ -235,16 +240,6 @@ def _digits(span: str) -> str:
     return "".join(_DIGITS.findall(span))
 
 
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, char in enumerate(reversed(digits)):
-        value = int(char)
-        if i % 2:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
-
-
 def _is_word_char(text: str, i: int) -> bool:
     return 0 <= i < len(text) and (text[i].isalnum() or text[i] == "_")
 
@@ -339,9 +334,48 @@ def _group_spans(
 
 # --- e-mail addresses ---------------------------------------------------------------
 
+# The one e-mail address pattern of Sportello: what the scrubber removes, what the bot
+# takes as the address a customer typed, what a contact detail must be, and what the
+# FAQ importer leaves out when it tells a text's language.
 _EMAIL = re.compile(
     r"(?=[\w.%+-])(?<![\w.%+-])[\w.%+-]+@(?:[^\W_][\w-]*\.)+[^\W\d_]{2,24}(?![\w-])"
 )
+# Longest address (RFC 5321: 254 characters in all, 64 before the @).
+MAX_EMAIL_CHARS = 254
+MAX_EMAIL_LOCAL_CHARS = 64
+
+
+def find_email(text: str | None) -> str | None:
+    """The first e-mail address in ``text``, as written; None when there is none."""
+    match = _EMAIL.search(text or "")
+    return match.group(0) if match else None
+
+
+def is_email(text: object) -> bool:
+    """Is ``text``, whole, one e-mail address (within RFC 5321's lengths)?"""
+    return (
+        isinstance(text, str)
+        and len(text) <= MAX_EMAIL_CHARS
+        and _EMAIL.fullmatch(text) is not None
+        and text.index("@") <= MAX_EMAIL_LOCAL_CHARS
+    )
+
+
+def without_emails(text: str, replacement: str = " ") -> str:
+    """``text`` with every e-mail address replaced by ``replacement``."""
+    return _EMAIL.sub(replacement, text)
+
+
+_EMAIL_LIKE = re.compile(r"[^\s@<>()\[\],;:]+@+[^\s<>()\[\],;:]*")
+
+
+def find_email_like(text: str | None) -> str | None:
+    """Something meant as an e-mail address but that is not one ("mario@@x.it",
+    "mario@gmail"), so the bot can ask the customer to check it; None when there is none.
+    Call it after :func:`find_email` found nothing: a valid address is e-mail-like too."""
+    match = _EMAIL_LIKE.search(text or "")
+    return match.group(0).rstrip(".!?") if match else None
+
 
 _TLDS = "com|it|net|org|eu|info|biz|io|me|de|fr|es|ch|at|uk|co\\.uk|us|nl|be|pt|sm|va"
 _OBF_AT = (
@@ -379,9 +413,14 @@ _IBAN_ITALIAN = re.compile(r"IT[0-9]{2}[A-Z][0-9]{10}[A-Z0-9]{12}")
 
 
 def _iban_checksum_ok(iban: str) -> bool:
-    rearranged = iban[4:] + iban[:4]
-    number = "".join(str(int(char, 36)) for char in rearranged)
-    return int(number) % 97 == 1
+    """The IBAN's ISO 7064 mod 97-10 check digits are right.
+
+    This is the first check ``stdnum.iban.validate`` makes; its later ones (the BBAN
+    structure of the country, national check digits) are left out on purpose: its
+    registry has no Morocco (MA, in :data:`_IBAN_LENGTHS`), and a customer's account
+    number with the right check digits is personal data whatever its bank's format.
+    """
+    return mod_97_10.is_valid(iban[4:] + iban[:4])
 
 
 # The rest of an IBAN of each length: single spaces allowed between characters.
@@ -413,25 +452,16 @@ _CODICE_FISCALE = re.compile(
     r"(?![A-Za-z0-9])",
     re.I,
 )
-_CF_ODD = dict(
-    zip(
-        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
-        [1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20,
-         11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23],
-        strict=True,
-    )
-)  # fmt: skip
 
 
 def codice_fiscale_check_char(first15: str) -> str:
-    """The check letter of an Italian codice fiscale, from its first 15 characters."""
-    total = 0
-    for i, char in enumerate(first15.upper()):
-        if i % 2 == 0:  # odd positions, counting from 1
-            total += _CF_ODD[char]
-        else:
-            total += int(char) if char.isdigit() else ord(char) - ord("A")
-    return chr(ord("A") + total % 26)
+    """The check letter of an Italian codice fiscale, from its first 15 characters.
+
+    Only the check letter, not ``stdnum.it.codicefiscale.is_valid``, which also checks
+    the birth date: the shape is already matched by :data:`_CODICE_FISCALE`, and a code
+    with a wrong letter is still scrubbed, as an ID.
+    """
+    return codicefiscale.calc_check_digit(first15.upper())
 
 
 def _codici_fiscali(text: str) -> Iterator[_Candidate]:
@@ -456,11 +486,19 @@ _PIVA = re.compile(
 
 
 def _partite_iva(text: str) -> Iterator[_Candidate]:
+    """Cued numbers, and 11 digits passing the Luhn check the partita IVA uses.
+
+    Not ``stdnum.it.iva.is_valid``: it also wants digits 8-10 to name a tax office
+    (001-100, 120, 121, 888, 999), and rejects nine in ten of the Luhn-valid numbers
+    this recogniser takes, among them the ones in its tests (12345678903). An uncued
+    number a customer calls theirs is scrubbed either way; only its placeholder would
+    change, so the wider check stays.
+    """
     for m in _PIVA.finditer(text):
         digits = _digits(m["number"])
         if m["cue"]:  # "P.IVA 12345678901": the number is the customer's even if mistyped
             yield _P_PIVA_CUED, m.start("number"), m.end("number"), PARTITA_IVA
-        elif _luhn_ok(digits):
+        elif luhn.is_valid(digits):
             yield _P_PIVA, m.start("number"), m.end("number"), PARTITA_IVA
 
 
@@ -475,7 +513,7 @@ _DIGIT_GROUP = re.compile(r"[0-9]+")
 
 def _is_card(text: str, start: int, end: int, groups: list[str]) -> bool:
     digits = "".join(groups)
-    return digits[0] in "23456" and all(len(g) >= 3 for g in groups) and _luhn_ok(digits)
+    return digits[0] in "23456" and all(len(g) >= 3 for g in groups) and luhn.is_valid(digits)
 
 
 def _is_long_number(text: str, start: int, end: int, groups: list[str]) -> bool:
@@ -555,6 +593,35 @@ def _is_phone(text: str, start: int, end: int, digit_groups: list[str]) -> bool:
 def _phones(text: str) -> Iterator[_Candidate]:
     for start, end in _group_spans(text, _PHONE_RUN, _PHONE_GROUP, _is_phone, 6, 17):
         yield _P_PHONE, start, end, PHONE
+
+
+_PHONE_NOISE = re.compile(r"[\s().\-/\u00a0]")
+_PHONE_CHARS = re.compile(r"\+?[0-9]+")
+# The country a number without a country code is dialled in.
+PHONE_REGION = "IT"
+
+
+def normalise_phone(text: object) -> str | None:
+    """The number as ``+<country><number>`` (E.164), or None when it is not one.
+
+    Numbers without a country code are Italian (``333 1234567`` → ``+393331234567``),
+    and only Italian-shaped ones (starting with 0 or 3) are taken without it; ``00`` is
+    the international prefix. ``phonenumbers`` parses and formats, and refuses unknown
+    country codes; 8 to 15 digits in all, as E.164 allows.
+    """
+    if not isinstance(text, str | int) or isinstance(text, bool):
+        return None
+    value = _PHONE_NOISE.sub("", str(text).strip())
+    if not _PHONE_CHARS.fullmatch(value):
+        return None
+    if not value.startswith(("+", "00", "0", "3")):
+        return None
+    try:
+        number = phonenumbers.parse(value, PHONE_REGION)
+    except phonenumbers.NumberParseException:
+        return None
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return e164 if 8 <= len(e164) - 1 <= 15 else None
 
 
 # --- order, ticket, invoice, tracking and customer numbers --------------------------

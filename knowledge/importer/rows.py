@@ -25,6 +25,7 @@ from knowledge.importer.columns import normalise_lang
 from knowledge.importer.report import RowError
 from knowledge.language import detect_language
 from knowledge.store import Article, ArticleError, validate_article
+from sportello.pii import without_emails
 
 
 @dataclass
@@ -51,7 +52,6 @@ def slugify(text: str, max_length: int = 60) -> str:
 _LINK_TARGET = re.compile(r"\]\([^)\s]*(?:\s+\"[^\"]*\")?\)")
 _ANGLE_LINK = re.compile(r"<(?:https?|mailto|tel):[^>\s]*>", re.IGNORECASE)
 _URL = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
-_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 
 
 def without_links(text: str) -> str:
@@ -63,7 +63,7 @@ def without_links(text: str) -> str:
     text = _LINK_TARGET.sub("]", text)
     text = _ANGLE_LINK.sub(" ", text)
     text = _URL.sub(" ", text)
-    return _EMAIL.sub(" ", text)
+    return without_emails(text)
 
 
 def as_list(value: object, name: str) -> list[str]:

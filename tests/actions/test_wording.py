@@ -9,8 +9,6 @@ import pytest
 
 from actions.wording import (
     due_text,
-    find_email,
-    find_email_like,
     looks_like_personal_case,
     parse_choice,
     when_text,
@@ -41,28 +39,6 @@ def test_utc_deadlines_are_converted_to_rome_time_across_dst() -> None:
     now = datetime(2026, 3, 27, 17, 0, tzinfo=ROME)
     assert due_text(due, now, "it", "Europe/Rome") == "entro lunedì 30 marzo alle 9:30"
     assert due_text(due, now, "en", "Europe/Rome") == "by Monday 30 March at 9:30 am"
-
-
-def test_an_email_address_is_found_in_a_sentence() -> None:
-    assert find_email("scrivetemi a mario.rossi+ordini@example.co.uk, grazie") == (
-        "mario.rossi+ordini@example.co.uk"
-    )
-    assert find_email("la mia mail è mario at example punto it") is None
-
-
-@pytest.mark.parametrize(
-    ("text", "found"),
-    [
-        ("scrivimi a mario@@example.it grazie", "mario@@example.it"),
-        ("la mia mail è mario.rossi@", "mario.rossi@"),
-        ("mario@gmail.", "mario@gmail"),
-        ("(mario@x)", "mario@x"),
-        ("ci vediamo @ casa", None),
-        ("nessun indirizzo qui", None),
-    ],
-)
-def test_something_meant_as_an_address_is_noticed(text: str, found: str | None) -> None:
-    assert find_email_like(text) == found
 
 
 @pytest.mark.parametrize(

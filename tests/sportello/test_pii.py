@@ -1,4 +1,5 @@
-"""Scrubbing personal data from operator answers before they become knowledge-base drafts."""
+"""The personal-data recognisers: scrubbing operator answers before they become drafts,
+the one e-mail pattern, phone numbers, and the libraries behind the check digits."""
 
 from __future__ import annotations
 
@@ -9,6 +10,12 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from stdnum import iban as stdnum_iban
+from stdnum import luhn
+from stdnum.iso7064 import mod_97_10
+from stdnum.it import codicefiscale, iva
 
 from sportello.pii import (
     ADDRESS,
@@ -24,8 +31,13 @@ from sportello.pii import (
     PLACEHOLDER_HELP,
     PLACEHOLDERS,
     codice_fiscale_check_char,
+    find_email,
+    find_email_like,
     find_personal_data,
+    is_email,
+    normalise_phone,
     scrub,
+    without_emails,
 )
 
 DEMO_KB = Path(__file__).resolve().parents[2] / "knowledge" / "demo" / "articles.jsonl"
@@ -652,3 +664,185 @@ def test_hostile_input_of_100k_characters_finishes_quickly(name: str) -> None:
     start = time.perf_counter()
     scrub(HOSTILE[name], ["Mario Rossi"])
     assert time.perf_counter() - start < 2.0
+
+
+# --- the one e-mail pattern, for the bot and the contact details too ----------------
+
+
+def test_an_email_address_is_found_in_a_sentence() -> None:
+    assert find_email("scrivetemi a mario.rossi+ordini@example.co.uk, grazie") == (
+        "mario.rossi+ordini@example.co.uk"
+    )
+    assert find_email("la mia mail è mario at example punto it") is None
+    assert find_email(None) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "meant"),
+    [
+        ("scrivimi a mario@@example.it grazie", "mario@@example.it"),
+        ("la mia mail è mario.rossi@", "mario.rossi@"),
+        ("mario@gmail.", "mario@gmail"),
+        ("(mario@x)", "mario@x"),
+        ("ci vediamo @ casa", None),
+        ("nessun indirizzo qui", None),
+    ],
+)
+def test_something_meant_as_an_address_is_noticed(text: str, meant: str | None) -> None:
+    assert find_email_like(text) == meant
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("anna.rossi@example.com", True),
+        ("mario.rossi+ordini@example.co.uk", True),
+        ("anna@example", False),
+        (" anna@example.com", False),  # whole text only: callers trim
+        ("anna@example.com e altro", False),
+        ("a" * 64 + "@example.com", True),
+        ("a" * 65 + "@example.com", False),  # RFC 5321: 64 before the @
+        ("a@" + "b" * 250 + ".com", False),  # and 254 in all
+        (42, False),
+    ],
+)
+def test_is_email_takes_one_whole_address(text: object, expected: bool) -> None:
+    assert is_email(text) is expected
+
+
+def test_what_the_scrubber_calls_an_email_is_what_find_email_finds() -> None:
+    text = "Scrivi a anna.rossi@example.com o a ordini@caffeaurora.it."
+    assert [f.text for f in find_personal_data(text) if f.kind == EMAIL] == [
+        "anna.rossi@example.com",
+        "ordini@caffeaurora.it",
+    ]
+    assert find_email(text) == "anna.rossi@example.com"
+    assert without_emails(text) == "Scrivi a   o a  ."
+
+
+# --- phone numbers, normalised by phonenumbers --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("333 123 4567", "+393331234567"),
+        ("+39 333-123-4567", "+393331234567"),
+        ("0039 333 1234567", "+393331234567"),
+        ("(02) 1234 5678", "+390212345678"),
+        ("06 6982", "+39066982"),
+        ("+44 20 7946 0958", "+442079460958"),
+        ("+1 555 123 4567", "+15551234567"),
+        (3331234567, "+393331234567"),
+        ("12", None),
+        ("call me", None),
+        ("tel. 333 1234567", None),  # the number alone, as the scrubber found it
+        ("5551234567", None),  # no country code and not an Italian number
+        ("+999 1234 5678", None),  # no such country code
+        ("0612345678901234", None),  # longer than E.164 allows
+        (True, None),
+    ],
+)
+def test_phone_numbers_are_normalised_to_e164(raw: object, expected: str | None) -> None:
+    assert normalise_phone(raw) == expected
+
+
+# --- check digits: python-stdnum gives what the hand-written checks gave ------------
+# The hand-written checks the library replaced, kept here as the reference they are
+# compared with (on the old test cases, and on any input hypothesis makes up).
+
+
+def _old_luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, char in enumerate(reversed(digits)):
+        value = int(char)
+        if i % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def _old_iban_checksum_ok(iban: str) -> bool:
+    number = "".join(str(int(char, 36)) for char in iban[4:] + iban[:4])
+    return int(number) % 97 == 1
+
+
+_OLD_CF_ODD = dict(
+    zip(
+        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        [1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20,
+         11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23],
+        strict=True,
+    )
+)  # fmt: skip
+
+
+def _old_cf_check_char(first15: str) -> str:
+    total = 0
+    for i, char in enumerate(first15.upper()):
+        if i % 2 == 0:
+            total += _OLD_CF_ODD[char]
+        else:
+            total += int(char) if char.isdigit() else ord(char) - ord("A")
+    return chr(ord("A") + total % 26)
+
+
+OLD_CARDS = ["4111111111111111", "5500000000000004", "378282246310005", "6011111111111117",
+             "4532015112830366", "4111111111111112", "1234567890123"]  # fmt: skip
+OLD_PARTITE_IVA = ["12345678903", "01234567897", "00743110157", "12345678901"]
+OLD_IBANS = [
+    "IT60X0542811101000000123456", "DE89370400440532013000", "GB82WEST12345698765432",
+    "FR1420041010050500013M02606", "ES9121000418450200051332", "CH9300762011623852957",
+    "SM86U0322509800000000270100", "IT61X0542811101000000123456", "DE88370400440532013000",
+]  # fmt: skip
+OLD_CODICI_FISCALI = ["RSSMRA85T10A562", "MRTMTT25D09F205", "BNCLRA90A41H501",
+                      "RSSMRA85T10A56N", "RSSMRA85T10ARSN", "VRDGPP80A01L219"]  # fmt: skip
+
+
+@pytest.mark.parametrize("digits", OLD_CARDS + OLD_PARTITE_IVA)
+def test_stdnum_luhn_agrees_with_the_old_check(digits: str) -> None:
+    assert luhn.is_valid(digits) is _old_luhn_ok(digits)
+
+
+@given(st.text(alphabet="0123456789", min_size=1, max_size=19))
+def test_stdnum_luhn_agrees_with_the_old_check_on_any_digits(digits: str) -> None:
+    assert luhn.is_valid(digits) is _old_luhn_ok(digits)
+
+
+@pytest.mark.parametrize("iban", OLD_IBANS)
+def test_the_stdnum_iban_checksum_agrees_with_the_old_check(iban: str) -> None:
+    assert mod_97_10.is_valid(iban[4:] + iban[:4]) is _old_iban_checksum_ok(iban)
+    # stdnum.iban.is_valid makes the same call first, then checks the bank's format.
+    assert stdnum_iban.is_valid(iban) is _old_iban_checksum_ok(iban)
+
+
+@given(st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=5, max_size=34))
+def test_the_stdnum_iban_checksum_agrees_on_any_text(iban: str) -> None:
+    assert mod_97_10.is_valid(iban[4:] + iban[:4]) is _old_iban_checksum_ok(iban)
+
+
+def test_stdnum_iban_alone_would_miss_a_moroccan_iban() -> None:
+    """Why only its checksum is used: its registry has no Morocco, the scrubber's has."""
+    moroccan = "MA64011519000001205000534921"
+    assert _old_iban_checksum_ok(moroccan)
+    assert not stdnum_iban.is_valid(moroccan)
+    assert found(f"IBAN {moroccan}") == [(IBAN, moroccan)]
+
+
+@pytest.mark.parametrize("first15", OLD_CODICI_FISCALI)
+def test_stdnum_codice_fiscale_check_letter_agrees_with_the_old_one(first15: str) -> None:
+    assert codicefiscale.calc_check_digit(first15) == _old_cf_check_char(first15)
+    assert codice_fiscale_check_char(first15.lower()) == _old_cf_check_char(first15)
+
+
+@given(st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=15, max_size=15))
+def test_stdnum_codice_fiscale_check_letter_agrees_on_any_code(first15: str) -> None:
+    assert codice_fiscale_check_char(first15) == _old_cf_check_char(first15)
+
+
+def test_stdnum_partita_iva_is_stricter_than_the_scrubber_so_luhn_stays() -> None:
+    """stdnum.it.iva also wants a tax-office code in digits 8-10; the numbers the
+    scrubber's tests call partite IVA fail it, so the recogniser keeps the Luhn check."""
+    assert not iva.is_valid("12345678903") and luhn.is_valid("12345678903")
+    assert found("fatturare a 12345678903") == [(PARTITA_IVA, "12345678903")]
+    assert iva.is_valid("00743110157")
