@@ -11,7 +11,14 @@ Inputs are the L2-normalised embeddings the index already holds (one per encoder
 concatenated), so training embeds nothing. Labels are article ids: the Italian and the
 English versions of an article are one label. The model is multinomial logistic
 regression fitted by full-batch Adam in numpy; it is retrained from the index whenever
-the knowledge base changes, which costs well under a second for a shop FAQ. Above
+the knowledge base changes, which costs well under a second for a shop FAQ.
+
+Why not scikit-learn's ``LogisticRegression`` (which ``calibration.fit_logistic`` uses):
+this model is not the regularised optimum but ``EPOCHS`` Adam steps from zero, an early
+stop whose length and ``L2`` were chosen on fit data (below), and the shipped
+calibration was fitted on its probabilities. scikit-learn's solvers run to the optimum
+and give other probabilities, so the same results would need the calibration and these
+settings chosen anew; this fit stays hand-written until that is measured. Above
 ``MAX_ARTICLES`` articles or ``MAX_ROWS`` phrasings it is not trained (cost grows with
 articles x phrasings) and contributes nothing; with fewer than two articles a softmax
 says nothing either, so it is off as well.

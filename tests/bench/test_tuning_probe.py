@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import pytest
 
 from bench.tuning_probe import (
     article_texts,
@@ -40,6 +41,16 @@ def test_pairs_are_two_phrasings_of_distinct_articles() -> None:
 def test_auc_counts_ties_half() -> None:
     assert auc(np.array([0.9, 0.8]), np.array([0.1])) == 1.0
     assert auc(np.array([0.5]), np.array([0.5])) == 0.5
+
+
+def test_roc_auc_score_gives_the_pairwise_auc_of_the_old_count() -> None:
+    rng = np.random.default_rng(0)
+    positive = np.round(rng.normal(0.6, 0.2, size=300), 2)  # rounded: many ties
+    negative = np.round(rng.normal(0.4, 0.2, size=200), 2)
+    pairwise = (positive[:, None] > negative[None, :]).mean() + 0.5 * (
+        positive[:, None] == negative[None, :]
+    ).mean()
+    assert auc(positive, negative) == pytest.approx(pairwise, abs=1e-12)
 
 
 def test_fine_tuning_pulls_an_articles_phrasings_together() -> None:

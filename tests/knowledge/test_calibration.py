@@ -27,6 +27,39 @@ def test_logistic_regression_recovers_a_separating_direction():
     assert (predictions == y).mean() > 0.95
 
 
+def _newton_logistic(x, y, sample_weight, l2, iterations=50):
+    """The hand-written Newton fit scikit-learn replaced: the reference it must match."""
+    w_s = sample_weight / sample_weight.mean()
+    design = np.hstack([x, np.ones((len(x), 1))])
+    beta = np.zeros(design.shape[1])
+    penalty = np.full(design.shape[1], l2)
+    penalty[-1] = 0.0
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-np.clip(design @ beta, -30, 30)))
+        gradient = design.T @ (w_s * (p - y)) / len(y) + penalty * beta
+        hessian = (design.T * (w_s * p * (1 - p))) @ design / len(y) + np.diag(penalty + 1e-9)
+        step = np.linalg.solve(hessian, gradient)
+        beta -= step
+        if np.max(np.abs(step)) < 1e-8:
+            break
+    return beta[:-1], float(beta[-1])
+
+
+@pytest.mark.parametrize(
+    ("rows", "features", "l2"), [(300, 3, 1e-2), (2000, 6, 1e-2), (5000, 8, 1e-3), (400, 2, 1e-4)]
+)
+def test_scikit_learn_gives_the_coefficients_of_the_old_newton_fit(rows, features, l2):
+    """Same objective (weighted mean log-loss + l2/2 |w|^2, bias free), same answer."""
+    rng = np.random.default_rng(rows)
+    x = rng.normal(size=(rows, features))
+    y = (x @ rng.normal(size=features) + rng.normal(scale=0.8, size=rows) > 0.3).astype(float)
+    weights = rng.uniform(0.1, 3.0, size=rows)
+    expected_w, expected_b = _newton_logistic(x, y, weights, l2)
+    fitted_w, fitted_b = fit_logistic(x, y, weights, l2=l2)
+    np.testing.assert_allclose(fitted_w, expected_w, rtol=1e-6, atol=1e-8)
+    assert fitted_b == pytest.approx(expected_b, rel=1e-6, abs=1e-8)
+
+
 def test_threshold_meets_the_abstain_target_with_most_right_answers():
     conf_in = np.array([0.9, 0.8, 0.7, 0.4, 0.3])
     right_in = np.array([True, True, True, False, True])
