@@ -40,6 +40,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import tomllib
+from dateutil.easter import EASTER_WESTERN, easter
 
 PRIORITIES = ("urgent", "high", "normal", "low")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -370,18 +371,8 @@ def _expect(value: Any, kind: type, key: str, description: str) -> Any:
 
 
 def easter_sunday(year: int) -> date:
-    """Western (Gregorian) Easter by the anonymous Gregorian computus (Meeus/Jones/Butcher)."""
-    a = year % 19
-    b, c = divmod(year, 100)
-    d, e = divmod(b, 4)
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = divmod(c, 4)
-    leap = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * leap) // 451
-    month, day = divmod(h + leap - 7 * m + 114, 31)
-    return date(year, month, day + 1)
+    """Western (Gregorian) Easter, the one Italy keeps (dateutil's ``EASTER_WESTERN``)."""
+    return easter(year, EASTER_WESTERN)
 
 
 @cache

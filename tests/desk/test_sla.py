@@ -78,6 +78,48 @@ def test_easter_follows_the_gregorian_computus(year: int, expected: date) -> Non
     assert easter_sunday(year) == expected
 
 
+def _computus(year: int) -> date:
+    """The anonymous Gregorian computus (Meeus/Jones/Butcher) the module used to carry:
+    the reference dateutil must agree with."""
+    a = year % 19
+    b, c = divmod(year, 100)
+    d, e = divmod(b, 4)
+    f = (b + 8) // 25
+    g = (b - f + 1) // 3
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    leap = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 22 * leap) // 451
+    month, day = divmod(h + leap - 7 * m + 114, 31)
+    return date(year, month, day + 1)
+
+
+def test_dateutil_easter_agrees_with_the_old_computus_for_every_year() -> None:
+    assert [easter_sunday(y) for y in range(1583, 4100)] == [
+        _computus(y) for y in range(1583, 4100)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("year", "easter_monday"),
+    [
+        (2019, date(2019, 4, 22)),
+        (2024, date(2024, 4, 1)),
+        (2025, date(2025, 4, 21)),
+        (2026, date(2026, 4, 6)),
+        (2027, date(2027, 3, 29)),
+        (2030, date(2030, 4, 22)),
+        (2038, date(2038, 4, 26)),
+    ],
+)
+def test_easter_monday_is_a_national_holiday_every_year(year: int, easter_monday: date) -> None:
+    holidays = italian_holidays(year)
+    assert easter_monday in holidays
+    assert easter_monday - timedelta(days=1) in holidays  # Easter Sunday
+    assert easter_monday.weekday() == 0
+    assert easter_monday + timedelta(days=1) not in holidays
+
+
 FIXED_HOLIDAYS = [(1, 1), (1, 6), (4, 25), (5, 1), (6, 2), (8, 15), (11, 1), (12, 8), (12, 25)]
 EXPECTED_HOLIDAYS = {
     2025: {date(2025, m, d) for m, d in [*FIXED_HOLIDAYS, (12, 26), (4, 20), (4, 21)]},
