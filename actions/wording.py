@@ -2,30 +2,17 @@
 
 Times are said in the desk's local time zone (the SLA policy's, Europe/Rome by
 default), the way a person would: "entro oggi alle 15:30", "by tomorrow at 9:30 am",
-"lunedì 24 novembre alle 9:30". Month and day names are spelled out here rather than
-taken from the system locale, which servers rarely have for Italian.
+"lunedì 24 novembre alle 9:30". Day and month names are CLDR's, through Babel, which
+carries its own locale data: servers rarely have an Italian system locale.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-DAYS = {
-    "it": ("lunedì", "martedì", "mercoledì", "giovedì", "venerdì", "sabato", "domenica"),
-    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-}
-MONTHS = {
-    "it": (
-        "gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno",
-        "luglio", "agosto", "settembre", "ottobre", "novembre", "dicembre",
-    ),
-    "en": (
-        "January", "February", "March", "April", "May", "June",
-        "July", "August", "September", "October", "November", "December",
-    ),
-}  # fmt: skip
+from babel.dates import get_day_names, get_month_names
 
 # Personal cases the bot cannot solve (a damaged delivery, a double charge, a
 # complaint): a safety net for when the NLU does not classify them as personal_case.
@@ -55,9 +42,15 @@ def when_text(moment: datetime, now: datetime, lang: str, timezone: str) -> str:
         return f"today at {clock}" if lang == "en" else f"oggi alle {clock}"
     if local.date() == today + timedelta(days=1):
         return f"tomorrow at {clock}" if lang == "en" else f"domani alle {clock}"
-    lang_key = "en" if lang == "en" else "it"
-    day = f"{DAYS[lang_key][local.weekday()]} {local.day} {MONTHS[lang_key][local.month - 1]}"
+    day = day_and_month(local, "en" if lang == "en" else "it")
     return f"{day} at {clock}" if lang == "en" else f"{day} alle {clock}"
+
+
+def day_and_month(moment: datetime | date, lang: str) -> str:
+    """ "lunedì 24 novembre" / "Monday 24 November": the weekday, the day and the month."""
+    days = get_day_names("wide", locale=lang)  # 0 = Monday, as date.weekday()
+    months = get_month_names("wide", locale=lang)  # 1 = January
+    return f"{days[moment.weekday()]} {moment.day} {months[moment.month]}"
 
 
 def due_text(due: datetime, now: datetime, lang: str, timezone: str) -> str:

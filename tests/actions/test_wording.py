@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from actions.wording import (
+    day_and_month,
     due_text,
     looks_like_personal_case,
     parse_choice,
@@ -90,3 +91,34 @@ def test_parse_choice_reads_numbers_ordinals_and_titles(text, expected):
 
 def test_parse_choice_with_nothing_offered_is_none():
     assert parse_choice("1", []) is None
+
+
+# The names the module spelled out by hand before Babel: the reference it must match.
+OLD_DAYS = {
+    "it": ("lunedì", "martedì", "mercoledì", "giovedì", "venerdì", "sabato", "domenica"),
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+}
+OLD_MONTHS = {
+    "it": (
+        "gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno",
+        "luglio", "agosto", "settembre", "ottobre", "novembre", "dicembre",
+    ),
+    "en": (
+        "January", "February", "March", "April", "May", "June",
+        "July", "August", "September", "October", "November", "December",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("lang", ["it", "en"])
+def test_babel_names_every_day_and_month_as_the_old_lists_did(lang: str) -> None:
+    # 2 January 2023 was a Monday: 7 days give every weekday, the 1st of each month every month.
+    for offset in range(7):
+        day = date(2023, 1, 2 + offset)
+        assert (
+            day_and_month(day, lang) == f"{OLD_DAYS[lang][offset]} {day.day} {OLD_MONTHS[lang][0]}"
+        )
+    for month in range(1, 13):
+        first = date(2026, month, 1)
+        expected = f"{OLD_DAYS[lang][first.weekday()]} 1 {OLD_MONTHS[lang][month - 1]}"
+        assert day_and_month(first, lang) == expected
