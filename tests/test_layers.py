@@ -62,11 +62,7 @@ DOMAIN_USES: dict[tuple[str, str], str] = {
 
 # Imports that break the layers today and are being removed by another change. Each entry
 # fails once nothing uses it any more, so whoever removes the import deletes the entry.
-TEMPORARY: dict[tuple[str, str], str] = {
-    ("knowledge", "privacy.scrub"): "privacy/scrub.py is moving to sportello/pii.py",
-    ("identity", "privacy.scrub"): "privacy/scrub.py is moving to sportello/pii.py",
-    ("insights", "privacy.scrub"): "privacy/scrub.py is moving to sportello/pii.py",
-}
+TEMPORARY: dict[tuple[str, str], str] = {}
 
 
 # Which unit owns each table: only modules of that unit name it in their SQL. The same
