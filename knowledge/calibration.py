@@ -258,7 +258,8 @@ def fit_softmax_ranker(
     ``groups`` holds, per query, the candidates' feature matrix, the row of the right
     article and the query's weight. Fitted by damped Newton steps on the conditional
     log-likelihood (a listwise ranker: only differences between candidates matter, so
-    there is no bias).
+    there is no bias). Hand-written because scikit-learn has no conditional (per-query
+    softmax) logit: its multinomial regression learns one weight vector per class.
     """
     dim = groups[0][0].shape[1]
     total = sum(weight for _, _, weight in groups)
