@@ -3,6 +3,7 @@
 rasa-sdk's own ``rasa_sdk`` command would work too; this entry point adds what
 Sportello needs on a small machine:
 
+- the database's schema migrated once at start-up (:func:`stack.database.prepare`);
 - one thread for torch/OpenMP (on 2 cores, more threads make every query slower);
 - one Sanic process instead of a manager plus a worker (half the memory; the searcher
   already serialises searches, so a second process would only duplicate the models);
@@ -31,6 +32,7 @@ from sanic import Sanic
 
 from sportello.heap import freeze_startup_objects
 from sportello.settings import get_settings
+from stack.database import prepare
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +86,7 @@ def main(argv: list[str] | None = None) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     limit_threads()
+    prepare(settings.db_path).close()  # the schema, once, before the first action
     app = create_action_app(warm_up=not args.no_warm_up)
     app.prepare(host=args.host, port=args.port, single_process=True, access_log=False)
     Sanic.serve_single(primary=app)

@@ -39,9 +39,9 @@ from bench import quality
 from bench.sections import load_average, measured, run_info, write_section
 from knowledge.search import Searcher
 from knowledge.store import Article, upsert_articles
-from sportello.db import open_db
 from sportello.keys import rasa_token
 from sportello.settings import PROJECT_ROOT, Settings
+from stack.database import prepare
 from stack.services import running_stack, train_model
 
 BENCHMARKS = PROJECT_ROOT / "BENCHMARKS.md"
@@ -236,7 +236,7 @@ def run_set(
     with tempfile.TemporaryDirectory(prefix="sportello-faqbot-") as tmp:
         settings = new_settings(Path(tmp))
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        upsert_articles(open_db(settings.db_path), articles)
+        upsert_articles(prepare(settings.db_path), articles)
         # Index here, as `sportello kb import` does: the action server then loads it.
         Searcher(db_path=settings.db_path, index_dir=settings.index_dir).refresh()
         tally, follow = Tally(), Tally() if followups else None

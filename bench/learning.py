@@ -42,8 +42,8 @@ from desk.users import create_user
 from knowledge import phrasings
 from knowledge.search import Searcher
 from knowledge.store import get_article, upsert_articles
-from sportello.db import open_db
 from sportello.settings import PROJECT_ROOT, Settings
+from stack.database import prepare
 from stack.services import running_stack, train_model
 
 BENCHMARKS = PROJECT_ROOT / "BENCHMARKS.md"
@@ -136,7 +136,7 @@ def live_a_week(
     week: Week,
 ) -> set[str]:
     """The week's customers; returns the conversation and ticket refs they left."""
-    db = open_db(settings.db_path)
+    db = prepare(settings.db_path)
     refs: set[str] = set()
     for query in queries:
         if not query.gold:
@@ -177,7 +177,7 @@ def run_set(model: Path, dataset: quality.Dataset, cap: int) -> tuple[dict, Week
     with tempfile.TemporaryDirectory(prefix="sportello-learning-") as tmp:
         settings = faq_bot.new_settings(Path(tmp))
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        db = open_db(settings.db_path)
+        db = prepare(settings.db_path)
         upsert_articles(db, list(dataset.articles))
         create_user(db, "operator", PASSWORD, "operator")
         create_user(db, "supervisor", PASSWORD, "supervisor")

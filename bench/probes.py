@@ -302,7 +302,7 @@ def article_to_answer_s(settings: Settings, fresh: FreshArticle, timeout_s: floa
     reply contains the article's marker.
     """
     from knowledge.store import Article, upsert_article
-    from sportello.db import open_db
+    from stack.database import prepare
 
     article = Article(
         id=fresh.id,
@@ -313,7 +313,7 @@ def article_to_answer_s(settings: Settings, fresh: FreshArticle, timeout_s: floa
         source="bench.speed",
         status="published",
     )
-    db = open_db(settings.db_path)
+    db = prepare(settings.db_path)
     started = time.monotonic()
     upsert_article(db, article)
     db.conn.close()

@@ -62,8 +62,8 @@ from knowledge.search import (
 )
 from knowledge.store import Article, upsert_articles
 from sportello.clock import format_time, utc_now
-from sportello.db import open_db
 from sportello.settings import PROJECT_ROOT
+from stack.database import prepare
 
 EVAL_DIR = Path(os.environ.get("SPORTELLO_EVAL_DIR", PROJECT_ROOT.parent / "shared" / "eval"))
 DEMO_ARTICLES = PROJECT_ROOT / "knowledge" / "demo" / "articles.jsonl"
@@ -486,7 +486,7 @@ def gather(dataset: Dataset, workdir: Path, encoders) -> tuple[dict[str, list[Ev
         encoders=encoders,
         calibration=UNFITTED,
     )
-    upsert_articles(open_db(searcher.db_path), dataset.articles)
+    upsert_articles(prepare(searcher.db_path), dataset.articles)
     started = time.perf_counter()
     searcher.refresh()
     stats = {"index_s": time.perf_counter() - started, "phrasings": searcher.phrasing_count()}

@@ -32,8 +32,8 @@ from bench import load
 from bench.sections import load_average, machine, write_section
 from bench.speed import new_settings, seed_demo
 from customerlog import schema, turns
-from sportello.db import open_db
 from sportello.settings import PROJECT_ROOT
+from stack.database import prepare
 from stack.services import running_stack, train_model
 
 BENCHMARKS = PROJECT_ROOT / "BENCHMARKS.md"
@@ -131,7 +131,7 @@ async def drive(rasa_url: str, customers: int, seconds: float, pools: dict, seed
 
 def account(db_path: Path, tracker_path: Path, ledger: Ledger) -> dict[str, tuple[int, int]]:
     """(expected, found) per kind of thing the generator sent."""
-    db = open_db(db_path)
+    db = prepare(db_path)
     turns.sync(db, tracker_path)
     logged = Counter(
         dict(

@@ -18,8 +18,9 @@ be stopped, restarted or run in several processes without losing or repeating wo
 Rasa reminders are not used for SLA clocks: they live in memory only and do not run in
 paused conversations (see RASA-NOTES).
 
-Run it as a process (``python -m desk.monitor``) or a thread (:func:`run_forever` with a
-``threading.Event`` to stop it).
+Run it as a process (``python -m desk.monitor``, which migrates the database's schema
+first) or a thread (:func:`run_forever` with a ``threading.Event`` to stop it, on a
+database its caller has prepared).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from privacy import retention
 from sportello import clock, logfiles
 from sportello.db import open_db
 from sportello.settings import Settings, get_settings
+from stack.database import prepare
 
 logger = logging.getLogger(__name__)
 
@@ -157,6 +159,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--interval", type=float, default=DEFAULT_INTERVAL_S, help="seconds")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    prepare(get_settings().db_path).close()  # the schema, once, before the first pass
     with contextlib.suppress(KeyboardInterrupt):
         run_forever(args.interval)
 

@@ -41,8 +41,10 @@ import sqlite_utils
 from knowledge import phrasings, store
 from knowledge.index import answer_sentences
 from knowledge.lexical import STOPWORDS
+from knowledge.migrations import migrations as knowledge_migrations
 from knowledge.search import Searcher
 from knowledge.store import Article
+from sportello import migrations
 from sportello.db import open_db
 
 # Two questions the bot reads as this alike (cosine of USE-m vectors) are confusable.
@@ -186,6 +188,7 @@ def _answer_only_ranks(
     keys = sorted(articles)
     with tempfile.TemporaryDirectory(prefix="sportello-kb-check-") as tmp:
         db = open_db(Path(tmp) / "check.db")
+        migrations.apply(db, [knowledge_migrations])
         try:
             store.upsert_articles(db, [answer_only(articles[key]) for key in keys])
             masked = Searcher(

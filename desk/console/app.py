@@ -60,6 +60,7 @@ from sportello.web import (
     BodyLimit,
     keep_query_strings_out_of_access_logs,
 )
+from stack.database import prepare
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -151,6 +152,8 @@ def add_routes(app: FastAPI, router: APIRouter) -> None:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # The schema, once, before the first request.
+    prepare(app.state.console.settings.db_path).close()
     if app.state.console.load_kb:
         kbsearch.start_loading()
     yield

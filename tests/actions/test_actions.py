@@ -48,8 +48,8 @@ from identity import schema as identity_schema
 from identity.contacts import identity_secret, signed_metadata
 from knowledge.store import Article, upsert_articles
 from sportello.clock import parse_time
-from sportello.db import open_db
 from sportello.settings import PROJECT_ROOT, get_settings
+from tests.databases import open_db
 
 SHIPPING_IT = "La spedizione costa 5 euro ed è gratuita per ordini sopra i 50 euro."
 SHIPPING_EN = "Shipping costs 5 euros and is free for orders over 50 euros."

@@ -26,7 +26,6 @@ from actions.ratings import ActionAnswerHelpful
 from desk.tickets import list_tickets
 from knowledge import phrasings
 from knowledge.store import upsert_articles
-from sportello.db import open_db
 from sportello.settings import get_settings
 from tests.actions.test_actions import (
     ARTICLES,
@@ -36,6 +35,7 @@ from tests.actions.test_actions import (
     make_tracker,
     run,
 )
+from tests.databases import open_db
 
 
 @pytest.fixture(scope="module")

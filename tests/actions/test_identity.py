@@ -16,9 +16,9 @@ from actions.actions import ActionRecordForOperator, ActionRequestHuman
 from actions.identity import ActionSessionStart
 from desk import tickets
 from identity.contacts import identity_secret, signed_metadata
-from sportello.db import open_db
 from sportello.settings import get_settings
 from tests.actions.test_actions import OPEN_HOURS, make_tracker, run
+from tests.databases import open_db
 
 
 @pytest.fixture

@@ -24,8 +24,8 @@ from actions.ratings import (
 from actions.wording import parse_rating
 from customerlog import ratings, schema
 from sportello.clock import parse_time, utc_now
-from sportello.db import open_db
 from sportello.settings import get_settings
+from tests.databases import open_db
 from tests.servers import free_port
 
 SESSION = {"event": "session_started", "timestamp": 50.0}

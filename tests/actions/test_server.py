@@ -14,8 +14,8 @@ import pytest
 
 from desk import sla
 from sportello import clock
-from sportello.db import open_db
 from sportello.settings import PROJECT_ROOT
+from tests.databases import open_db
 from tests.servers import free_port
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from bench.soak import Ledger, account, render
 from customerlog import ratings
 from desk import tickets
-from sportello.db import open_db
 from tests.customerlog.tracker import FakeTracker, kb_turn
+from tests.databases import open_db
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 

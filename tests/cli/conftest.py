@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from sportello.db import open_db
 from sportello.settings import get_settings
+from tests.databases import open_db
 
 
 @pytest.fixture

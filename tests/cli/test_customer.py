@@ -9,7 +9,7 @@ import pytest
 
 from cli.main import main
 from identity import contacts, profiles
-from sportello.db import open_db
+from tests.databases import open_db
 
 
 def test_sign_prints_metadata_the_bot_accepts(

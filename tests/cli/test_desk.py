@@ -12,7 +12,7 @@ import pytest
 from cli.main import TICKET_FIELDS, main
 from desk.tickets import open_ticket
 from desk.users import authenticate
-from sportello.db import open_db
+from tests.databases import open_db
 
 
 def test_users_add_creates_a_user_who_can_log_in(

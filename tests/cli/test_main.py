@@ -15,7 +15,7 @@ from cli.main import main
 from knowledge import phrasings
 from knowledge.importer import import_file
 from knowledge.store import get_article
-from sportello.db import open_db
+from tests.databases import open_db
 
 ARTICLES = [
     {
@@ -163,7 +163,7 @@ DEMO = Path(__file__).resolve().parents[2] / "knowledge" / "demo" / "articles.js
 @pytest.mark.skipif(not DEMO.exists(), reason="demo articles not written yet")
 def test_kb_seed_demo_fills_an_empty_store_with_both_languages(data_dir, capsys):
     from knowledge.store import list_articles
-    from sportello.db import open_db
+    from tests.databases import open_db
 
     assert main(["kb", "seed-demo"]) == 0
     assert "imported" in capsys.readouterr().out

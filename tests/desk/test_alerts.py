@@ -13,8 +13,8 @@ from desk import alerts, tickets
 from desk.monitor import run_once
 from desk.sla import SlaPolicy
 from sportello import clock
-from sportello.db import open_db
 from sportello.settings import Settings
+from tests.databases import open_db
 from tests.mail_servers import closed_port, smtp_server
 
 NOW = datetime(2026, 12, 7, 9, 30, tzinfo=timezone.utc)  # a Monday, desk open

@@ -19,8 +19,8 @@ from customerlog import ratings, schema
 from desk import mail_inbound, mail_reply, mail_text, mailbox, tickets
 from desk.monitor import read_replies
 from desk.sla import SlaPolicy
-from sportello.db import open_db
 from sportello.settings import Settings
+from tests.databases import open_db
 from tests.mail_servers import ImapServer, closed_port, dovecot, require_dovecot, smtp_server
 
 NOW = datetime(2026, 12, 7, 9, 30, tzinfo=timezone.utc)  # a Monday, desk open

@@ -18,8 +18,8 @@ from desk.tickets import (
     open_ticket,
     pending_answers,
 )
-from sportello.db import open_db
 from sportello.settings import Settings
+from tests.databases import open_db
 from tests.desk.fake_rasa import fake_rasa
 
 ROME = ZoneInfo("Europe/Rome")

@@ -11,8 +11,8 @@ import sqlite_utils
 from desk import returning, tickets
 from identity import profiles
 from identity.contacts import identity_secret, signed_metadata
-from sportello.db import open_db
 from sportello.settings import get_settings
+from tests.databases import open_db
 
 
 @pytest.fixture

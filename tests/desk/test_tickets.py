@@ -53,8 +53,8 @@ from desk.tickets import (
     ticket_events,
     ticket_messages,
 )
-from sportello.db import open_db
 from sportello.settings import get_settings
+from tests.databases import open_db
 
 
 @pytest.fixture

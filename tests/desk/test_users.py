@@ -22,7 +22,7 @@ from desk.users import (
     set_password,
     verify_password,
 )
-from sportello.db import open_db
+from tests.databases import open_db
 
 PASSWORD = "correct horse battery"
 

@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from desk import tickets
-from sportello.db import open_db
 from sportello.settings import Settings
 from tests.browser import chromium
+from tests.databases import open_db
 from tests.integration.conftest import ALERT_SUPERVISORS, closed_desk
 from tests.integration.test_mail import eventually, mails_to, reply_to
 from tests.integration.test_webchat_resume import (

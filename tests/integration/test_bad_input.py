@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from knowledge.store import get_article
-from sportello.db import open_db
 from sportello.keys import rasa_token
 from sportello.settings import Settings
+from tests.databases import open_db
 from tests.integration.rest import say, texts
 
 pytestmark = pytest.mark.integration

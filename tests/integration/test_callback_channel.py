@@ -24,8 +24,8 @@ from desk.tickets import (
 )
 from identity.contacts import identity_secret, signed_metadata
 from knowledge.store import get_article
-from sportello.db import open_db
 from sportello.settings import Settings
+from tests.databases import open_db
 from tests.integration.callback import CallbackReceiver
 
 pytestmark = pytest.mark.integration

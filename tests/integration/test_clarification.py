@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 
 from knowledge.store import get_article
-from sportello.db import open_db
 from sportello.settings import PROJECT_ROOT, Settings
 from stack.services import app_env, running_stack, train_model
 from tests.browser import chromium
+from tests.databases import open_db
 from tests.integration.rest import say
 from tests.servers import free_port
 

@@ -19,9 +19,9 @@ import pytest
 from desk import tickets, users
 from desk.console.app import create_app
 from desk.console.text import UI_TEXT
-from sportello.db import open_db
 from sportello.settings import Settings, get_settings
 from tests.browser import chromium
+from tests.databases import open_db
 from tests.servers import free_port, serving
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]

@@ -17,8 +17,8 @@ import pytest
 from desk.tickets import get_open_ticket, get_ticket
 from desk.users import create_user
 from knowledge.store import get_article
-from sportello.db import open_db
 from sportello.settings import Settings
+from tests.databases import open_db
 from tests.integration.rest import say, texts
 
 pytestmark = pytest.mark.integration

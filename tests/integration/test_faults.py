@@ -19,9 +19,9 @@ import pytest
 
 from customerlog import ratings, schema
 from desk.tickets import answer_ticket, get_open_ticket, get_ticket
-from sportello.db import open_db
 from sportello.settings import Settings
 from stack.services import Service, supervise
+from tests.databases import open_db
 from tests.hardening import fault_rounds
 from tests.integration.rest import say, texts
 

@@ -34,9 +34,9 @@ from desk.tickets import (
 )
 from knowledge.store import get_article
 from sportello.clock import parse_time
-from sportello.db import open_db
 from sportello.keys import rasa_token
 from sportello.settings import Settings
+from tests.databases import open_db
 from tests.integration.rest import say, texts
 
 pytestmark = pytest.mark.integration

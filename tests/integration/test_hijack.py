@@ -9,8 +9,8 @@ import pytest
 
 from customerlog import schema, turns
 from desk.tickets import get_open_ticket, ticket_messages
-from sportello.db import open_db
 from sportello.settings import Settings
+from tests.databases import open_db
 from tests.integration.rest import say
 from tests.integration.test_handoff import SocketIOCustomer
 

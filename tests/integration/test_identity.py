@@ -27,8 +27,8 @@ from desk.users import create_user
 from identity import profiles
 from identity.contacts import identity_secret, signed_metadata
 from privacy import customers
-from sportello.db import open_db
 from sportello.settings import PROJECT_ROOT, Settings
+from tests.databases import open_db
 from tests.integration.callback import CallbackReceiver
 from tests.integration.rest import say
 from tests.integration.test_console_to_customer import csrf_of, logged_in

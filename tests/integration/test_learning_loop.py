@@ -21,8 +21,8 @@ from desk.tickets import get_open_ticket, get_ticket
 from desk.users import create_user
 from knowledge import store
 from privacy import customers
-from sportello.db import open_db
 from sportello.settings import Settings
+from tests.databases import open_db
 from tests.integration.rest import say, texts
 from tests.integration.test_console_to_customer import csrf_of, logged_in
 

@@ -30,10 +30,10 @@ from desk.tickets import get_open_ticket, ticket_messages
 from desk.users import create_user
 from knowledge import phrasings
 from knowledge.store import get_article
-from sportello.db import open_db
 from sportello.settings import PROJECT_ROOT, Settings
 from stack.services import app_env, running_stack, train_model
 from tests.browser import chromium
+from tests.databases import open_db
 from tests.integration.rest import say, texts
 from tests.integration.test_clarification import article_of, offered
 from tests.integration.test_console_to_customer import csrf_of, logged_in

@@ -24,8 +24,8 @@ import pytest
 from customerlog import schema
 from desk import tickets
 from desk.users import create_user
-from sportello.db import open_db
 from sportello.settings import Settings
+from tests.databases import open_db
 from tests.integration.conftest import ALERT_OPERATORS, ALERT_SUPERVISORS
 from tests.integration.rest import say, texts
 from tests.integration.test_console_to_customer import csrf_of, logged_in

@@ -29,10 +29,10 @@ import pytest
 from websockets.sync.client import connect
 
 from knowledge.store import get_article
-from sportello.db import open_db
 from sportello.keys import rasa_token
 from sportello.settings import PROJECT_ROOT, Settings
 from tests.browser import chromium
+from tests.databases import open_db
 from tests.servers import free_port, serving
 from webchat.app import create_app
 

@@ -14,8 +14,8 @@ import pytest
 
 from desk.tickets import list_tickets
 from knowledge.store import get_article
-from sportello.db import open_db
 from sportello.settings import Settings
+from tests.databases import open_db
 from tests.integration.rest import say, texts
 
 pytestmark = pytest.mark.integration

@@ -49,9 +49,9 @@ from desk.tickets import (
 from knowledge.store import get_article
 from privacy import customers
 from sportello.clock import utc_now
-from sportello.db import open_db
 from sportello.settings import Settings, get_settings
 from stack.services import train_model
+from tests.databases import open_db
 from tests.integration.rest import texts
 
 pytestmark = pytest.mark.integration

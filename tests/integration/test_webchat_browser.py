@@ -16,9 +16,9 @@ import pytest
 
 from knowledge.importer import import_file
 from knowledge.store import get_article, set_status
-from sportello.db import open_db
 from sportello.settings import Settings
 from tests.browser import chromium
+from tests.databases import open_db
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

@@ -16,9 +16,9 @@ import pytest
 
 from desk import tickets
 from desk.users import create_user
-from sportello.db import open_db
 from sportello.settings import Settings
 from tests.browser import chromium
+from tests.databases import open_db
 from tests.integration.test_console_to_customer import csrf_of, logged_in
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]

@@ -12,8 +12,8 @@ import pytest
 
 from knowledge.search import Searcher
 from knowledge.store import Article, upsert_articles
-from sportello.db import open_db
 from sportello.settings import get_settings
+from tests.databases import open_db
 
 FIXTURE_ARTICLES = [
     Article(

@@ -8,7 +8,7 @@ import pytest
 
 from knowledge import check, phrasings
 from knowledge.store import Article
-from sportello.db import open_db
+from tests.databases import open_db
 from tests.knowledge.conftest import build_kb
 
 

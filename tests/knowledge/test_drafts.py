@@ -10,8 +10,8 @@ import sqlite_utils
 
 from knowledge import drafts, store
 from knowledge.store import ArticleError
-from sportello.db import open_db
 from sportello.pii import scrub
+from tests.databases import open_db
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 
 from knowledge.importer import ImportFormatError, import_file, slugify
 from knowledge.store import get_article, list_articles
-from sportello.db import open_db
+from tests.databases import open_db
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from openpyxl import Workbook
 from knowledge.importer import ImportFormatError, import_file
 from knowledge.importer.rows import NO_LANGUAGE
 from knowledge.store import get_article, list_articles
-from sportello.db import open_db
+from tests.databases import open_db
 
 SPEDIZIONE = "La spedizione costa 5,90 €; è gratuita sopra i 49 € (l’ordine arriva in 48 ore)."
 RESI = "Hai 14 giorni per il reso.\nScrivi a resi@example.com con il numero d’ordine."

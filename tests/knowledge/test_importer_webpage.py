@@ -9,7 +9,7 @@ import pytest
 from knowledge.importer import ImportFormatError, import_file
 from knowledge.importer.html_text import fragment_to_markdown, fragment_to_text
 from knowledge.store import get_article, list_articles
-from sportello.db import open_db
+from tests.databases import open_db
 
 HOSTILE = (
     '<img src="x" onerror="alert(1)"><script>alert(2)</script>'

@@ -8,7 +8,7 @@ import pytest
 
 from knowledge import phrasings
 from knowledge.store import Article, get_article, kb_version, upsert_articles
-from sportello.db import open_db
+from tests.databases import open_db
 from tests.knowledge.conftest import build_kb
 
 WORDING = "quanto pago per farmi mandare il pacco a casa?"

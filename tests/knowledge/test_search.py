@@ -13,8 +13,8 @@ from knowledge.calibration import load_calibration
 from knowledge.index import wanted_phrasings
 from knowledge.search import MAX_SUGGESTIONS, Searcher, clean_query, get_searcher
 from knowledge.store import Article, set_status, upsert_article
-from sportello.db import open_db
 from sportello.settings import get_settings
+from tests.databases import open_db
 from tests.knowledge.conftest import FIXTURE_ARTICLES, build_kb
 
 

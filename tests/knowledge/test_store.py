@@ -14,7 +14,7 @@ from knowledge.store import (
     upsert_article,
     upsert_articles,
 )
-from sportello.db import open_db
+from tests.databases import open_db
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from sportello.db import open_db
 from sportello.settings import get_settings
 from tests.customerlog.tracker import FakeTracker
+from tests.databases import open_db
 from tests.servers import free_port
 
 

@@ -15,9 +15,9 @@ from customerlog import ratings, schema
 from desk import mailbox, tickets
 from identity.contacts import identity_secret, signed_metadata
 from privacy import customers
-from sportello.db import open_db
 from sportello.settings import get_settings
 from tests.customerlog.tracker import FakeTracker, kb_turn, user
+from tests.databases import open_db
 from tests.servers import free_port
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)

@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from customerlog import turns
 from desk import tickets
 from sportello import chatlinks
-from sportello.db import open_db
 from sportello.settings import Settings
+from tests.databases import open_db
 from webchat.app import create_app
 from webchat.conversation import conversation_view
 

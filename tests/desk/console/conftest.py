@@ -21,8 +21,8 @@ from fastapi.testclient import TestClient
 
 from desk import tickets, users
 from desk.console.app import create_app
-from sportello.db import open_db
 from sportello.settings import Settings, get_settings
+from tests.databases import open_db
 from tests.servers import free_port
 
 PASSWORD = "operator-passphrase-1"
