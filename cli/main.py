@@ -3,7 +3,8 @@
 Each subcommand parses its arguments, calls one library function and prints the
 outcome; behaviour lives in the packages. Commands are grouped (``sportello kb ...``);
 a new group is one ``_add_<group>_commands(subparsers)`` function registered in
-:func:`build_parser`.
+:func:`build_parser`. A command that opens the database gets it migrated to the current
+schema first (:func:`stack.database.prepare`); one that does not sets ``database=False``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from cli.insights import register as add_insights_commands
 from sportello.db import open_db
 from sportello.errors import CommandError
 from sportello.languages import LANGUAGES
+from stack.database import migrate, pending, prepare
 
 
 # ---- kb ------------------------------------------------------------------------------------
@@ -383,7 +385,7 @@ def _add_mail_commands(subparsers: argparse._SubParsersAction) -> None:
     p = mail_sub.add_parser("test", help="send a test mail and say what failed, if anything")
     p.add_argument("address")
     p.add_argument("--lang", choices=LANGUAGES, default="it")
-    p.set_defaults(handler=_mail_test)
+    p.set_defaults(handler=_mail_test, database=False)
     p = mail_sub.add_parser("outbox", help="the mails owed to customers and their state")
     p.add_argument("--status", choices=("pending", "sending", "sent", "failed", "cancelled"))
     p.add_argument("--json", action="store_true", help="print one JSON array")
@@ -513,7 +515,7 @@ def _add_customer_commands(subparsers: argparse._SubParsersAction) -> None:
         default=24.0,
         help="how long the signatures are valid (at most 31 days) / validità in ore",
     )
-    p.set_defaults(handler=_customer_sign)
+    p.set_defaults(handler=_customer_sign, database=False)
     p = customer_sub.add_parser("export", help="everything held about a customer, as JSON")
     p.add_argument("customer_id", help="profile id, channel (customer) id or conversation id")
     p.add_argument("--output", "-o", help="write to this file instead of stdout")
@@ -573,7 +575,28 @@ def _add_run_command(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "run", help="train if stale and start the Rasa server, action server and chat page"
     )
-    p.set_defaults(handler=_run)
+    # The stack migrates the database before it starts the services.
+    p.set_defaults(handler=_run, database=False)
+
+
+# ---- migrate -------------------------------------------------------------------------------
+def _migrate(args: argparse.Namespace) -> int:
+    db = open_db()
+    names = pending(db) if args.pending else migrate(db)
+    verb = "pending / in sospeso" if args.pending else "applied / applicata"
+    for name in names:
+        print(f"{verb}: {name}")
+    if not names:
+        print("schema up to date / schema aggiornato")
+    return 0
+
+
+def _add_migrate_command(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "migrate", help="apply the database's pending schema migrations (every start-up does)"
+    )
+    p.add_argument("--pending", action="store_true", help="list them, apply nothing")
+    p.set_defaults(handler=_migrate, database=False)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -588,10 +611,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_customer_commands(subparsers)
     _add_log_commands(subparsers)
     _add_run_command(subparsers)
+    _add_migrate_command(subparsers)
     add_insights_commands(subparsers)
     from bench.cli import register as add_bench_commands  # light: the benchmarks load on use
 
     add_bench_commands(subparsers)
+    subparsers.choices["bench"].set_defaults(database=False)  # each bench makes its own
     return parser
 
 
@@ -601,6 +626,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.umask(0o077)
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "database", True):
+            # The schema, once per command: what every process does at start-up.
+            prepare().close()
         return args.handler(args)
     except CommandError as exc:
         print(f"error / errore: {exc}", file=sys.stderr)

@@ -36,6 +36,7 @@ from desk.users import list_users
 from sportello.db import open_db
 from sportello.keys import load_key, rasa_token, weak_rasa_token
 from sportello.settings import LOOPBACK_HOSTS, PROJECT_ROOT, WILDCARD_HOSTS, Settings, connect_host
+from stack.database import prepare
 
 logger = logging.getLogger(__name__)
 
@@ -500,8 +501,13 @@ def build_services(settings: Settings, model: Path) -> list[Service]:
 
 @contextmanager
 def running_stack(settings: Settings, model: Path, timeout: float = 180) -> Iterator[list[Service]]:
-    """Start every service, wait until each answers, and stop them all on exit."""
+    """Start every service, wait until each answers, and stop them all on exit.
+
+    The database is migrated first, once, so the services start on the current schema
+    (each migrates at its own start-up too, finding nothing left to do).
+    """
     secure_data_dir(settings)
+    prepare(settings.db_path).close()
     services = build_services(settings, model)
     try:
         for service in services:

@@ -198,3 +198,40 @@ def test_every_migration_set_is_numbered_in_order():
     badly_named(name="0003_skips_one")(lambda db: None)
     with pytest.raises(migrations.MigrationOrderError, match="0002"):
         migrations.check_numbering(badly_named)
+
+
+def test_sportello_migrate_lists_then_applies_then_has_nothing_pending(
+    tmp_path, monkeypatch, capsys
+):
+    from cli.main import main
+    from sportello.settings import get_settings
+
+    monkeypatch.setenv("SPORTELLO_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        _release_db(tmp_path / "sportello.db").close()
+        assert main(["migrate", "--pending"]) == 0
+        assert capsys.readouterr().out.splitlines() == [
+            f"pending / in sospeso: {name}" for name in ALL_INITIAL
+        ]
+        assert main(["migrate"]) == 0
+        assert capsys.readouterr().out.splitlines() == [
+            f"applied / applicata: {name}" for name in ALL_INITIAL
+        ]
+        assert main(["migrate", "--pending"]) == 0
+        assert capsys.readouterr().out == "schema up to date / schema aggiornato\n"
+    finally:
+        get_settings.cache_clear()
+
+
+def test_every_command_that_opens_the_database_migrates_it_first(tmp_path, monkeypatch, capsys):
+    from cli.main import main
+    from sportello.settings import get_settings
+
+    monkeypatch.setenv("SPORTELLO_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        assert main(["tickets", "list"]) == 0
+        assert database.pending(open_db(tmp_path / "sportello.db")) == []
+    finally:
+        get_settings.cache_clear()
