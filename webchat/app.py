@@ -36,6 +36,8 @@ import json
 import logging
 import re
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -55,6 +57,7 @@ from sportello.web import (
     choose_language,
     keep_query_strings_out_of_access_logs,
 )
+from stack.database import prepare
 from webchat.conversation import Reply, conversation_view
 
 logger = logging.getLogger(__name__)
@@ -271,11 +274,18 @@ def create_app(settings: Settings, widget_path: Path = WIDGET_JS) -> FastAPI:
     ``widget_path`` is the rasa-webchat bundle to serve (tests point it elsewhere to check
     the "not installed" answer).
     """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        prepare(settings.db_path).close()  # the schema, once: POST /conversation reads it
+        yield
+
     app = FastAPI(
         title="Sportello chat page",
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        lifespan=lifespan,
     )
     templates = Environment(
         loader=FileSystemLoader(STATIC_DIR),
