@@ -1,9 +1,8 @@
-"""The customer log's schema history: ``log_turns``, ``ratings``, ``rating_requests``,
-``log_state`` and the ``customer_log`` view (described in :mod:`customerlog.schema`).
+"""The customer log's schema history: ``log_turns``, ``ratings``, ``rating_requests`` and
+``log_state`` (described in :mod:`customerlog.schema`).
 
-Applied once by :mod:`stack.database` at start-up, after the desk's migrations: the view
-reads the desk's ``tickets`` and ``ticket_messages``. A migration that has been released
-is never edited: a schema change is a new numbered function at the end of this file.
+Applied once by :mod:`stack.database` at start-up. A migration that has been released is
+never edited: a schema change is a new numbered function at the end of this file.
 """
 
 from __future__ import annotations
@@ -71,24 +70,11 @@ CREATE TABLE IF NOT EXISTS log_state (
 );
 """
 
-_VIEW_SQL = """
-CREATE VIEW IF NOT EXISTS customer_log AS
-SELECT conversation_id, customer_id, channel, lang, at, kind, text, reply, decision,
-       article_id, confidence, ticket_id
-FROM log_turns
-UNION ALL
-SELECT t.conversation_id, t.customer_id, t.channel, t.lang, m.created_at, 'operator_answer',
-       '', m.text, NULL, NULL, NULL, t.id
-FROM ticket_messages m JOIN tickets t ON t.id = m.ticket_id
-WHERE m.role = 'operator'
-"""
-
 
 @migrations(name="0001_initial")
 def initial(db: sqlite_utils.Database) -> None:
-    """The schema of the release before numbered migrations (6c15e6c); the tables, indexes
-    and view a database made by that release already has are kept as they are."""
+    """The schema of the release before numbered migrations (6c15e6c); the tables and
+    indexes a database made by that release already has are kept as they are."""
     for statement in _INITIAL_SQL.split(";"):
         if statement.strip():
             db.execute(statement)
-    db.execute(_VIEW_SQL)

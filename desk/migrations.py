@@ -1,11 +1,13 @@
 """The desk's schema history: tickets (``tickets``, ``ticket_messages``, ``ticket_events``,
-``ticket_conversations``), console ``users``, e-mail (``mail_outbox``, ``mail_inbox``)
-and operator alerts (``alerts``, ``alert_state``).
+``ticket_conversations``), console ``users``, e-mail (``mail_outbox``, ``mail_inbox``),
+operator alerts (``alerts``, ``alert_state``), and the ``customer_log`` view, the
+timeline of the log's turns and the operators' answers.
 
-Applied once by :mod:`stack.database` at start-up. A migration that has been released is
-never edited: a schema change is a new numbered function at the end of this file. Table
-names are written out here, not taken from the modules' constants, so that a migration
-keeps meaning what it meant when it was released.
+Applied once by :mod:`stack.database` at start-up, after the customer log's migrations
+(the desk reads the log; the log knows nothing of the desk). A migration that has been
+released is never edited: a schema change is a new numbered function at the end of this
+file. Table names are written out here, not taken from the modules' constants, so that a
+migration keeps meaning what it meant when it was released.
 """
 
 from __future__ import annotations
@@ -34,6 +36,19 @@ _TICKET_COLUMNS_ADDED: dict[str, tuple[str, object]] = {
 
 _ROLES = ("operator", "supervisor", "marketing")
 
+# Turns (the customer log's) and operators' answers in one timeline per conversation.
+_VIEW_SQL = """
+CREATE VIEW IF NOT EXISTS customer_log AS
+SELECT conversation_id, customer_id, channel, lang, at, kind, text, reply, decision,
+       article_id, confidence, ticket_id
+FROM log_turns
+UNION ALL
+SELECT t.conversation_id, t.customer_id, t.channel, t.lang, m.created_at, 'operator_answer',
+       '', m.text, NULL, NULL, NULL, t.id
+FROM ticket_messages m JOIN tickets t ON t.id = m.ticket_id
+WHERE m.role = 'operator'
+"""
+
 
 @migrations(name="0001_initial")
 def initial(db: sqlite_utils.Database) -> None:
@@ -48,6 +63,7 @@ def initial(db: sqlite_utils.Database) -> None:
     _users(db)
     _mail(db)
     _alerts(db)
+    db.execute(_VIEW_SQL)
 
 
 def _tickets(db: sqlite_utils.Database) -> None:

@@ -1,8 +1,9 @@
 """The database's schema, brought up to date once when a process starts.
 
 Every package that owns tables in ``sportello.db`` keeps its numbered migrations in its
-own ``migrations.py``; :data:`MIGRATIONS` lists them in the order they run: knowledge,
-identity, desk, customerlog (the customer log's view reads the desk's tables). Every
+own ``migrations.py``; :data:`MIGRATIONS` lists them in the order they run, a package
+after those it reads: knowledge, identity, customerlog, desk (the desk's ``customer_log``
+view reads the log's turns). Every
 process that opens the database (action server, console, monitor, ``sportello run``,
 the command line, the benchmarks) calls :func:`prepare` once at start-up; ``sportello
 migrate`` does the same on demand. Nothing checks the schema on every read.
@@ -27,8 +28,8 @@ from sportello.db import open_db
 MIGRATIONS: tuple[Migrations, ...] = (
     knowledge.migrations.migrations,
     identity.migrations.migrations,
-    desk.migrations.migrations,
     customerlog.migrations.migrations,
+    desk.migrations.migrations,
 )
 
 

@@ -20,8 +20,8 @@ RELEASE_DUMP = Path(__file__).parent / "data" / "sportello-6c15e6c.sql"
 ALL_INITIAL = [
     "knowledge/0001_initial",
     "identity/0001_initial",
-    "desk/0001_initial",
     "customerlog/0001_initial",
+    "desk/0001_initial",
 ]
 
 
