@@ -37,7 +37,6 @@ def _of_customer(channel_ids: Sequence[str], conversations: Sequence[str]) -> tu
 
 def conversations_of(db: sqlite_utils.Database, channel_ids: Sequence[str]) -> set[str]:
     """Every conversation the log saw these channel ids in (turns, ratings, questions)."""
-    schema.ensure_schema(db)
     marks = ", ".join("?" for _ in channel_ids) or "NULL"
     return {
         row[0]
@@ -53,7 +52,6 @@ def export(
     db: sqlite_utils.Database, channel_ids: Sequence[str], conversations: Sequence[str]
 ) -> dict[str, list[dict[str, Any]]]:
     """The customer's turns, ratings and rating questions, oldest first."""
-    schema.ensure_schema(db)
     where, params = _of_customer(channel_ids, conversations)
     return {
         name: list(db.query(f"SELECT * FROM {table} WHERE {where} ORDER BY id", params))
@@ -65,7 +63,6 @@ def count(
     db: sqlite_utils.Database, channel_ids: Sequence[str], conversations: Sequence[str]
 ) -> dict[str, int]:
     """How many rows about the customer each log table holds (after erasure: zeros)."""
-    schema.ensure_schema(db)
     where, params = _of_customer(channel_ids, conversations)
     return {
         table: int(db.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}", params).fetchone()[0])
@@ -129,7 +126,6 @@ def delete_tracker_events(
         if store is None:
             return 0
         deleted, highest = store.delete_events(before=before, senders=senders or ())
-    schema.ensure_schema(db)
     with write_transaction(db) as log:
         log.execute(
             f"UPDATE {schema.STATE} SET value = MIN(value, ?) WHERE name = ?",

@@ -100,7 +100,6 @@ def record(
 ) -> int:
     """Store a rating (and mark its question answered); returns the rating's id."""
     check_value(kind, value)
-    schema.ensure_schema(db)
     with write_transaction(db) as conn:
         rating_id = _insert(
             conn, rater, kind, value, target_type, str(target_id), now, article_lang, session
@@ -124,7 +123,6 @@ def record_helpful(
 ) -> int:
     """A 👍/👎 for an article; a second vote from the same conversation replaces the
     first (customers change their mind, and clicking ten times must not count ten)."""
-    schema.ensure_schema(db)
     with write_transaction(db) as conn:
         conn.execute(
             f"""DELETE FROM {schema.RATINGS} WHERE kind = ? AND target_type = ? AND target_id = ?
@@ -154,7 +152,6 @@ def ask(
     session: str = "",
 ) -> bool:
     """Record that a question is being asked; False if it was asked before (do not ask)."""
-    schema.ensure_schema(db)
     with write_transaction(db) as conn:
         cursor = conn.execute(
             f"""INSERT OR IGNORE INTO {schema.REQUESTS} (kind, target_type, target_id, session,
@@ -178,7 +175,6 @@ def request_status(
     db: sqlite_utils.Database, kind: str, target_type: str, target_id: str, session: str = ""
 ) -> str | None:
     """Where a question stands: asked, answered, skipped, or None if never asked."""
-    schema.ensure_schema(db)
     row = db.execute(
         f"""SELECT status FROM {schema.REQUESTS}
             WHERE kind = ? AND target_type = ? AND target_id = ? AND session = ?""",
@@ -191,7 +187,6 @@ def skip(
     db: sqlite_utils.Database, kind: str, target_type: str, target_id: str, session: str = ""
 ) -> None:
     """The customer declined to answer the question."""
-    schema.ensure_schema(db)
     with write_transaction(db) as conn:
         conn.execute(
             f"""UPDATE {schema.REQUESTS} SET status = ?
@@ -211,7 +206,6 @@ def skip(
 def nps_due(db: sqlite_utils.Database, customer_id: str, period_days: int, now: datetime) -> bool:
     """Whether the customer may be asked NPS: not asked within the last ``period_days``
     on any of their channels (the person's profile, :mod:`identity.profiles`)."""
-    schema.ensure_schema(db)
     since = format_time(now - timedelta(days=period_days))
     profile_id = profiles.resolve(db, customer_id)
     profile = profiles.get_profile(db, profile_id) if profile_id else None
@@ -229,7 +223,6 @@ def ratings_for(
     db: sqlite_utils.Database, target_type: str, target_id: str
 ) -> list[dict[str, object]]:
     """Every rating of one target, oldest first."""
-    schema.ensure_schema(db)
     return list(
         db.query(
             f"SELECT * FROM {schema.RATINGS} WHERE target_type = ? AND target_id = ? ORDER BY id",
@@ -273,7 +266,6 @@ def wilson_lower_bound(positive: int, total: int, z: float = _WILSON_Z) -> float
 
 def article_quality(db: sqlite_utils.Database) -> list[ArticleQuality]:
     """Every rated article's votes and score, worst first."""
-    schema.ensure_schema(db)
     rows = db.execute(
         f"""SELECT target_id, SUM(value), SUM(1 - value) FROM {schema.RATINGS}
             WHERE kind = ? AND target_type = ? GROUP BY target_id""",

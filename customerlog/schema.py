@@ -62,10 +62,6 @@ customer's rows, both through :mod:`customerlog.erasure`.
 
 from __future__ import annotations
 
-import sqlite_utils
-
-from sportello.db import write_transaction
-
 TURNS = "log_turns"
 RATINGS = "ratings"
 REQUESTS = "rating_requests"
@@ -105,71 +101,3 @@ TARGET_CUSTOMER = "customer"
 REQUEST_ASKED = "asked"
 REQUEST_ANSWERED = "answered"
 REQUEST_SKIPPED = "skipped"
-
-_TABLES_SQL = f"""
-CREATE TABLE IF NOT EXISTS {TURNS} (
-    id INTEGER PRIMARY KEY,
-    event_id INTEGER UNIQUE,
-    conversation_id TEXT NOT NULL,
-    customer_id TEXT NOT NULL,
-    channel TEXT,
-    lang TEXT,
-    at TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    text TEXT NOT NULL DEFAULT '',
-    intent TEXT,
-    intent_confidence REAL,
-    reply TEXT NOT NULL DEFAULT '',
-    decision TEXT,
-    article_id TEXT,
-    confidence REAL,
-    ticket_id INTEGER
-);
-CREATE INDEX IF NOT EXISTS {TURNS}_conversation ON {TURNS}(conversation_id, id);
-CREATE INDEX IF NOT EXISTS {TURNS}_customer ON {TURNS}(customer_id);
-CREATE INDEX IF NOT EXISTS {TURNS}_at ON {TURNS}(at);
-CREATE TABLE IF NOT EXISTS {RATINGS} (
-    id INTEGER PRIMARY KEY,
-    kind TEXT NOT NULL,
-    value INTEGER NOT NULL,
-    target_type TEXT NOT NULL,
-    target_id TEXT NOT NULL,
-    article_lang TEXT,
-    session TEXT,
-    conversation_id TEXT NOT NULL,
-    customer_id TEXT NOT NULL,
-    channel TEXT,
-    lang TEXT,
-    at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS {RATINGS}_target ON {RATINGS}(target_type, target_id);
-CREATE INDEX IF NOT EXISTS {RATINGS}_customer ON {RATINGS}(customer_id);
-CREATE TABLE IF NOT EXISTS {REQUESTS} (
-    id INTEGER PRIMARY KEY,
-    kind TEXT NOT NULL,
-    target_type TEXT NOT NULL,
-    target_id TEXT NOT NULL,
-    session TEXT NOT NULL DEFAULT '',
-    conversation_id TEXT NOT NULL,
-    customer_id TEXT NOT NULL,
-    asked_at TEXT NOT NULL,
-    status TEXT NOT NULL,
-    answered_at TEXT,
-    UNIQUE (kind, target_type, target_id, session)
-);
-CREATE INDEX IF NOT EXISTS {REQUESTS}_customer ON {REQUESTS}(customer_id, kind, asked_at);
-CREATE TABLE IF NOT EXISTS {STATE} (
-    name TEXT PRIMARY KEY,
-    value INTEGER NOT NULL
-);
-"""
-
-
-def ensure_schema(db: sqlite_utils.Database) -> None:
-    """Create the log's tables; idempotent."""
-    if {TURNS, RATINGS, REQUESTS, STATE} <= set(db.table_names()):
-        return
-    with write_transaction(db) as conn:
-        for statement in _TABLES_SQL.split(";"):
-            if statement.strip():
-                conn.execute(statement)

@@ -29,7 +29,6 @@ import sqlite_utils
 from customerlog import schema
 from customerlog.tracker import Sighting, TrackerStore, settled, tracker_store
 from identity import contacts, profiles
-from identity import schema as identity_schema
 from sportello.clock import MILLISECONDS, format_time, utc_now
 from sportello.db import write_transaction
 
@@ -398,8 +397,6 @@ def sync(
     store's horizon, so it runs 10-20 s behind; ``settle=True`` waits for that, so
     that every event committed before the call is logged (export and erasure).
     """
-    schema.ensure_schema(db)
-    identity_schema.ensure_schema(db)
     total = 0
     with tracker_store(tracker) as src:
         if src is None:
@@ -444,7 +441,6 @@ def record_turn(db: sqlite_utils.Database, **values: Any) -> int:
         if not values.get(required):
             raise ValueError(f"a turn needs {required}")
     row = {"customer_id": values["conversation_id"], "text": "", "reply": "", **values}
-    schema.ensure_schema(db)
     with write_transaction(db) as conn:
         columns = ", ".join(row)
         cursor = conn.execute(
@@ -456,7 +452,6 @@ def record_turn(db: sqlite_utils.Database, **values: Any) -> int:
 
 def conversation_turns(db: sqlite_utils.Database, conversation_id: str) -> list[dict[str, Any]]:
     """A conversation's logged turns, oldest first."""
-    schema.ensure_schema(db)
     return list(
         db.query(
             f"SELECT * FROM {schema.TURNS} WHERE conversation_id = ? ORDER BY event_id",

@@ -65,33 +65,6 @@ class Alert:
     created_at: str
 
 
-def ensure_schema(db: sqlite_utils.Database) -> None:
-    if {TABLE, STATE} <= set(db.table_names()):
-        return
-    with write_transaction(db) as conn:
-        conn.execute(
-            f"""CREATE TABLE IF NOT EXISTS {TABLE} (
-                id INTEGER PRIMARY KEY,
-                event_id INTEGER NOT NULL,
-                audience TEXT NOT NULL,
-                ticket_id INTEGER NOT NULL,
-                kind TEXT NOT NULL,
-                detail TEXT,
-                priority TEXT NOT NULL,
-                created_at TEXT NOT NULL,
-                sent_at TEXT,
-                next_attempt_at TEXT,
-                last_error TEXT,
-                UNIQUE (event_id, audience)
-            )"""
-        )
-        conn.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_unsent ON {TABLE}(audience, sent_at)")
-        conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {STATE} (id INTEGER PRIMARY KEY CHECK (id = 1), "
-            "last_event_id INTEGER NOT NULL)"
-        )
-
-
 def recipients(settings: Settings, audience: str) -> tuple[str, ...]:
     """The audience's well-formed addresses (others are logged and skipped)."""
     listed = settings.alert_operators if audience == OPERATORS else settings.alert_supervisors
@@ -111,7 +84,6 @@ def _audience(event: tickets.Event, ticket: tickets.Ticket) -> str | None:
 
 def collect(db: sqlite_utils.Database, now: datetime) -> int:
     """Turn the audit log's new events into alerts; returns how many were added."""
-    ensure_schema(db)
     row = db.execute(f"SELECT last_event_id FROM {STATE} WHERE id = 1").fetchone()
     if row is None:  # switched on now: from here on, not the history
         newest = tickets.last_event_id(db)
@@ -146,7 +118,6 @@ def collect(db: sqlite_utils.Database, now: datetime) -> int:
 
 
 def unsent(db: sqlite_utils.Database, audience: str) -> list[Alert]:
-    ensure_schema(db)
     rows = db.query(
         f"SELECT id, audience, ticket_id, kind, detail, priority, created_at FROM {TABLE} "
         "WHERE audience = ? AND sent_at IS NULL ORDER BY id",
@@ -205,7 +176,6 @@ def send_due(db: sqlite_utils.Database, settings: Settings, now: datetime) -> in
     mails sent. At most one mail per audience per call."""
     if not settings.mail_enabled:
         return 0
-    ensure_schema(db)
     sent = 0
     stamp = clock.format_time(now)
     for audience in (OPERATORS, SUPERVISORS):

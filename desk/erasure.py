@@ -28,7 +28,6 @@ def _marks(values: Sequence[Any]) -> str:
 
 def conversations_of(db: sqlite_utils.Database, channel_ids: Sequence[str]) -> set[str]:
     """The conversations the customer's tickets were opened in, by channel id."""
-    tickets.ensure_schema(db)
     return {
         row[0]
         for row in db.execute(
@@ -44,7 +43,6 @@ def tickets_of(
 ) -> list[int]:
     """The ids of the customer's tickets: opened by these channel ids, in these
     conversations, or moved through them (a ticket follows a returning customer)."""
-    tickets.ensure_schema(db)
     marks = _marks(conversations)
     return [
         row[0]
@@ -73,7 +71,6 @@ def _rows(db: sqlite_utils.Database, sql: str, params: list[Any]) -> list[dict[s
 def export(db: sqlite_utils.Database, ticket_ids: Sequence[int]) -> list[dict[str, Any]]:
     """The tickets as stored, each with its transcript (parsed), messages, audit events
     and mails, oldest first."""
-    tickets.ensure_schema(db)
     return [
         {
             **ticket,
@@ -105,7 +102,6 @@ def count(
     ticket_ids: Sequence[int],
 ) -> dict[str, int]:
     """How many desk rows about the customer each table holds (after erasure: zeros)."""
-    tickets.ensure_schema(db)
 
     def number(sql: str, values: list[Any]) -> int:
         return int(db.execute(sql, values).fetchone()[0])

@@ -1,8 +1,8 @@
 """What a customer did across all their channels, for the operator's console.
 
 The customer log (:mod:`customerlog.schema`) and the desk's operator answers meet in the
-``customer_log`` view, which the desk owns and creates here (the desk reads the log, the
-log knows nothing of the desk). It is per conversation; a profile
+``customer_log`` view, which the desk owns (its migrations create it: the desk reads the
+log, the log knows nothing of the desk). It is per conversation; a profile
 (:mod:`identity.profiles`) knows all of a person's conversations. Together they give the
 one history the operator reads on every ticket, whichever channel the ticket came from.
 """
@@ -14,26 +14,13 @@ from typing import Any
 
 import sqlite_utils
 
-from customerlog import schema as log_schema
 from desk import tickets
 from identity.profiles import Profile
-from sportello.db import write_transaction
 
 HISTORY_LIMIT = 200
 
 # Turns and operators' answers in one timeline per conversation.
 VIEW = "customer_log"
-_VIEW_SQL = f"""
-CREATE VIEW IF NOT EXISTS {VIEW} AS
-SELECT conversation_id, customer_id, channel, lang, at, kind, text, reply, decision,
-       article_id, confidence, ticket_id
-FROM {log_schema.TURNS}
-UNION ALL
-SELECT t.conversation_id, t.customer_id, t.channel, t.lang, m.created_at, 'operator_answer',
-       '', m.text, NULL, NULL, NULL, t.id
-FROM {tickets.MESSAGES} m JOIN {tickets.TABLE} t ON t.id = m.ticket_id
-WHERE m.role = '{tickets.ROLE_OPERATOR}'
-"""
 
 
 @dataclass(frozen=True)
@@ -49,16 +36,6 @@ class Entry:
     ticket_id: int | None
 
 
-def ensure_view(db: sqlite_utils.Database) -> None:
-    """Create the timeline view over the log's and the desk's tables; idempotent."""
-    log_schema.ensure_schema(db)
-    tickets.ensure_schema(db)
-    if VIEW in db.view_names():
-        return
-    with write_transaction(db) as conn:
-        conn.execute(_VIEW_SQL)
-
-
 def conversations_of(db: sqlite_utils.Database, profile: Profile) -> list[str]:
     """The profile's conversations, with those its tickets lived in."""
     conversations = dict.fromkeys(profile.conversation_ids)
@@ -70,7 +47,6 @@ def conversations_of(db: sqlite_utils.Database, profile: Profile) -> list[str]:
 
 def tickets_of(db: sqlite_utils.Database, profile: Profile) -> list[tickets.Ticket]:
     """Every ticket of the profile's conversations or channel ids, newest first."""
-    tickets.ensure_schema(db)
     conversations, channel_ids = profile.conversation_ids, profile.channel_ids
     conv_marks = ", ".join("?" for _ in conversations) or "NULL"
     id_marks = ", ".join("?" for _ in channel_ids) or "NULL"
@@ -91,7 +67,6 @@ def history(
     """The latest ``limit`` lines of these conversations, oldest first."""
     if not conversation_ids:
         return []
-    ensure_view(db)
     marks = ", ".join("?" for _ in conversation_ids)
     rows: list[dict[str, Any]] = list(
         db.query(

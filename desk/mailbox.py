@@ -116,49 +116,6 @@ class SendResult:
     failed: int = 0
 
 
-def ensure_schema(db: sqlite_utils.Database) -> None:
-    """Create the two tables (cheap when they exist)."""
-    if {OUTBOX, INBOX} <= set(db.table_names()):
-        return
-    with write_transaction(db) as conn:
-        conn.execute(
-            f"""CREATE TABLE IF NOT EXISTS {OUTBOX} (
-                id INTEGER PRIMARY KEY,
-                ticket_id INTEGER NOT NULL,
-                kind TEXT NOT NULL,
-                source TEXT NOT NULL,
-                recipient TEXT NOT NULL,
-                lang TEXT NOT NULL,
-                message_id TEXT NOT NULL UNIQUE,
-                in_reply_to TEXT,
-                refs TEXT,
-                status TEXT NOT NULL,
-                attempts INTEGER NOT NULL DEFAULT 0,
-                next_attempt_at TEXT,
-                created_at TEXT NOT NULL,
-                sent_at TEXT,
-                last_error TEXT,
-                UNIQUE (kind, source)
-            )"""
-        )
-        conn.execute(
-            f"CREATE INDEX IF NOT EXISTS {OUTBOX}_due ON {OUTBOX}(status, next_attempt_at)"
-        )
-        conn.execute(f"CREATE INDEX IF NOT EXISTS {OUTBOX}_ticket ON {OUTBOX}(ticket_id, id)")
-        conn.execute(
-            f"""CREATE TABLE IF NOT EXISTS {INBOX} (
-                id INTEGER PRIMARY KEY,
-                message_key TEXT NOT NULL UNIQUE,
-                received_at TEXT NOT NULL,
-                sender TEXT,
-                ticket_id INTEGER,
-                outcome TEXT NOT NULL,
-                detail TEXT
-            )"""
-        )
-        conn.execute(f"CREATE INDEX IF NOT EXISTS {INBOX}_ticket ON {INBOX}(ticket_id, id)")
-
-
 def mail_key(settings: Settings) -> bytes:
     """The key that signs ticket references in subjects (the console's secret key)."""
     return load_key(settings.secret_key, settings.data_dir, "secret_key")
@@ -176,7 +133,6 @@ def queue_new(db: sqlite_utils.Database, settings: Settings, now: datetime) -> i
     """
     if not settings.mail_enabled:
         return 0
-    ensure_schema(db)
     answers, closed = tickets.mail_candidates(db, now - QUEUE_WINDOW)
     wanted: list[tuple[tickets.Ticket, str, str]] = [
         (ticket, mail_text.KIND_ANSWER, str(message.id)) for ticket, message in answers
@@ -245,7 +201,6 @@ def _queue(
 
 def thread_of(db: sqlite_utils.Database, ticket_id: int) -> list[str]:
     """Message-IDs of the ticket's mail thread so far (ours and the customer's), oldest first."""
-    ensure_schema(db)
     ours = db.execute(
         f"SELECT created_at, message_id FROM {OUTBOX} WHERE ticket_id = ? AND status != ?",
         [ticket_id, STATUS_FAILED],
@@ -374,7 +329,6 @@ def send_pending(
     """
     if not settings.mail_enabled:
         return SendResult()
-    ensure_schema(db)
     sent = retrying = failed = 0
     for _ in range(limit):
         mail = _claim(db, now)
@@ -468,7 +422,6 @@ def send_test(settings: Settings, address: str, lang: str, now: datetime) -> str
 
 def ticket_mails(db: sqlite_utils.Database, ticket_id: int) -> list[OutboxMail]:
     """The ticket's mails, oldest first (for the console)."""
-    ensure_schema(db)
     return [
         OutboxMail.from_row(row)
         for row in db[OUTBOX].rows_where("ticket_id = ?", [ticket_id], order_by="id")
@@ -477,14 +430,12 @@ def ticket_mails(db: sqlite_utils.Database, ticket_id: int) -> list[OutboxMail]:
 
 def outbox(db: sqlite_utils.Database, status: str | None = None) -> list[OutboxMail]:
     """Every mail (or those with ``status``), oldest first."""
-    ensure_schema(db)
     where, args = ("status = ?", [status]) if status else (None, [])
     return [OutboxMail.from_row(row) for row in db[OUTBOX].rows_where(where, args, order_by="id")]
 
 
 def sent_mail(db: sqlite_utils.Database, message_ids: list[str]) -> OutboxMail | None:
     """The mail of ours with one of these Message-IDs (the latest named first wins)."""
-    ensure_schema(db)
     for message_id in reversed(message_ids):
         rows = list(db[OUTBOX].rows_where("message_id = ?", [message_id], limit=1))
         if rows:
@@ -494,7 +445,6 @@ def sent_mail(db: sqlite_utils.Database, message_ids: list[str]) -> OutboxMail |
 
 def inbox_ticket(db: sqlite_utils.Database, message_ids: list[str]) -> int | None:
     """The ticket an earlier reply with one of these Message-IDs was added to."""
-    ensure_schema(db)
     for message_id in reversed(message_ids):
         row = db.execute(
             f"SELECT ticket_id FROM {INBOX} WHERE message_key = ? AND ticket_id IS NOT NULL",
@@ -507,7 +457,6 @@ def inbox_ticket(db: sqlite_utils.Database, message_ids: list[str]) -> int | Non
 
 def seen(db: sqlite_utils.Database, message_key: str) -> bool:
     """This mail was already handled."""
-    ensure_schema(db)
     return (
         db.execute(f"SELECT 1 FROM {INBOX} WHERE message_key = ?", [message_key]).fetchone()
         is not None
@@ -525,7 +474,6 @@ def record_inbound(
     now: datetime,
 ) -> bool:
     """Remember a mail read from the mailbox and its outcome; False if already there."""
-    ensure_schema(db)
     with write_transaction(db) as conn:
         cursor = conn.execute(
             f"INSERT OR IGNORE INTO {INBOX} (message_key, received_at, sender, ticket_id, "
@@ -537,7 +485,6 @@ def record_inbound(
 
 def ticket_replies(db: sqlite_utils.Database, ticket_id: int) -> list[InboxMail]:
     """Mails read for the ticket (added or not), oldest first (for the console)."""
-    ensure_schema(db)
     return [
         InboxMail.from_row(row)
         for row in db[INBOX].rows_where("ticket_id = ?", [ticket_id], order_by="id")
@@ -546,7 +493,6 @@ def ticket_replies(db: sqlite_utils.Database, ticket_id: int) -> list[InboxMail]
 
 def mail_rows(db: sqlite_utils.Database, ticket_id: int) -> dict[str, list[dict[str, Any]]]:
     """The ticket's mails and replies as stored (a customer's export)."""
-    ensure_schema(db)
     return {
         "mails_sent": list(db[OUTBOX].rows_where("ticket_id = ?", [ticket_id], order_by="id")),
         "mails_received": list(db[INBOX].rows_where("ticket_id = ?", [ticket_id], order_by="id")),
@@ -573,7 +519,6 @@ def purge(db: sqlite_utils.Database, days: int, now: datetime) -> int:
     """The retention period for mail: delete the mails of tickets closed more than
     ``days`` days ago (as privacy/retention.py empties their text); returns rows
     deleted. The monitor runs it with the log's purge, hourly."""
-    ensure_schema(db)
     with write_transaction(db) as conn:
         return forget(
             conn,
@@ -584,7 +529,6 @@ def purge(db: sqlite_utils.Database, days: int, now: datetime) -> int:
 
 def count_for(db: sqlite_utils.Database, ticket_ids: list[int]) -> dict[str, int]:
     """How many mail rows the tickets still have, per table (after erasure: zeros)."""
-    ensure_schema(db)
     marks = ", ".join("?" for _ in ticket_ids) or "NULL"
     return {
         table: int(
@@ -598,5 +542,4 @@ def count_for(db: sqlite_utils.Database, ticket_ids: list[int]) -> dict[str, int
 
 def inbox(db: sqlite_utils.Database) -> list[InboxMail]:
     """Every mail read, oldest first."""
-    ensure_schema(db)
     return [InboxMail.from_row(row) for row in db[INBOX].rows_where(order_by="id")]

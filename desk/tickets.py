@@ -97,29 +97,6 @@ TARGET_RESOLUTION = "resolution"
 
 _ACTIVE_SQL = "status IN ('open', 'claimed')"
 
-# Columns added to tickets after the first release; added in place when missing.
-_TICKET_COLUMNS_ADDED: dict[str, type] = {
-    "priority": str,
-    "assigned_to": str,
-    "first_response_due": str,
-    "resolution_due": str,
-    "first_response_at": str,
-    "closed_at": str,
-    "closed_by": str,
-    "escalation_level": int,
-    "at_risk": int,
-    "breached": int,
-    "customer_email": str,
-    "resume_delivered": int,
-}
-_TICKET_DEFAULTS = {
-    "priority": DEFAULT_PRIORITY,
-    "escalation_level": 0,
-    "at_risk": 0,
-    "breached": 0,
-    "resume_delivered": 0,
-}
-
 
 class TicketError(Exception):
     """A ticket operation that cannot be done; the message says why."""
@@ -249,99 +226,6 @@ class Event:
         )
 
 
-def ensure_schema(db: sqlite_utils.Database) -> None:
-    """Create or migrate the ticket tables (safe to call every time, cheap when done).
-
-    Databases from the first release (tickets without SLA columns, an index allowing
-    one ``open`` ticket per conversation) gain the new columns with their defaults
-    and the index covering open *and* claimed tickets; existing rows are kept.
-    """
-    names = set(db.table_names())
-    if {TABLE, MESSAGES, EVENTS, CONVERSATIONS} <= names and _index_is_current(db):
-        return
-    with write_transaction(db) as conn:
-        conn.execute(
-            f"""CREATE TABLE IF NOT EXISTS {TABLE} (
-                id INTEGER PRIMARY KEY,
-                conversation_id TEXT NOT NULL,
-                customer_id TEXT,
-                channel TEXT,
-                lang TEXT NOT NULL,
-                reason TEXT NOT NULL,
-                status TEXT NOT NULL,
-                created_at TEXT NOT NULL,
-                transcript TEXT NOT NULL DEFAULT '[]'
-            )"""
-        )
-        existing = {row[1] for row in conn.execute(f"PRAGMA table_info({TABLE})")}
-        for column, kind in _TICKET_COLUMNS_ADDED.items():
-            if column in existing:
-                continue
-            sql_type = "INTEGER" if kind is int else "TEXT"
-            default = _TICKET_DEFAULTS.get(column)
-            default_sql = "" if default is None else f" NOT NULL DEFAULT {default!r}"
-            conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN {column} {sql_type}{default_sql}")
-        # One active ticket per conversation, enforced by SQLite itself. The first
-        # release's index covered only status 'open'; claimed tickets count too.
-        conn.execute(f"DROP INDEX IF EXISTS {TABLE}_one_open_per_conversation")
-        conn.execute(
-            f"CREATE UNIQUE INDEX IF NOT EXISTS {TABLE}_one_active_per_conversation "
-            f"ON {TABLE}(conversation_id) WHERE {_ACTIVE_SQL}"
-        )
-        conn.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_status ON {TABLE}(status, created_at)")
-        conn.execute(
-            f"""CREATE TABLE IF NOT EXISTS {MESSAGES} (
-                id INTEGER PRIMARY KEY,
-                ticket_id INTEGER NOT NULL REFERENCES {TABLE}(id),
-                role TEXT NOT NULL,
-                text TEXT NOT NULL,
-                author TEXT,
-                created_at TEXT NOT NULL,
-                delivered INTEGER NOT NULL DEFAULT 1,
-                delivered_at TEXT
-            )"""
-        )
-        conn.execute(f"CREATE INDEX IF NOT EXISTS {MESSAGES}_ticket ON {MESSAGES}(ticket_id, id)")
-        conn.execute(
-            f"CREATE INDEX IF NOT EXISTS {MESSAGES}_outbox ON {MESSAGES}(delivered) "
-            "WHERE delivered = 0"
-        )
-        conn.execute(
-            f"""CREATE TABLE IF NOT EXISTS {EVENTS} (
-                id INTEGER PRIMARY KEY,
-                ticket_id INTEGER NOT NULL REFERENCES {TABLE}(id),
-                kind TEXT NOT NULL,
-                detail TEXT,
-                actor TEXT,
-                created_at TEXT NOT NULL
-            )"""
-        )
-        conn.execute(
-            f"CREATE INDEX IF NOT EXISTS {EVENTS}_ticket ON {EVENTS}(ticket_id, kind, detail)"
-        )
-        conn.execute(
-            f"""CREATE TABLE IF NOT EXISTS {CONVERSATIONS} (
-                ticket_id INTEGER NOT NULL REFERENCES {TABLE}(id),
-                conversation_id TEXT NOT NULL,
-                channel TEXT,
-                joined_at TEXT NOT NULL,
-                PRIMARY KEY (ticket_id, conversation_id)
-            )"""
-        )
-        conn.execute(
-            f"CREATE INDEX IF NOT EXISTS {CONVERSATIONS}_conversation "
-            f"ON {CONVERSATIONS}(conversation_id)"
-        )
-
-
-def _index_is_current(db: sqlite_utils.Database) -> bool:
-    row = db.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?",
-        [f"{TABLE}_one_active_per_conversation"],
-    ).fetchone()
-    return row is not None
-
-
 def _log(
     conn: sqlite3.Connection,
     ticket_id: int,
@@ -390,20 +274,17 @@ def _transcript_time(entry: dict[str, Any], fallback: str) -> str:
 
 def get_ticket(db: sqlite_utils.Database, ticket_id: int) -> Ticket:
     """The ticket with this id; raises ``sqlite_utils.db.NotFoundError`` when missing."""
-    ensure_schema(db)
     return Ticket.from_row(db[TABLE].get(ticket_id))
 
 
 def get_open_ticket(db: sqlite_utils.Database, conversation_id: str) -> Ticket | None:
     """The conversation's active (open or claimed) ticket, or None."""
-    ensure_schema(db)
     rows = list(db[TABLE].rows_where(f"conversation_id = ? AND {_ACTIVE_SQL}", [conversation_id]))
     return Ticket.from_row(rows[0]) if rows else None
 
 
 def latest_ticket(db: sqlite_utils.Database, conversation_id: str) -> Ticket | None:
     """The conversation's most recent ticket, whatever its status, or None."""
-    ensure_schema(db)
     rows = list(
         db[TABLE].rows_where("conversation_id = ?", [conversation_id], order_by="id DESC", limit=1)
     )
@@ -412,7 +293,6 @@ def latest_ticket(db: sqlite_utils.Database, conversation_id: str) -> Ticket | N
 
 def list_tickets(db: sqlite_utils.Database, status: str | None = None) -> list[Ticket]:
     """Tickets oldest first, all of them or only those with ``status`` (e.g. "open")."""
-    ensure_schema(db)
     where, args = ("status = ?", [status]) if status is not None else (None, [])
     return [
         Ticket.from_row(row) for row in db[TABLE].rows_where(where, args, order_by="created_at, id")
@@ -425,7 +305,6 @@ def list_queue(db: sqlite_utils.Database, now: datetime | None = None) -> list[T
     Answered tickets keep their place by that deadline too; ``now`` is accepted so
     callers can show time left against the same clock (the order does not depend on it).
     """
-    ensure_schema(db)
     rows = db[TABLE].rows_where(
         _ACTIVE_SQL, order_by="first_response_due IS NULL, first_response_due, created_at, id"
     )
@@ -434,7 +313,6 @@ def list_queue(db: sqlite_utils.Database, now: datetime | None = None) -> list[T
 
 def ticket_messages(db: sqlite_utils.Database, ticket_id: int) -> list[Message]:
     """The ticket's transcript and answers, oldest first."""
-    ensure_schema(db)
     rows = db[MESSAGES].rows_where("ticket_id = ?", [ticket_id], order_by="id")
     return [Message.from_row(row) for row in rows]
 
@@ -446,7 +324,6 @@ def last_customer_messages(
     ids = list(ticket_ids)
     if not ids:
         return {}
-    ensure_schema(db)
     marks = ", ".join("?" for _ in ids)
     rows = db.query(
         f"SELECT m.* FROM {MESSAGES} m WHERE m.id IN (SELECT MAX(id) FROM {MESSAGES} "
@@ -458,13 +335,11 @@ def last_customer_messages(
 
 def get_message(db: sqlite_utils.Database, message_id: int) -> Message:
     """One message; raises ``sqlite_utils.db.NotFoundError`` when missing."""
-    ensure_schema(db)
     return Message.from_row(db[MESSAGES].get(message_id))
 
 
 def ticket_events(db: sqlite_utils.Database, ticket_id: int) -> list[Event]:
     """The ticket's audit log, oldest first."""
-    ensure_schema(db)
     rows = db[EVENTS].rows_where("ticket_id = ?", [ticket_id], order_by="id")
     return [Event.from_row(row) for row in rows]
 
@@ -475,7 +350,6 @@ def events_after(
     """Audit-log entries of these kinds newer than ``after_id``, with their ticket, oldest
     first (desk/alerts.py tells operators and supervisors about them)."""
     wanted = list(kinds)
-    ensure_schema(db)
     marks = ", ".join("?" for _ in wanted) or "NULL"
     rows = list(
         db.query(
@@ -492,13 +366,11 @@ def events_after(
 
 def last_event_id(db: sqlite_utils.Database) -> int:
     """The newest audit-log entry's id (0 when empty)."""
-    ensure_schema(db)
     return int(db.execute(f"SELECT COALESCE(MAX(id), 0) FROM {EVENTS}").fetchone()[0])
 
 
 def pending_answers(db: sqlite_utils.Database, ticket_id: int | None = None) -> list[Message]:
     """Operator answers not delivered yet (the outbox), oldest first; one ticket or all."""
-    ensure_schema(db)
     where = "role = ? AND delivered = 0"
     args: list[Any] = [ROLE_OPERATOR]
     if ticket_id is not None:
@@ -509,7 +381,6 @@ def pending_answers(db: sqlite_utils.Database, ticket_id: int | None = None) -> 
 
 def conversation_pending_answers(db: sqlite_utils.Database, conversation_id: str) -> list[Message]:
     """Undelivered operator answers of any of the conversation's tickets, oldest first."""
-    ensure_schema(db)
     rows = db.query(
         f"SELECT m.* FROM {MESSAGES} m JOIN {TABLE} t ON t.id = m.ticket_id "
         "WHERE t.conversation_id = ? AND m.role = ? AND m.delivered = 0 ORDER BY m.id",
@@ -526,7 +397,6 @@ def active_ticket_of(
     conversations, customers = list(conversation_ids), list(customer_ids)
     if not conversations and not customers:
         return None
-    ensure_schema(db)
     conv_marks = ", ".join("?" for _ in conversations) or "NULL"
     cust_marks = ", ".join("?" for _ in customers) or "NULL"
     rows = list(
@@ -544,7 +414,6 @@ def active_ticket_of(
 
 def ticket_conversations(db: sqlite_utils.Database, ticket_id: int) -> list[dict[str, Any]]:
     """The conversations the ticket has lived in, in order (the first one included)."""
-    ensure_schema(db)
     ticket = get_ticket(db, ticket_id)
     rows = list(
         db.query(
@@ -582,7 +451,6 @@ def move_ticket(
     :class:`TicketClosedError` for a closed ticket and :class:`TicketError` when the
     conversation has another active ticket.
     """
-    ensure_schema(db)
     moment = (now or utc_now()).astimezone(timezone.utc)
     with write_transaction(db) as conn:
         row = conn.execute(
@@ -686,7 +554,6 @@ def open_ticket(
         "first_response_due": format_time(first_due),
         "resolution_due": format_time(resolution_due),
     }
-    ensure_schema(db)
     with write_transaction(db) as conn:
         existing = conn.execute(
             f"SELECT id FROM {TABLE} WHERE conversation_id = ? AND {_ACTIVE_SQL} LIMIT 1",
@@ -730,7 +597,6 @@ def record_customer_message(
     ``author`` names where it came from when not the chat (``"e-mail"``); the SLA
     clocks do not change, whichever way the customer wrote.
     """
-    ensure_schema(db)
     with write_transaction(db) as conn:
         message_id = _insert_message(
             conn, ticket_id, ROLE_CUSTOMER, text, format_time(now or utc_now()), author=author
@@ -748,7 +614,6 @@ def log_event(
     now: datetime | None = None,
 ) -> None:
     """Add an entry to the ticket's audit log (what the console shows operators)."""
-    ensure_schema(db)
     with write_transaction(db) as conn:
         _log(conn, ticket_id, kind, now or utc_now(), detail=detail, actor=actor)
 
@@ -761,7 +626,6 @@ def mail_candidates(
 
     desk/mailbox.py keeps which of these it has already queued; this only reads.
     """
-    ensure_schema(db)
     stamp = format_time(since)
     rows = list(
         db.query(
@@ -818,7 +682,6 @@ def set_customer_email(
     db: sqlite_utils.Database, ticket_id: int, email: str, now: datetime | None = None
 ) -> None:
     """Keep the address the customer left to be answered by e-mail (outside hours)."""
-    ensure_schema(db)
     with write_transaction(db) as conn:
         conn.execute(f"UPDATE {TABLE} SET customer_email = ? WHERE id = ?", [email, ticket_id])
         _log(conn, ticket_id, EVENT_EMAIL, now or utc_now(), detail=email)
@@ -831,7 +694,6 @@ def mark_delivered(
     ids = list(message_ids)
     if not ids:
         return
-    ensure_schema(db)
     with write_transaction(db) as conn:
         conn.executemany(
             f"UPDATE {MESSAGES} SET delivered = 1, delivered_at = ? WHERE id = ? AND delivered = 0",
@@ -841,14 +703,12 @@ def mark_delivered(
 
 def mark_resume_delivered(db: sqlite_utils.Database, ticket_id: int) -> None:
     """The customer was told that the bot is back after the ticket was closed."""
-    ensure_schema(db)
     with write_transaction(db) as conn:
         conn.execute(f"UPDATE {TABLE} SET resume_delivered = 1 WHERE id = ?", [ticket_id])
 
 
 def closed_awaiting_resume(db: sqlite_utils.Database) -> list[Ticket]:
     """Closed tickets whose customer has not yet been told that the bot is back."""
-    ensure_schema(db)
     rows = db[TABLE].rows_where("status = ? AND resume_delivered = 0", [STATUS_CLOSED])
     return [Ticket.from_row(row) for row in rows]
 
@@ -866,7 +726,6 @@ def claim_ticket(
     """
     if not operator:
         raise ValueError("claiming needs the operator's name")
-    ensure_schema(db)
     with write_transaction(db) as conn:
         cursor = conn.execute(
             f"UPDATE {TABLE} SET status = ?, assigned_to = ? WHERE id = ? AND status = ?",
@@ -901,7 +760,6 @@ def take_over_ticket(
     """
     if not supervisor:
         raise ValueError("taking over needs the supervisor's name")
-    ensure_schema(db)
     with write_transaction(db) as conn:
         status, previous = _status_and_holder(conn, ticket_id)
         if status == STATUS_CLOSED:
@@ -937,7 +795,6 @@ def answer_ticket(
         raise ValueError("an answer needs some text")
     if not operator:
         raise ValueError("answering needs the operator's name")
-    ensure_schema(db)
     moment = now or utc_now()
     stamp = format_time(moment)
     with write_transaction(db) as conn:
@@ -980,7 +837,6 @@ def close_ticket(
     """
     if not operator:
         raise ValueError("closing needs the operator's name")
-    ensure_schema(db)
     moment = now or utc_now()
     with write_transaction(db) as conn:
         status, holder = _status_and_holder(conn, ticket_id)
@@ -1008,7 +864,6 @@ def check_sla(db: sqlite_utils.Database, policy: sla.SlaPolicy, now: datetime) -
     stored deadlines, so restarts change nothing. Tickets from before the SLA columns
     get their deadlines computed here from their creation time and priority.
     """
-    ensure_schema(db)
     new_ids: list[int] = []
     with write_transaction(db) as conn:
         conn.row_factory = sqlite3.Row

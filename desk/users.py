@@ -122,21 +122,6 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def ensure_schema(db: sqlite_utils.Database) -> None:
-    """Create the users table if missing (safe to call every time)."""
-    roles = ", ".join(f"'{role}'" for role in ROLES)
-    db.execute(
-        f"""CREATE TABLE IF NOT EXISTS {TABLE} (
-            username TEXT PRIMARY KEY,
-            password_hash TEXT NOT NULL,
-            role TEXT NOT NULL CHECK (role IN ({roles})),
-            lang TEXT,
-            created_at TEXT NOT NULL,
-            password_changed_at TEXT NOT NULL
-        )"""
-    )
-
-
 def normalize_username(username: str) -> str:
     """The stored form of a username; raises :class:`InvalidUsername` if it cannot be one."""
     name = username.strip().lower()
@@ -208,7 +193,6 @@ def create_user(
         raise UnknownRole(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
     if lang is not None and lang not in LANGS:
         raise UserError(f"unknown language {lang!r}; expected one of {', '.join(LANGS)}")
-    ensure_schema(db)
     now = _now()
     row = {
         "username": name,
@@ -232,7 +216,6 @@ def create_user(
 
 
 def _row(db: sqlite_utils.Database, username: str) -> dict[str, Any] | None:
-    ensure_schema(db)
     rows = list(db[TABLE].rows_where("username = ?", [username.strip().lower()], limit=1))
     return rows[0] if rows else None
 
@@ -256,7 +239,6 @@ def authenticate(db: sqlite_utils.Database, username: str, password: str) -> Use
 
 def list_users(db: sqlite_utils.Database) -> list[User]:
     """Every user, by username."""
-    ensure_schema(db)
     return [User.from_row(row) for row in db[TABLE].rows_where(order_by="username")]
 
 
@@ -266,7 +248,6 @@ def set_password(db: sqlite_utils.Database, username: str, password: str) -> Non
     Raises :class:`WeakPassword` or :class:`UnknownUser`.
     """
     check_password_strength(password)
-    ensure_schema(db)
     with db.conn:
         cursor = db.conn.execute(
             f"UPDATE {TABLE} SET password_hash = ?, password_changed_at = ? WHERE username = ?",

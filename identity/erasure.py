@@ -27,7 +27,6 @@ def count(
     profile_id: str | None,
 ) -> dict[str, int]:
     """How many identity rows about the customer each table holds (after erasure: zeros)."""
-    schema.ensure_schema(db)
 
     def number(sql: str, values: list[str]) -> int:
         return int(db.execute(sql, values).fetchone()[0])
@@ -56,8 +55,7 @@ def erase(
     conn: sqlite3.Connection, channel_ids: Sequence[str], conversations: Sequence[str]
 ) -> None:
     """Forget the customer's channel ids (and their profile, once it has none left) and
-    conversations, inside the caller's transaction. The tables must exist (the caller
-    runs :func:`identity.schema.ensure_schema` before its transaction)."""
+    conversations, inside the caller's transaction."""
     profiles.forget(conn, channel_ids)
     conn.execute(
         f"DELETE FROM {schema.CONVERSATIONS} WHERE conversation_id IN ({_marks(conversations)})",

@@ -262,7 +262,6 @@ def _resolve(conn: sqlite3.Connection, any_id: str) -> str | None:
 
 def resolve(db: sqlite_utils.Database, any_id: str) -> str | None:
     """The profile of a profile id, channel (customer) id or conversation id; None if unknown."""
-    schema.ensure_schema(db)
     return _resolve(db.conn, any_id)
 
 
@@ -276,7 +275,6 @@ def record(
     at: datetime | None = None,
 ) -> str:
     """:func:`observe` in a transaction of its own (for the bot's actions)."""
-    schema.ensure_schema(db)
     with write_transaction(db) as conn:
         return observe(
             conn,
@@ -291,7 +289,6 @@ def record(
 def profile_map(db: sqlite_utils.Database) -> dict[str, str]:
     """Every known channel id and conversation id → its live profile, for reports that
     count people rather than conversations (one query each, not one per row)."""
-    schema.ensure_schema(db)
     mapping = {
         row[0]: row[1]
         for row in db.execute(f"SELECT channel_id, profile_id FROM {schema.CHANNELS}")
@@ -306,7 +303,6 @@ def profile_map(db: sqlite_utils.Database) -> dict[str, str]:
 
 def get_profile(db: sqlite_utils.Database, profile_id: str) -> Profile | None:
     """Everything known about a profile (resolving merged ids); None if unknown."""
-    schema.ensure_schema(db)
     live = _resolve(db.conn, profile_id)
     if live is None:
         return None
@@ -337,7 +333,6 @@ def get_profile(db: sqlite_utils.Database, profile_id: str) -> Profile | None:
 
 def merges_of(db: sqlite_utils.Database, profile_id: str) -> list[Merge]:
     """Links made into (or out of) the profile, newest first."""
-    schema.ensure_schema(db)
     rows = db.query(
         f"SELECT * FROM {schema.MERGES} WHERE kept = ? OR absorbed = ? ORDER BY id DESC",
         [profile_id, profile_id],
@@ -350,7 +345,6 @@ def suggestions(db: sqlite_utils.Database, profile_id: str) -> list[Suggestion]:
 
     What an operator may want to merge: typed-in details are never linked by themselves.
     """
-    schema.ensure_schema(db)
     rows = db.query(
         f"""SELECT DISTINCT other.profile_id AS profile_id, mine.kind AS kind,
                    mine.value AS value, max(mine.verified, theirs.verified) AS verified
@@ -382,7 +376,6 @@ def merge(
     ``keep`` and ``absorb`` may be any id :func:`resolve` knows. Blocks an operator set
     between them are lifted: this decision replaces that one.
     """
-    schema.ensure_schema(db)
     with write_transaction(db) as conn:
         kept, absorbed = _resolve(conn, keep), _resolve(conn, absorb)
         if kept is None or absorbed is None:
@@ -407,7 +400,6 @@ def undo(
     The channel ids the merge moved return to the absorbed profile, wherever later merges
     took them, and those pairs are never linked automatically again.
     """
-    schema.ensure_schema(db)
     with write_transaction(db) as conn:
         row = conn.execute(
             f"SELECT absorbed, moved, undone_at FROM {schema.MERGES} WHERE id = ?", [merge_id]

@@ -100,7 +100,6 @@ def _between(filters: Filters, end: datetime) -> tuple[str, str]:
 def read_turns(db: sqlite_utils.Database, filters: Filters, end: datetime) -> list[Turn]:
     """Turns from the period's start up to ``end`` (exclusive), source filter applied,
     oldest first. Channel and language are applied per conversation by the figures."""
-    schema.ensure_schema(db)
     low, high = _between(filters, end)
     rows = db.query(
         f"""SELECT id, conversation_id, customer_id, channel, lang, at, kind, text, intent,
@@ -142,7 +141,6 @@ def read_turns(db: sqlite_utils.Database, filters: Filters, end: datetime) -> li
 def read_ratings(db: sqlite_utils.Database, filters: Filters) -> list[Rating]:
     """Ratings given in the period, matching the channel, language and source filters
     (a rating's own ``channel`` and ``lang``)."""
-    schema.ensure_schema(db)
     low, high = _between(filters, filters.end)
     rows = db.query(
         f"""SELECT kind, value, target_type, target_id, conversation_id, customer_id,
@@ -214,7 +212,6 @@ def read_period(
 
 def channels_seen(db: sqlite_utils.Database) -> list[str]:
     """Every channel that appears in the log, for the filter's choices."""
-    schema.ensure_schema(db)
     rows = db.execute(
         f"SELECT DISTINCT channel FROM {schema.TURNS} WHERE channel IS NOT NULL ORDER BY channel"
     ).fetchall()
@@ -223,7 +220,6 @@ def channels_seen(db: sqlite_utils.Database) -> list[str]:
 
 def simulated_conversations(db: sqlite_utils.Database, filters: Filters | None = None) -> int:
     """How many simulated conversations the log holds (in the period, if given)."""
-    schema.ensure_schema(db)
     if filters is None:
         row = db.execute(
             f"SELECT COUNT(DISTINCT conversation_id) FROM {schema.TURNS} "

@@ -147,7 +147,6 @@ class DemoResult:
 
 
 def _has_simulated(db: sqlite_utils.Database) -> bool:
-    schema.ensure_schema(db)
     row = db.execute(
         f"SELECT 1 FROM {schema.TURNS} WHERE conversation_id LIKE ? LIMIT 1",
         [SIMULATED_PREFIX + "%"],
@@ -156,8 +155,6 @@ def _has_simulated(db: sqlite_utils.Database) -> bool:
 
 
 def _has_real(db: sqlite_utils.Database) -> bool:
-    schema.ensure_schema(db)
-    tickets.ensure_schema(db)
     like = SIMULATED_PREFIX + "%"
     turn = db.execute(
         f"SELECT 1 FROM {schema.TURNS} WHERE conversation_id NOT LIKE ? LIMIT 1", [like]

@@ -90,31 +90,6 @@ def clean_wording(text: object) -> str:
     return clean
 
 
-def ensure_schema(db: sqlite_utils.Database) -> None:
-    if TABLE not in db.table_names():
-        db[TABLE].create(
-            {
-                "id": int,
-                "article_id": str,
-                "lang": str,
-                "text": str,
-                "norm": str,
-                "source": str,
-                "status": str,
-                "votes": int,
-                "refs": str,
-                "first_at": str,
-                "last_at": str,
-                "decided_by": str,
-                "decided_at": str,
-            },
-            pk="id",
-            not_null={"article_id", "lang", "text", "norm", "status"},
-        )
-        db[TABLE].create_index(["article_id", "lang", "norm"], unique=True, if_not_exists=True)
-        db[TABLE].create_index(["status"], if_not_exists=True)
-
-
 def _from_row(row: dict) -> Proposal:
     return Proposal(
         id=row["id"],
@@ -164,7 +139,6 @@ def propose(
     norm = _key(clean)
     if norm in {_key(p) for p in article.phrasings()}:
         return None
-    ensure_schema(db)
     stamp = now or format_time(utc_now())
     with db.atomic():
         row = _row(db, article_id, lang, norm)

@@ -14,6 +14,9 @@ it (``updated_by``).
 
 Text is stored as given. HTML in a question or answer is kept as text and never
 interpreted here: escaping is the job of whatever displays it.
+
+The tables and triggers are created and changed by numbered migrations
+(:mod:`knowledge.migrations`), applied once at start-up.
 """
 
 from __future__ import annotations
@@ -111,66 +114,8 @@ def validate_article(article: Article) -> Article:
     )
 
 
-_SNAPSHOT_COLUMNS = (
-    "id", "lang", "question", "alt_questions", "answer", "tags", "source", "status",
-    "updated_at", "updated_by",
-)  # fmt: skip
-
-
-def ensure_schema(db: sqlite_utils.Database) -> None:
-    """Create the tables and change-counter triggers if they are missing (idempotent)."""
-    if ARTICLES not in db.table_names():
-        db[ARTICLES].create(
-            {
-                "id": str,
-                "lang": str,
-                "question": str,
-                "alt_questions": str,
-                "answer": str,
-                "tags": str,
-                "source": str,
-                "status": str,
-                "created_at": str,
-                "updated_at": str,
-            },
-            pk=("id", "lang"),
-            not_null={"id", "lang", "question", "answer", "status"},
-        )
-        db[ARTICLES].create_index(["status"], if_not_exists=True)
-    if "updated_by" not in db[ARTICLES].columns_dict:
-        db.execute(f"ALTER TABLE {ARTICLES} ADD COLUMN updated_by TEXT")
-    if HISTORY not in db.table_names():
-        db.execute(
-            f"""CREATE TABLE {HISTORY} (
-                id TEXT NOT NULL, lang TEXT NOT NULL, version INTEGER NOT NULL,
-                question TEXT, alt_questions TEXT, answer TEXT, tags TEXT, source TEXT,
-                status TEXT, updated_at TEXT, updated_by TEXT,
-                PRIMARY KEY (id, lang, version))"""
-        )
-    columns = ", ".join(_SNAPSHOT_COLUMNS)
-    values = ", ".join(f"NEW.{c}" for c in _SNAPSHOT_COLUMNS)
-    for event in ("INSERT", "UPDATE"):
-        db.execute(
-            f"CREATE TRIGGER IF NOT EXISTS {ARTICLES}_{event.lower()}_history "
-            f"AFTER {event} ON {ARTICLES} BEGIN "
-            f"INSERT INTO {HISTORY} (version, {columns}) VALUES ("
-            f"(SELECT COALESCE(MAX(version), 0) + 1 FROM {HISTORY} "
-            f"WHERE id = NEW.id AND lang = NEW.lang), {values}); END"
-        )
-    if STATE not in db.table_names():
-        db[STATE].create({"key": str, "version": int}, pk="key")
-        db[STATE].insert({"key": "articles", "version": 0}, ignore=True)
-    for event in ("INSERT", "UPDATE", "DELETE"):
-        db.execute(
-            f"CREATE TRIGGER IF NOT EXISTS {ARTICLES}_{event.lower()}_bump "
-            f"AFTER {event} ON {ARTICLES} BEGIN "
-            f"UPDATE {STATE} SET version = version + 1 WHERE key = 'articles'; END"
-        )
-
-
 def kb_version(db: sqlite_utils.Database) -> int:
     """A number that changes whenever any article is written: the searcher's change marker."""
-    ensure_schema(db)
     row = db.execute(f"SELECT version FROM {STATE} WHERE key = 'articles'").fetchone()
     return int(row[0]) if row else 0
 
@@ -226,7 +171,6 @@ def upsert_article(db: sqlite_utils.Database, article: Article) -> Article:
 
 def upsert_articles(db: sqlite_utils.Database, articles: Iterable[Article]) -> list[Article]:
     """Write several articles in ONE transaction: all of them or, on any error, none."""
-    ensure_schema(db)
     now = _now()
     cleaned = [validate_article(article) for article in articles]
     with db.atomic():
@@ -235,14 +179,12 @@ def upsert_articles(db: sqlite_utils.Database, articles: Iterable[Article]) -> l
 
 def get_article(db: sqlite_utils.Database, article_id: str, lang: str) -> Article | None:
     """The article version, whatever its status, or None."""
-    ensure_schema(db)
     rows = list(db[ARTICLES].rows_where("id = ? AND lang = ?", [article_id, lang]))
     return _from_row(rows[0]) if rows else None
 
 
 def list_articles(db: sqlite_utils.Database, status: str | None = "published") -> list[Article]:
     """Articles with ``status`` (None: all), ordered by id then language."""
-    ensure_schema(db)
     if status is None:
         rows = db[ARTICLES].rows_where(order_by="id, lang")
     else:
@@ -264,7 +206,6 @@ def set_status(
     """
     if status not in STATUSES:
         raise ArticleError(f"unknown status {status!r} (use one of {', '.join(STATUSES)})")
-    ensure_schema(db)
     where, params = "id = ?", [article_id]
     if lang is not None:
         where, params = "id = ? AND lang = ?", [article_id, lang]
@@ -278,7 +219,6 @@ def set_status(
 
 def count_articles(db: sqlite_utils.Database) -> dict[str, int]:
     """How many versions per status and per language, for `sportello kb stats`."""
-    ensure_schema(db)
     counts: dict[str, int] = {}
     for column in ("status", "lang"):
         sql = f"SELECT {column}, COUNT(*) FROM {ARTICLES} GROUP BY {column}"
@@ -289,7 +229,6 @@ def count_articles(db: sqlite_utils.Database) -> dict[str, int]:
 
 def article_history(db: sqlite_utils.Database, article_id: str, lang: str) -> list[dict]:
     """Every saved version of one article version, newest first."""
-    ensure_schema(db)
     return list(
         db.query(
             f"SELECT * FROM {HISTORY} WHERE id = ? AND lang = ? ORDER BY version DESC",

@@ -33,7 +33,6 @@ from customerlog import turns
 from desk import erasure as desk_erasure
 from identity import erasure as identity_erasure
 from identity import profiles
-from identity import schema as identity_schema
 from sportello.clock import format_time, utc_now
 from sportello.db import checkpoint, write_transaction
 
@@ -133,7 +132,6 @@ def erase(
     """
     turns.sync(db, tracker, settle=True)
     footprint = find(db, customer_id)
-    identity_schema.ensure_schema(db)
     with write_transaction(db) as conn:
         desk_erasure.erase(conn, footprint.tickets)
         log_erasure.erase(conn, footprint.ids, footprint.conversations)

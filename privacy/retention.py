@@ -22,12 +22,9 @@ from pathlib import Path
 import sqlite_utils
 
 from customerlog import erasure as log_erasure
-from customerlog import schema as log_schema
 from customerlog import turns
 from desk import erasure as desk_erasure
-from desk import tickets
 from identity import erasure as identity_erasure
-from identity import schema as identity_schema
 from sportello.clock import format_time
 from sportello.db import write_transaction
 
@@ -64,9 +61,6 @@ def purge(
     cutoff_iso = format_time(cutoff)
     # Project what is still unlogged first, so the mark never points into deleted rows.
     turns.sync(db, tracker)
-    log_schema.ensure_schema(db)
-    tickets.ensure_schema(db)
-    identity_schema.ensure_schema(db)
     with write_transaction(db) as conn:
         gone_turns = log_erasure.purge_turns(conn, cutoff_iso)
         gone_messages, emptied = desk_erasure.purge_closed(conn, cutoff_iso)

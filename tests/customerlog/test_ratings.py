@@ -39,7 +39,6 @@ def test_a_rating_is_stored_against_its_target(db: sqlite_utils.Database) -> Non
     ],
 )
 def test_out_of_range_ratings_are_refused(db: sqlite_utils.Database, kind: str, value: int) -> None:
-    schema.ensure_schema(db)
     with pytest.raises(ratings.RatingError):
         ratings.record(db, ALICE, kind, value, schema.TARGET_TICKET, "1", NOW)
     assert db[schema.RATINGS].count == 0

@@ -3,6 +3,7 @@ operators' answers, for their own conversation only (webchat/conversation.py).""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -27,10 +28,12 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def client(settings: Settings, tmp_path: Path) -> TestClient:
+def client(settings: Settings, tmp_path: Path) -> Iterator[TestClient]:
+    """The chat page as it runs: started (its start-up migrates the database)."""
     bundle = tmp_path / "index.js"
     bundle.write_text("window.WebChat = {default: function () {}};\n", encoding="utf-8")
-    return TestClient(create_app(settings, widget_path=bundle))
+    with TestClient(create_app(settings, widget_path=bundle)) as started:
+        yield started
 
 
 def web_ticket(
