@@ -125,18 +125,20 @@ def resident_mb(services: list[Service]) -> dict[str, float]:
 
 def cpu_s(services: list[Service]) -> dict[str, float]:
     """CPU seconds (user + system) used so far by each service's live processes (its
-    process group). Unlike latency, CPU per turn barely moves when other work shares the
-    machine: the figure to compare two versions of a server on a busy host."""
+    process group), with their children that have ended. Unlike latency, CPU per turn
+    moves little when other work shares the machine: the figure to compare two versions
+    of a server on a busy host."""
     groups = {s.process.pid: s.name for s in services if s.process is not None}
     ticks = dict.fromkeys(groups.values(), 0)
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            # After the command name: state(0) ppid(1) pgrp(2) ... utime(11) stime(12).
+            # After the command name: state(0) ppid(1) pgrp(2) ... utime(11) stime(12),
+            # then cutime(13) cstime(14): its children that ended and were waited for.
             fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
             if int(fields[2]) in groups:
-                ticks[groups[int(fields[2])]] += int(fields[11]) + int(fields[12])
+                ticks[groups[int(fields[2])]] += sum(int(f) for f in fields[11:15])
         except (OSError, ValueError, IndexError):
             continue
     hertz = os.sysconf("SC_CLK_TCK")
