@@ -25,6 +25,7 @@ from tests.databases import open_db
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("SPORTELLO_DATA_DIR", str(tmp_path))
     get_settings.cache_clear()
+    open_db(tmp_path).close()  # migrated, as the action server's start-up does
     monkeypatch.setattr(handoff, "clock", lambda: OPEN_HOURS)
     yield tmp_path
     get_settings.cache_clear()
@@ -155,6 +156,8 @@ def test_an_unsigned_address_does_not_continue_anyones_ticket(data_dir: Path) ->
 
 
 def test_a_broken_database_still_starts_the_session(data_dir: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        (data_dir / f"sportello.db{suffix}").unlink(missing_ok=True)
     (data_dir / "sportello.db").mkdir()  # open_db cannot open a directory
     events = start_session("web-1", anna())
     assert events[0]["event"] == "session_started"

@@ -41,6 +41,7 @@ def db_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("SPORTELLO_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("SPORTELLO_RASA_PORT", str(free_port()))
     get_settings.cache_clear()
+    open_db(tmp_path).close()  # migrated, as the action server's start-up does
     yield tmp_path / "sportello.db"
     get_settings.cache_clear()
 
