@@ -99,3 +99,47 @@ def test_the_demo_plain_set_reuses_the_demo_questions_on_one_question_per_articl
     assert dataset is not None
     assert all(a.alt_questions == [] for a in dataset.articles)
     assert len(dataset.fit["val"]) == len(dataset.report["test"]) == 174
+
+
+def _evidence(seed: int, n_in: int, n_out: int) -> list:
+    """Right articles score 0.55-0.95, unanswerable questions' best 0.05-0.45."""
+    import random
+
+    from knowledge.fitting import Evidence
+    from knowledge.search import Candidate
+
+    rng = random.Random(seed)
+    out = []
+    for answerable in [True] * n_in + [False] * n_out:
+        top = rng.uniform(0.55, 0.95) if answerable else rng.uniform(0.05, 0.45)
+        gold = frozenset({"right"}) if answerable else frozenset()
+        first = "right" if answerable else "x"
+        candidates = [Candidate(first, {"s": top}), Candidate("b", {"s": top / 3})]
+        out.append(Evidence(quality.Query("q", "it", gold), candidates))
+    return out
+
+
+def test_own_cut_offs_are_fitted_on_val_and_reported_on_test_per_faq() -> None:
+    from knowledge.calibration import Calibration
+
+    shipped = Calibration(
+        rank_weights={"s": 1.0},
+        rank_bias=0.0,
+        conf_weights={"s": 12.0},
+        conf_bias=-9.0,
+        threshold=0.95,
+        clarify_threshold=0.9,
+    )
+    evidence = {
+        quality.TRANSIT_NAME: {"val": _evidence(1, 80, 40), "test": _evidence(2, 80, 40)},
+        quality.IMMUNI_NAME: {"test": _evidence(3, 80, 40)},  # no val: not fitted
+        "CLINC150": {"val": _evidence(4, 80, 40), "test": _evidence(5, 80, 40)},  # not a FAQ
+    }
+    own = quality.own_cut_offs(evidence, shipped)
+    assert list(own) == [quality.TRANSIT_NAME]
+    row = own[quality.TRANSIT_NAME]
+    assert row["own"]["answered_right"] > row["shipped"]["answered_right"]
+    assert row["own"]["n"] == 120  # measured on the test questions
+    table = "\n".join(quality._own_cut_offs_table(own))
+    assert "`sportello kb calibrate`" in table
+    assert f"| {quality.TRANSIT_NAME} | {row['cut_offs'][0]:.3f} /" in table
