@@ -48,9 +48,11 @@ def closed_desk(settings: Settings) -> Iterator[None]:
 
 
 def _replace(path: Path, text: str) -> None:
-    """Write ``path`` in one step: a service reading it meanwhile sees old or new."""
+    """Write ``path`` in one step: a service reading it meanwhile sees old or new. It lies
+    in the data folder, where every file is its owner's only (test_exposure)."""
     draft = path.with_suffix(".draft")
     draft.write_text(text, encoding="utf-8")
+    draft.chmod(0o600)
     draft.replace(path)
 
 
