@@ -37,6 +37,9 @@ from knowledge.calibration import (
     fit_softmax_ranker,
     logit,
 )
+from knowledge.importer.columns import normalise_lang, normalise_name
+from knowledge.importer.decoding import decode_text
+from knowledge.importer.spreadsheets import DELIMITERS
 from knowledge.search import (
     MAX_SUGGESTIONS,
     NO_CLARIFICATION,
@@ -446,9 +449,10 @@ def _mean_rates(rates: list[dict[str, float]]) -> dict[str, float]:
     return {k: float(np.mean([r[k] for r in rates])) for k in sorted(keys)}
 
 
-# Column names a company's question file may use (case and accents ignored).
+# Column names a company's question file may use, compared as the FAQ importer compares
+# its own (knowledge.importer.columns.normalise_name: no case, accents or punctuation).
 _TEXT_COLUMNS = ("text", "question", "domanda", "testo")
-_ARTICLE_COLUMNS = ("article_id", "article", "articolo", "id_articolo")
+_ARTICLE_COLUMNS = ("article id", "article", "articolo", "id articolo")
 _LANG_COLUMNS = ("lang", "language", "lingua")
 
 
@@ -456,31 +460,50 @@ def read_labelled_questions(path: Path) -> list[Query]:
     """Questions labelled with the article that answers them (empty: none should).
 
     A ``.jsonl`` file (``{"text": …, "article_id": … or null, "lang": …}``) or a ``.csv``
-    with a header (``domanda;articolo`` or ``text,article_id``; ``,`` ``;`` or tab). The
-    questions should be customers' own words — real ones from the logs are best — and
-    never the articles' own questions: those would make every cut-off look right.
+    with a header (``domanda;articolo`` or ``text,article_id``; ``;`` ``,`` or tab),
+    decoded and split as the FAQ importer reads a company's CSV (Italian Excel's
+    Windows-1252 and ``;`` included). The questions should be customers' own words —
+    real ones from the logs are best — and never the articles' own questions: those
+    would make every cut-off look right.
     """
     suffix = path.suffix.lower()
     if suffix not in (".jsonl", ".csv"):
         raise ValueError(f"{path.name}: use a .jsonl or .csv file / usa un file .jsonl o .csv")
-    text = path.read_text(encoding="utf-8-sig")
-    if suffix == ".jsonl":
-        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-    else:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-        rows = list(csv.DictReader(io.StringIO(text), dialect=dialect))
+    text = decode_text(path.read_bytes(), path.name)
+    rows = _jsonl_rows(text) if suffix == ".jsonl" else _csv_rows(text)
     queries = []
     for number, row in enumerate(rows, start=1):
         if not isinstance(row, dict):
             raise ValueError(f"row {number}: not an object / riga {number}: non è un oggetto")
-        fields = {str(k).strip().casefold(): v for k, v in row.items() if k is not None}
+        fields = {normalise_name(k): v for k, v in row.items() if k is not None}
         question = _first(fields, _TEXT_COLUMNS)
         if not question:
             raise ValueError(f"row {number}: no question / riga {number}: domanda mancante")
         article = _first(fields, _ARTICLE_COLUMNS)
-        lang = _first(fields, _LANG_COLUMNS) or None
+        lang = normalise_lang(_first(fields, _LANG_COLUMNS)) or None
         queries.append(Query(question, lang, frozenset([article]) if article else frozenset()))
     return queries
+
+
+def _jsonl_rows(text: str) -> list:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def _csv_rows(text: str) -> list[dict]:
+    """Rows keyed by the header, split by the first separator whose header names a
+    question column (the importer's separators, in its order)."""
+    for delimiter in DELIMITERS:
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+        try:
+            header = {normalise_name(name) for name in reader.fieldnames or []}
+            if header & set(_TEXT_COLUMNS):
+                return list(reader)
+        except csv.Error as exc:
+            raise ValueError(f"line {reader.line_num}: {exc}") from exc
+    raise ValueError(
+        "no question column (text, question, domanda) in the header /"
+        " nessuna colonna con le domande nell'intestazione"
+    )
 
 
 def _first(fields: dict, names: tuple[str, ...]) -> str:

@@ -113,6 +113,25 @@ def test_labelled_questions_from_an_italian_excel_csv(tmp_path) -> None:
     ]
 
 
+def test_labelled_questions_as_italian_excel_saves_them_windows_1252(tmp_path) -> None:
+    path = tmp_path / "domande.csv"
+    path.write_bytes(
+        "Domanda;ID articolo;Lingua\r\nperché la consegna è in ritardo?;ritardi;Italiano\r\n".encode(
+            "cp1252"
+        )
+    )
+    assert read_labelled_questions(path) == [
+        Query("perché la consegna è in ritardo?", "it", frozenset({"ritardi"}))
+    ]
+
+
+def test_a_csv_without_a_question_column_is_refused_in_both_languages(tmp_path) -> None:
+    path = tmp_path / "q.csv"
+    path.write_text("colonna\nvalore\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"no question column.*nessuna colonna"):
+        read_labelled_questions(path)
+
+
 def test_labelled_questions_from_jsonl_and_bad_files(tmp_path) -> None:
     path = tmp_path / "q.jsonl"
     rows = [
