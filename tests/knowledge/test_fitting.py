@@ -115,11 +115,8 @@ def test_labelled_questions_from_an_italian_excel_csv(tmp_path) -> None:
 
 def test_labelled_questions_as_italian_excel_saves_them_windows_1252(tmp_path) -> None:
     path = tmp_path / "domande.csv"
-    path.write_bytes(
-        "Domanda;ID articolo;Lingua\r\nperché la consegna è in ritardo?;ritardi;Italiano\r\n".encode(
-            "cp1252"
-        )
-    )
+    text = "Domanda;ID articolo;Lingua\r\nperché la consegna è in ritardo?;ritardi;Italiano\r\n"
+    path.write_bytes(text.encode("cp1252"))
     assert read_labelled_questions(path) == [
         Query("perché la consegna è in ritardo?", "it", frozenset({"ritardi"}))
     ]
