@@ -100,8 +100,15 @@ def fit_calibration(
     rank_names: Names,
     conf_names: Names,
     clf_conf_names: Names | None = None,
+    own_plain_model: bool = True,
+    plain_conf_names: Names | None = None,
 ) -> Calibration:
     """Fit ranker, then confidence, then the reach model, then both cut-offs.
+
+    Plain FAQs among the fit sets get a model of their own (``fit_plain_model``, whose
+    confidence and reach see ``plain_conf_names``, by default ``conf_names``); with
+    ``own_plain_model`` False, only cut-offs of their own on the shared model (what was
+    shipped before; bench.plain_model compares the two).
 
     ``fit_sets`` pairs each set's weight with its evidence; within a set every query
     counts the same, so a big set does not drown a small one. With ``clf_conf_names``
@@ -109,22 +116,7 @@ def fit_calibration(
     informs the confidence; the cut-off is chosen with it, and the plain model's bias
     is moved so that it answers at the same cut-off as it would at its own best one.
     """
-    groups = []
-    for set_weight, evidences in fit_sets:
-        inscope = [e for e in evidences if e.query.gold]
-        for e in inscope:
-            rows = [i for i, c in enumerate(e.candidates) if c.article_id in e.query.gold]
-            if rows and len(e.candidates) > 1:
-                x = np.array([[c.features[n] for n in rank_names] for c in e.candidates])
-                groups.append((x, rows[0], set_weight / len(inscope)))
-    weights = fit_softmax_ranker(groups)
-    ranker = Calibration(
-        rank_weights=dict(zip(rank_names, weights.tolist(), strict=True)),
-        rank_bias=0.0,
-        conf_weights={"logit": 1.0},
-        conf_bias=0.0,
-        threshold=0.5,
-    )
+    ranker = _fit_ranker(fit_sets, rank_names)
     weights, bias = _fit_confidence(fit_sets, ranker, conf_names)
     calibration = Calibration(
         rank_weights=ranker.rank_weights,
@@ -157,14 +149,64 @@ def fit_calibration(
         "fit_stats": {k: round(v, 4) for k, v in stats.items()},
         "operating_points": {k: round(v, 4) for k, v in rich_points.items()},
     }
-    if plain_sets:
-        answer_cut, clarify_cut, points = _fit_operating_points(
+    if plain_sets and own_plain_model:
+        calibration.plain = fit_plain_model(plain_sets, rank_names, plain_conf_names or conf_names)
+    elif plain_sets:
+        plain = replace(calibration, provenance={})
+        plain.threshold, plain.clarify_threshold, points = _fit_operating_points(
             plain_sets, calibration, MIN_OUT_NO_ARTICLE, MAX_WRONG
         )
-        calibration.plain_cut_offs = {"threshold": answer_cut, "clarify_threshold": clarify_cut}
-        provenance["plain_operating_points"] = {k: round(v, 4) for k, v in points.items()}
+        plain.provenance = {"operating_points": {k: round(v, 4) for k, v in points.items()}}
+        calibration.plain = plain
     calibration.provenance = provenance
     return calibration
+
+
+def _fit_ranker(fit_sets: list[tuple[float, list[Evidence]]], rank_names: Names) -> Calibration:
+    """A calibration holding only the fitted ranker (softmax over each question's candidates)."""
+    groups = []
+    for set_weight, evidences in fit_sets:
+        inscope = [e for e in evidences if e.query.gold]
+        for e in inscope:
+            rows = [i for i, c in enumerate(e.candidates) if c.article_id in e.query.gold]
+            if rows and len(e.candidates) > 1:
+                x = np.array([[c.features[n] for n in rank_names] for c in e.candidates])
+                groups.append((x, rows[0], set_weight / len(inscope)))
+    weights = fit_softmax_ranker(groups)
+    return Calibration(
+        rank_weights=dict(zip(rank_names, weights.tolist(), strict=True)),
+        rank_bias=0.0,
+        conf_weights={"logit": 1.0},
+        conf_bias=0.0,
+        threshold=0.5,
+    )
+
+
+def fit_plain_model(
+    plain_sets: list[tuple[float, list[Evidence]]], rank_names: Names, conf_names: Names
+) -> Calibration:
+    """Ranker, confidence, reach and both cut-offs fitted on plain-FAQ fit sets alone.
+
+    Chosen on fit data, leaving one plain FAQ out at a time (val splits of the demo cut
+    to first questions, the transit FAQ and Immuni): against the model shared with the
+    rich knowledge bases, the held-out FAQ's top-1 went from 63.8% to 65.9%, the ROC AUC
+    of "answer right" from 0.79 to 0.83 and that of "the right article is offered" from
+    0.74 to 0.80; the right answers it could give at 5% wrong rose from 27% to 40%.
+    The article classifier does not inform it: with one or two phrasings per article it
+    never does (classifier.MIN_PHRASINGS_FOR_CONFIDENCE).
+    """
+    model = _fit_ranker(plain_sets, rank_names)
+    weights, bias = _fit_confidence(plain_sets, model, conf_names)
+    model.conf_weights = dict(zip(conf_names, weights.tolist(), strict=True))
+    model.conf_bias = bias
+    weights, bias = _fit_reach(plain_sets, model, conf_names)
+    model.reach_weights = dict(zip(conf_names, weights.tolist(), strict=True))
+    model.reach_bias = bias
+    model.threshold, model.clarify_threshold, points = _fit_operating_points(
+        plain_sets, model, MIN_OUT_NO_ARTICLE, MAX_WRONG
+    )
+    model.provenance = {"operating_points": {k: round(v, 4) for k, v in points.items()}}
+    return model
 
 
 def _of_shape(
@@ -393,7 +435,10 @@ def with_cut_offs(calibration: Calibration, threshold: float, clarify: float) ->
     """``calibration`` answering at ``threshold`` and offering choices from ``clarify``
     whatever the knowledge base's shape (as SPORTELLO_KB_THRESHOLD and
     SPORTELLO_KB_CLARIFY_THRESHOLD do in the bot)."""
-    return replace(calibration, threshold=threshold, clarify_threshold=clarify, plain_cut_offs={})
+    plain = calibration.plain
+    if plain is not None:
+        plain = replace(plain, threshold=threshold, clarify_threshold=clarify)
+    return replace(calibration, threshold=threshold, clarify_threshold=clarify, plain=plain)
 
 
 def fit_cut_offs(

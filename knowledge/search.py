@@ -32,7 +32,12 @@ from pathlib import Path
 import numpy as np
 
 from knowledge.batching import Combiner
-from knowledge.calibration import Calibration, load_calibration
+from knowledge.calibration import (
+    AGREE_FEATURES,
+    AGREE_Q_FEATURES,
+    Calibration,
+    load_calibration,
+)
 from knowledge.classifier import ArticleClassifier
 from knowledge.encoders import Encoder, default_encoders
 from knowledge.index import ANSWER, MANIFEST, QUESTION, VectorIndex
@@ -552,17 +557,23 @@ GAP_FEATURES = ("usem_q", "mini_q", "lex_q")
 def rank_candidates(candidates: list[Candidate], calibration: Calibration) -> list[Candidate]:
     """Order candidates by the ranker (in place) and give each its calibrated confidence.
 
-    Besides a candidate's own scores, the confidence model sees, per retriever, how far
-    the candidate leads the best *other* candidate (``<feature>_gap``): the runner-up of
-    a clear winner gets a low probability, and so does a winner that barely stands out.
+    The model is the calibration's for the knowledge base's shape (Calibration.for_shape:
+    a plain FAQ has its own). Besides a candidate's own scores, the confidence model
+    sees, per retriever, how far the candidate leads the best *other* candidate
+    (``<feature>_gap``): the runner-up of a clear winner gets a low probability, and so
+    does a winner that barely stands out; and how many retrievers put it first.
     """
+    if not candidates:
+        return candidates
+    model = calibration.for_shape(candidates[0].features.get("inv_ppa", 0.0))
     for candidate in candidates:
-        candidate.logit = calibration.rank_logit(candidate.features)
+        candidate.logit = model.rank_logit(candidate.features)
     candidates.sort(key=lambda c: c.logit, reverse=True)
     tops: dict[str, list[float]] = {}
     for name in GAP_FEATURES:
         values = sorted((c.features.get(name, 0.0) for c in candidates), reverse=True)
         tops[name] = values[:2]
+    firsts = _first_by_retriever(candidates)
     for i, candidate in enumerate(candidates):
         conf_features = dict(candidate.features)
         for name, best in tops.items():
@@ -576,10 +587,37 @@ def rank_candidates(candidates: list[Candidate], calibration: Calibration) -> li
             if len(candidates) > 1
             else 5.0
         )
+        first_in = [name for name, index in firsts.items() if index == i]
+        conf_features["agree"] = len(first_in) / len(AGREE_FEATURES)
+        conf_features["agree_q"] = sum(n in AGREE_Q_FEATURES for n in first_in) / len(
+            AGREE_Q_FEATURES
+        )
         candidate.conf_features = conf_features
-        candidate.confidence = calibration.confidence(conf_features)
-        candidate.reach = calibration.reach(conf_features)
+        candidate.confidence = model.confidence(conf_features)
+        candidate.reach = model.reach(conf_features)
     return candidates
+
+
+def _first_by_retriever(candidates: list[Candidate]) -> dict[str, int]:
+    """Per retriever (``AGREE_FEATURES``), the position of the candidate it scores best.
+
+    A retriever that scores every candidate 0 (MiniLM on a question in a language the
+    article lacks, the keyword index when no word matches) puts none first. Ties go to
+    the better-ranked candidate.
+    """
+    firsts = {}
+    for name in AGREE_FEATURES:
+        values = [c.features.get(name, 0.0) for c in candidates]
+        best = max(values)
+        if best > 0:
+            firsts[name] = values.index(best)
+    return firsts
+
+
+# The retrievers whose evidence _combine turns into the shipped features.
+_SHIPPED_RETRIEVERS = frozenset(
+    {"usem_q", "usem_a", "minilm_q", "minilm_a", "lex_q", "lex_a", "clf"}
+)
 
 
 # ``clf_p_small`` is the classifier's probability in full up to this many articles and
@@ -620,6 +658,7 @@ def _combine(
         return by_retriever.get(name, {}).get(article_id, 0.0)
 
     lex_max = max(by_retriever.get("lex_q", {}).values(), default=0.0)
+    extra = [name for name in by_retriever if name not in _SHIPPED_RETRIEVERS]
     n_articles = max(len(languages_by_id), 1)
     candidates = []
     for article_id in ids:
@@ -642,6 +681,10 @@ def _combine(
             "inv_ppa": inv_ppa,
         }
         features["clf_p_small"] = features["clf_p"] * min(1.0, SMALL_KB_ARTICLES / n_articles)
+        # An encoder beyond the shipped two (a probe such as bench.encoders) gives
+        # features named after it; the shipped calibration gives them no weight.
+        for name in extra:
+            features[name] = dense(name, article_id)
         candidates.append(Candidate(article_id=article_id, features=features))
     return candidates
 

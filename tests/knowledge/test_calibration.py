@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -196,18 +198,48 @@ def test_the_reach_model_decides_the_clarification_band():
     assert stats["no_article_out"] == 1.0
 
 
-def test_plain_faqs_have_cut_offs_of_their_own():
-    calibration = Calibration(
-        rank_weights={},
+def test_plain_faqs_have_a_model_of_their_own():
+    plain = Calibration(
+        rank_weights={"lex_q": 2.0},
         rank_bias=0.0,
-        conf_weights={},
+        conf_weights={"agree": 3.0},
+        conf_bias=-1.0,
+        threshold=0.4,
+        clarify_threshold=0.3,
+        reach_weights={"agree_q": 1.0},
+    )
+    calibration = Calibration(
+        rank_weights={"usem_q": 1.0},
+        rank_bias=0.0,
+        conf_weights={"usem_q": 1.0},
         conf_bias=0.0,
         threshold=0.6,
         clarify_threshold=0.7,
-        plain_cut_offs={"threshold": 0.4, "clarify_threshold": 0.3},
+        plain=plain,
     )
-    restored = Calibration.from_json(calibration.to_json())
+    restored = Calibration.from_json(json.loads(json.dumps(calibration.to_json())))
     assert restored.cut_offs(0.5) == (0.4, 0.3)  # bilingual plain FAQ
     assert restored.cut_offs(0.08) == (0.6, 0.7)  # a dozen phrasings per article
-    restored.plain_cut_offs = {}
+    assert restored.for_shape(1.0) == plain
+    assert restored.for_shape(0.08).rank_weights == {"usem_q": 1.0}
+    assert restored.for_shape(1.0).confidence({"agree": 1.0}) == pytest.approx(_sig(2.0))
+    restored.plain = None
     assert restored.cut_offs(1.0) == (0.6, 0.7)
+
+
+def test_a_calibration_file_of_the_last_release_still_loads():
+    # calibration.json before the plain model: plain FAQs had only cut-offs of their own.
+    old = {
+        "rank_weights": {"usem_q": 1.0},
+        "rank_bias": 0.0,
+        "conf_weights": {"usem_q": 1.0},
+        "conf_bias": 0.0,
+        "threshold": 0.6,
+        "plain_cut_offs": {"threshold": 0.4, "clarify_threshold": 0.3},
+    }
+    restored = Calibration.from_json(old)
+    assert restored.plain is None and restored.cut_offs(1.0) == (0.6, None)
+
+
+def _sig(z: float) -> float:
+    return 1.0 / (1.0 + np.exp(-z))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -14,6 +15,7 @@ from knowledge.fitting import (
     Evidence,
     Query,
     TooFewQuestions,
+    fit_calibration,
     fit_cut_offs,
     measure,
     offered_ids,
@@ -90,7 +92,7 @@ def test_with_cut_offs_applies_to_every_knowledge_base_shape() -> None:
         conf_weights={},
         conf_bias=0.0,
         threshold=0.7,
-        plain_cut_offs={"threshold": 0.4, "clarify_threshold": 0.2},
+        plain=Calibration({}, 0.0, {}, 0.0, threshold=0.4, clarify_threshold=0.2),
     )
     moved = with_cut_offs(shaped, 0.55, 0.3)
     assert moved.cut_offs(1.0) == (0.55, 0.3)
@@ -148,3 +150,47 @@ def test_offered_ids_are_the_first_three_and_never_one_alone() -> None:
     ranked = [Candidate(x, {}) for x in "abcd"]
     assert offered_ids(ranked) == ["a", "b", "c"]
     assert offered_ids(ranked[:1]) == []
+
+
+def _shaped_evidence(
+    rng: random.Random, inv_ppa: float, telling: str, answerable: bool
+) -> Evidence:
+    """Three candidates whose feature ``telling`` picks the right one; the other is noise."""
+    gold = frozenset({"right"}) if answerable else frozenset()
+    candidates = []
+    for article_id in ("right", "b", "c"):
+        is_right = answerable and article_id == "right"
+        features = {"a": rng.uniform(0, 1), "b": rng.uniform(0, 1), "inv_ppa": inv_ppa}
+        features[telling] = rng.uniform(0.6, 1.0) if is_right else rng.uniform(0.0, 0.5)
+        candidates.append(Candidate(article_id, features))
+    rng.shuffle(candidates)
+    return Evidence(Query("question", "it", gold), candidates)
+
+
+def _shaped_set(seed: int, inv_ppa: float, telling: str) -> list[Evidence]:
+    rng = random.Random(seed)
+    return [_shaped_evidence(rng, inv_ppa, telling, i % 4 != 0) for i in range(200)]
+
+
+def test_plain_faqs_get_a_model_fitted_on_plain_faqs_alone() -> None:
+    # In the rich knowledge bases feature "a" tells the right article; in plain FAQs "b"
+    # does. One shared model would have to split the difference.
+    rich, plain = _shaped_set(1, 0.05, "a"), _shaped_set(2, 1.0, "b")
+    calibration = fit_calibration([(1.0, rich), (1.0, plain)], ("a", "b"), ("a", "b"))
+    assert calibration.plain is not None
+    assert calibration.rank_weights["a"] > calibration.rank_weights["b"]
+    assert calibration.plain.rank_weights["b"] > calibration.plain.rank_weights["a"]
+    fresh_plain = _shaped_set(3, 1.0, "b")
+    own = measure(fresh_plain, calibration)
+    shared = measure(fresh_plain, replace(calibration, plain=None))
+    assert own["top1"] > shared["top1"] + 0.1
+    assert own["answered_right"] > shared["answered_right"]
+    assert own["answered_wrong"] <= MAX_WRONG + 0.03
+    # The rich knowledge bases keep the shared model.
+    fresh_rich = _shaped_set(4, 0.05, "a")
+    assert measure(fresh_rich, calibration) == measure(fresh_rich, replace(calibration, plain=None))
+
+
+def test_without_plain_fit_data_there_is_no_plain_model() -> None:
+    calibration = fit_calibration([(1.0, _shaped_set(1, 0.05, "a"))], ("a", "b"), ("a", "b"))
+    assert calibration.plain is None

@@ -336,7 +336,7 @@ def test_no_band_unless_fitted_or_set(fresh_searcher, monkeypatch):
     unfitted = Searcher(
         db_path=fresh_searcher.db_path,
         index_dir=fresh_searcher.index_dir,
-        calibration=replace(load_calibration(), clarify_threshold=None, plain_cut_offs={}),
+        calibration=replace(load_calibration(), clarify_threshold=None, plain=None),
     )
     assert unfitted.clarify_threshold > 1.0
     unfitted.threshold = 1.01
@@ -357,14 +357,15 @@ def test_article_gives_the_customers_language_else_the_other(fresh_searcher):
     assert fresh_searcher.article("no-such-article", "it") is None
 
 
-def test_a_plain_faq_gets_the_calibrations_plain_cut_offs(fresh_searcher, tmp_path):
+def test_a_plain_faq_gets_the_calibrations_plain_model(fresh_searcher, tmp_path):
     from knowledge.store import Article
 
+    shipped = load_calibration()
     calibration = replace(
-        load_calibration(),
+        shipped,
         threshold=0.0,
         clarify_threshold=None,
-        plain_cut_offs={"threshold": 1.01, "clarify_threshold": 0.0},
+        plain=replace(shipped.plain or shipped, threshold=1.01, clarify_threshold=0.0, plain=None),
     )
     rich = Searcher(
         db_path=fresh_searcher.db_path,
@@ -380,3 +381,28 @@ def test_a_plain_faq_gets_the_calibrations_plain_cut_offs(fresh_searcher, tmp_pa
     plain.calibration = calibration
     assert plain.search("quanto costa la spedizione?").decision == "clarify"
     assert (plain.threshold, plain.clarify_threshold) == (1.01, 0.0)
+
+
+def test_the_confidence_sees_how_many_retrievers_put_the_candidate_first():
+    from knowledge.calibration import Calibration
+    from knowledge.search import Candidate, rank_candidates
+
+    def candidate(article_id: str, **scores: float) -> Candidate:
+        features = dict.fromkeys(("usem_q", "usem_a", "mini_q", "mini_a", "lex_q", "lex_a"), 0.1)
+        return Candidate(article_id, {**features, **scores, "inv_ppa": 1.0})
+
+    ranked = rank_candidates(
+        [
+            candidate("both", usem_q=0.9, mini_q=0.8, usem_a=0.7),
+            candidate("keywords", lex_q=2.0, lex_a=1.0),
+            # MiniLM had no phrasing in the customer's language: its zeros put nobody first.
+            candidate("none", mini_a=0.0),
+        ],
+        Calibration({"usem_q": 1.0}, 0.0, {"agree": 1.0}, 0.0, threshold=0.5),
+    )
+    agree = {c.article_id: (c.conf_features["agree"], c.conf_features["agree_q"]) for c in ranked}
+    # mini_a is 0.1 for the first two: the tie goes to the better-ranked candidate.
+    assert agree["both"] == (pytest.approx(4 / 6), pytest.approx(2 / 3))
+    assert agree["keywords"] == (pytest.approx(2 / 6), pytest.approx(1 / 3))
+    assert agree["none"] == (0.0, 0.0)
+    assert ranked[0].confidence > ranked[1].confidence
