@@ -39,7 +39,7 @@ from bench.quality import (
     load_stackfaq,
     load_transit,
 )
-from bench.sections import machine, write_section
+from bench.sections import machine, pct, write_section
 from knowledge import search
 from knowledge.calibration import PLAIN_CONF_FEATURES, RANK_FEATURES
 from knowledge.encoders import BATCH_SIZE, _LazyEncoder, default_encoders
@@ -151,9 +151,6 @@ def encode_times(encoders, texts: list[str]) -> dict[str, float]:
 
 
 def render(results: dict, times: dict[str, float], info: dict) -> str:
-    def pct(value: float | None) -> str:
-        return "–" if value is None else f"{100 * value:.1f}%"
-
     lines = [
         "## Encoders for plain FAQs: multilingual-e5-small beside and instead of the shipped",
         "",

@@ -36,7 +36,7 @@ from pathlib import Path
 import httpx
 
 from bench import quality
-from bench.sections import load_average, measured, run_info, write_section
+from bench.sections import load_average, measured, pct, run_info, write_section
 from knowledge.search import Searcher
 from knowledge.store import Article, upsert_articles
 from sportello.keys import rasa_token
@@ -253,10 +253,6 @@ def run_set(
     return tally, follow
 
 
-def _pct(value: float) -> str:
-    return "–" if value != value else f"{100 * value:.1f}%"
-
-
 def render(rows: dict[str, Tally], follow_rows: dict[str, Tally], info: dict) -> str:
     lines = [
         "## Through the whole bot: FAQ-shaped knowledge bases",
@@ -279,9 +275,9 @@ def render(rows: dict[str, Tally], follow_rows: dict[str, Tally], info: dict) ->
     for name, tally in rows.items():
         r = tally.rates()
         lines.append(
-            f"| {name} | {tally.n_in} | {_pct(r['answered_right'])} | {_pct(r['answered_wrong'])}"
-            f" | {_pct(r['clarified'])} | {_pct(r['reached'])} | {_pct(r['no_answer'])}"
-            f" | {_pct(r['nlu_elsewhere'])} | {tally.n_out} | {_pct(r['no_article_out'])} |"
+            f"| {name} | {tally.n_in} | {pct(r['answered_right'])} | {pct(r['answered_wrong'])}"
+            f" | {pct(r['clarified'])} | {pct(r['reached'])} | {pct(r['no_answer'])}"
+            f" | {pct(r['nlu_elsewhere'])} | {tally.n_out} | {pct(r['no_article_out'])} |"
         )
     own = [(n, t.rates()) for n, t in rows.items() if n in OWN_HEADLINE]
     if own:
@@ -294,10 +290,10 @@ def render(rows: dict[str, Tally], follow_rows: dict[str, Tally], info: dict) ->
             "",
             f"Mean over {', '.join(n for n, _ in own)} (each set counts once, whatever its"
             " size; issue 17's targets in brackets): answered right"
-            f" **{_pct(mean('answered_right'))}** (≥ 75%), reached within one clarification"
-            f" **{_pct(mean('reached'))}** (≥ 92%), answered wrong"
-            f" **{_pct(mean('answered_wrong'))}** (≤ 5%), unanswerable given no article"
-            f" **{_pct(mean('no_article_out'))}** (≥ 80%)."
+            f" **{pct(mean('answered_right'))}** (≥ 75%), reached within one clarification"
+            f" **{pct(mean('reached'))}** (≥ 92%), answered wrong"
+            f" **{pct(mean('answered_wrong'))}** (≤ 5%), unanswerable given no article"
+            f" **{pct(mean('no_article_out'))}** (≥ 80%)."
             " QA4FAQ is reported but not held to them: its relevance lists miss right answers.",
         ]
     if follow_rows:
@@ -312,8 +308,8 @@ def render(rows: dict[str, Tally], follow_rows: dict[str, Tally], info: dict) ->
         for name, tally in follow_rows.items():
             r = tally.rates()
             lines.append(
-                f"| {name} | {tally.n_in} | {_pct(r['answered_right'])}"
-                f" | {_pct(r['answered_wrong'])} | {_pct(r['reached'])} | {_pct(r['no_answer'])} |"
+                f"| {name} | {tally.n_in} | {pct(r['answered_right'])}"
+                f" | {pct(r['answered_wrong'])} | {pct(r['reached'])} | {pct(r['no_answer'])} |"
             )
     every = sorted(ms for t in rows.values() for ms in t.turn_ms)
     if every:

@@ -36,7 +36,7 @@ from pathlib import Path
 import httpx
 
 from bench import faq_bot, quality
-from bench.sections import load_average, measured, run_info, write_section
+from bench.sections import load_average, measured, pct, run_info, write_section
 from desk.tickets import get_open_ticket
 from desk.users import create_user
 from knowledge import phrasings
@@ -195,10 +195,6 @@ def run_set(model: Path, dataset: quality.Dataset, cap: int) -> tuple[dict, Week
     return {"before": before, "after": after, "test": len(test)}, week
 
 
-def _pct(value: float) -> str:
-    return "–" if value != value else f"{100 * value:.1f}%"
-
-
 def render(rows: dict[str, tuple[dict, Week]], info: dict) -> str:
     lines = [
         "## Learning customers' words: plain FAQs after a simulated week",
@@ -223,10 +219,10 @@ def render(rows: dict[str, tuple[dict, Week]], info: dict) -> str:
             f"| {name} | {week.questions} | {week.answered_right} | {week.picked}"
             f" | {week.to_operator} ({week.suggested_right}) | {week.approved}"
             f" | {result['test']}"
-            f" | {_pct(b['answered_right'])} → **{_pct(a['answered_right'])}**"
-            f" | {_pct(b['reached'])} → {_pct(a['reached'])}"
-            f" | {_pct(b['answered_wrong'])} → {_pct(a['answered_wrong'])}"
-            f" | {_pct(b['no_article_out'])} → {_pct(a['no_article_out'])} |"
+            f" | {pct(b['answered_right'])} → **{pct(a['answered_right'])}**"
+            f" | {pct(b['reached'])} → {pct(a['reached'])}"
+            f" | {pct(b['answered_wrong'])} → {pct(a['answered_wrong'])}"
+            f" | {pct(b['no_article_out'])} → {pct(a['no_article_out'])} |"
         )
     return "\n".join(lines)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from bench.sections import pct
 from knowledge.calibration import (
     CLF_CONF_FEATURES,
     CONF_FEATURES,
@@ -116,9 +117,6 @@ def table(results: dict[str, dict[str, float]], names: list[str]) -> list[str]:
     """The section's markdown lines."""
     if not results:
         return []
-
-    def pct(value: float | None) -> str:
-        return "–" if value is None else f"{100 * value:.1f}%"
 
     lines = [
         "### Choosing the plain-FAQ model: each plain FAQ left out in turn (fit data only)",

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from bench import plain_model
-from bench.sections import machine, write_section
+from bench.sections import machine, pct, write_section
 from knowledge.calibration import (
     CLF_CONF_FEATURES,
     CONF_FEATURES,
@@ -581,8 +581,6 @@ def follow_ups(searcher: Searcher, path: Path, split: str) -> dict[str, float] |
 
 
 # ---- report ---------------------------------------------------------------------------------
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.1f}%"
 
 
 def _faq_table(fused: dict, calibration: Calibration) -> list[str]:
@@ -609,9 +607,9 @@ def _faq_table(fused: dict, calibration: Calibration) -> list[str]:
     ]
     for (dataset, split), m in rows:
         lines.append(
-            f"| {dataset} | {split} | {m.get('n_in', '–')} | {_pct(m.get('answered_right'))}"
-            f" | {_pct(m.get('answered_wrong'))} | {_pct(m.get('reached'))}"
-            f" | {_pct(m.get('top3'))} | {m.get('n_out', '–')} | {_pct(m.get('no_article_out'))} |"
+            f"| {dataset} | {split} | {m.get('n_in', '–')} | {pct(m.get('answered_right'))}"
+            f" | {pct(m.get('answered_wrong'))} | {pct(m.get('reached'))}"
+            f" | {pct(m.get('top3'))} | {m.get('n_out', '–')} | {pct(m.get('no_article_out'))} |"
         )
     return [*lines, ""]
 
@@ -656,7 +654,7 @@ def _own_cut_offs_table(own: dict[str, dict]) -> list[str]:
     for name, row in own.items():
         a, b = row["shipped"], row["own"]
         cells = " | ".join(
-            f"{_pct(a.get(k))} → {_pct(b.get(k))}"
+            f"{pct(a.get(k))} → {pct(b.get(k))}"
             for k in ("answered_right", "answered_wrong", "reached", "no_article_out")
         )
         high, low = row["cut_offs"]
@@ -697,8 +695,8 @@ def render(results: dict, notes: dict, calibration: Calibration, info: dict) -> 
         mrr = f"{m['mrr']:.3f}" if "mrr" in m else "–"
         c_at_1 = f"{m['c_at_1']:.3f}" if "c_at_1" in m else "–"
         lines.append(
-            f"| {dataset} | {split} | {m['n']} | {_pct(m.get('top1'))}"
-            f" | {_pct(m.get('answered_right'))} | {_pct(m.get('abstained_out'))}"
+            f"| {dataset} | {split} | {m['n']} | {pct(m.get('top1'))}"
+            f" | {pct(m.get('answered_right'))} | {pct(m.get('abstained_out'))}"
             f" | {mrr} | {c_at_1} |"
         )
     lines += [
@@ -734,9 +732,7 @@ def render(results: dict, notes: dict, calibration: Calibration, info: dict) -> 
         cells = []
         for dataset, split, metric, _ in present:
             value = table.get((dataset, split), {}).get(metric)
-            cells.append(
-                f"{value:.3f}" if metric == "c_at_1" and value is not None else _pct(value)
-            )
+            cells.append(f"{value:.3f}" if metric == "c_at_1" and value is not None else pct(value))
         lines.append(f"| {variant} | " + " | ".join(cells) + " |")
     sweep = info.get("sweep") or []
     if sweep:
@@ -754,10 +750,10 @@ def render(results: dict, notes: dict, calibration: Calibration, info: dict) -> 
             clinc_out = row.get(("CLINC150", "oos_test"), {})
             label = f"**{cut:.3f} (default)**" if cut == calibration.threshold else f"{cut:.2f}"
             lines.append(
-                f"| {label} | {_pct(demo.get('answered_right'))}"
-                f" | {_pct(demo.get('abstained_out'))}"
-                f" | {_pct(clinc_in.get('answered_right'))}"
-                f" | {_pct(clinc_out.get('abstained_out'))} |"
+                f"| {label} | {pct(demo.get('answered_right'))}"
+                f" | {pct(demo.get('abstained_out'))}"
+                f" | {pct(clinc_in.get('answered_right'))}"
+                f" | {pct(clinc_out.get('abstained_out'))} |"
             )
     followups = info.get("followups") or {}
     if followups:
@@ -772,9 +768,9 @@ def render(results: dict, notes: dict, calibration: Calibration, info: dict) -> 
         ]
         for (name, split), m in followups.items():
             lines.append(
-                f"| {name} | {split} | {m['n']} | {_pct(m.get('context_top1'))}"
-                f" | {_pct(m.get('alone_top1'))} | {_pct(m.get('answered_right'))}"
-                f" | {_pct(m.get('answered_wrong'))} | {_pct(m.get('reached'))} |"
+                f"| {name} | {split} | {m['n']} | {pct(m.get('context_top1'))}"
+                f" | {pct(m.get('alone_top1'))} | {pct(m.get('answered_right'))}"
+                f" | {pct(m.get('answered_wrong'))} | {pct(m.get('reached'))} |"
             )
     lines += ["", "### Set-up", ""]
     for name, note in notes.items():

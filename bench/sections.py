@@ -12,6 +12,11 @@ import platform
 from pathlib import Path
 
 
+def pct(value: float | None) -> str:
+    """A rate as the tables print it: one decimal and a percent sign, "–" when unknown."""
+    return "–" if value is None or value != value else f"{100 * value:.1f}%"
+
+
 def markers(name: str) -> tuple[str, str]:
     return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
 
