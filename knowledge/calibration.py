@@ -79,8 +79,11 @@ CONF_FEATURES = (
 # gives (bench.plain_model: held-out plain FAQs' ROC AUC 0.77 -> 0.79, right answers
 # 29% -> 32% at the fitted cut-offs). The shared model does without it: there it cost
 # the rich knowledge bases 1.5 to 4.4 points (xSID en->it, the demo cut to a few
-# articles), whose retrievers agree on most questions, right or wrong.
-PLAIN_CONF_FEATURES = (*CONF_FEATURES, "agree", "agree_q")
+# articles), whose retrievers agree on most questions, right or wrong. ``inv_ppa`` is left
+# out: among plain FAQs it only told bilingual ones (0.5) from monolingual StackFAQ (1),
+# and a week of approved phrasings (0.25) then lowered every confidence, so that learning
+# customers' words answered fewer questions right (Immuni 21% -> 11%, bench.learning).
+PLAIN_CONF_FEATURES = (*(n for n in CONF_FEATURES if n != "inv_ppa"), "agree", "agree_q")
 # The model of "the right article is among the first few" (offer them as choices) sees
 # what the confidence model sees: a question far from every article has low absolute
 # scores whatever their gaps.
