@@ -59,7 +59,7 @@ def _fit(rest: list[tuple[float, list[Evidence]]], own_model: bool, agreement: b
         RANK_FEATURES,
         CONF_FEATURES,
         CLF_CONF_FEATURES,
-        plain_conf_names=PLAIN_CONF_FEATURES if agreement else CONF_FEATURES,
+        plain_conf_names=tuple(n for n in PLAIN_CONF_FEATURES if agreement or n not in AGREEMENT),
     )
 
 
