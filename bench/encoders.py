@@ -24,6 +24,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from copy import copy
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -214,9 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="sportello-encoders-") as tmp:
         for dataset in datasets:
             split = next(iter(dataset.fit))
-            evidence, _ = gather(
-                type(dataset)(dataset.name, dataset.articles, fit=dataset.fit), Path(tmp), encoders
-            )
+            evidence, _ = gather(replace(dataset, report={}), Path(tmp), encoders)
             fit_sets[dataset.name] = (FIT_WEIGHTS.get(dataset.name, 1.0), evidence[split])
             print(f"{dataset.name}: evidence gathered", file=sys.stderr)
     held_out = [name for name in PLAIN_FIT_NAMES if name in fit_sets]

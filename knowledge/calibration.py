@@ -173,9 +173,7 @@ class Calibration:
         return _sigmoid(z)
 
     def to_json(self) -> dict:
-        data = asdict(self)
-        data["plain"] = None if self.plain is None else self.plain.to_json()
-        return data
+        return asdict(self)  # ``plain`` too: asdict recurses into nested dataclasses
 
     @classmethod
     def from_json(cls, data: dict) -> Calibration:
