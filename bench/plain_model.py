@@ -26,6 +26,7 @@ from knowledge.calibration import (
     CLF_CONF_FEATURES,
     CONF_FEATURES,
     PLAIN_CONF_FEATURES,
+    PLAIN_RANK_FEATURES,
     RANK_FEATURES,
     Calibration,
 )
@@ -60,6 +61,7 @@ def _fit(rest: list[tuple[float, list[Evidence]]], own_model: bool, agreement: b
         CONF_FEATURES,
         CLF_CONF_FEATURES,
         plain_conf_names=tuple(n for n in PLAIN_CONF_FEATURES if agreement or n not in AGREEMENT),
+        plain_rank_names=PLAIN_RANK_FEATURES,
     )
 
 

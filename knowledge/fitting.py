@@ -102,11 +102,13 @@ def fit_calibration(
     clf_conf_names: Names | None = None,
     own_plain_model: bool = True,
     plain_conf_names: Names | None = None,
+    plain_rank_names: Names | None = None,
 ) -> Calibration:
     """Fit ranker, then confidence, then the reach model, then both cut-offs.
 
-    Plain FAQs among the fit sets get a model of their own (``fit_plain_model``, whose
-    confidence and reach see ``plain_conf_names``, by default ``conf_names``); with
+    Plain FAQs among the fit sets get a model of their own (``fit_plain_model``, which
+    ranks on ``plain_rank_names`` and whose confidence and reach see
+    ``plain_conf_names``, by default ``rank_names`` and ``conf_names``); with
     ``own_plain_model`` False, only cut-offs of their own on the shared model (what was
     shipped before; bench.plain_model compares the two).
 
@@ -150,7 +152,9 @@ def fit_calibration(
         "operating_points": {k: round(v, 4) for k, v in rich_points.items()},
     }
     if plain_sets and own_plain_model:
-        calibration.plain = fit_plain_model(plain_sets, rank_names, plain_conf_names or conf_names)
+        calibration.plain = fit_plain_model(
+            plain_sets, plain_rank_names or rank_names, plain_conf_names or conf_names
+        )
     elif plain_sets:
         plain = replace(calibration, provenance={})
         plain.threshold, plain.clarify_threshold, points = _fit_operating_points(

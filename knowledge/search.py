@@ -35,6 +35,7 @@ from knowledge.batching import Combiner
 from knowledge.calibration import (
     AGREE_FEATURES,
     AGREE_Q_FEATURES,
+    E5_FEATURES,
     Calibration,
     load_calibration,
 )
@@ -322,7 +323,7 @@ class Searcher:
         n_articles = len({p.article_id for p in questions})
         if not ArticleClassifier.worth_training(len(questions), n_articles):
             return None  # too small to say anything, or too big to retrain in seconds
-        stored = [self._vectors.vectors(encoder.name) for encoder in self.encoders]
+        stored = [self._vectors.vectors(name) for name in self._classifier_encoders()]
         positions = [{vid: row for row, vid in enumerate(ids.tolist())} for ids, _ in stored]
         vids = [p.vid for p in questions if all(p.vid in pos for pos in positions)]
         if not vids:
@@ -334,6 +335,14 @@ class Searcher:
             ]
         )
         return x, [self._vectors.phrasings[vid].article_id for vid in vids]
+
+    def _classifier_encoders(self) -> list[str]:
+        """The encoders whose vectors the article classifier reads, in a fixed order.
+
+        MiniLM's and USE-m's, as when its early stopping and the shipped calibration
+        (``clf_p``) were fitted; e5 informs the plain FAQs' model directly instead."""
+        names = [e.name for e in self.encoders]
+        return [n for n in CLASSIFIER_ENCODERS if n in names] or names
 
     def phrasing_count(self) -> int:
         """How many phrasings are indexed (each question and alternative, per language)."""
@@ -386,7 +395,13 @@ class Searcher:
 
     def _ranked(self, queries: list[str], query_langs: list[str]) -> list[list[Candidate]]:
         """:meth:`rank_many` for a caller that holds the lock and just refreshed."""
-        features = self._candidate_features(queries, query_langs)
+        model = self.calibration.for_shape(self._inv_ppa)
+        encoders = [
+            e
+            for e in self.encoders
+            if e.name not in OPTIONAL_ENCODERS or model.reads(OPTIONAL_ENCODERS[e.name])
+        ]
+        features = self._candidate_features(queries, query_langs, encoders)
         return [rank_candidates(candidates, self.calibration) for candidates in features]
 
     def candidate_features(
@@ -398,9 +413,11 @@ class Searcher:
             return self._candidate_features(queries, query_langs)
 
     def _candidate_features(
-        self, queries: list[str], query_langs: list[str]
+        self, queries: list[str], query_langs: list[str], encoders: list[Encoder] | None = None
     ) -> list[list[Candidate]]:
-        """:meth:`candidate_features` for a caller that holds the lock and just refreshed."""
+        """:meth:`candidate_features` for a caller that holds the lock and just refreshed,
+        with every encoder or only ``encoders`` (the others' features are 0)."""
+        encoders = encoders or self.encoders
         out: list[list[Candidate]] = [[] for _ in queries]
         live = [i for i, q in enumerate(queries) if q]
         if not live or not len(self._vectors):
@@ -409,16 +426,17 @@ class Searcher:
         langs = [query_langs[i] for i in live]
         # retriever name -> one {article id: best score} per query
         evidence: dict[str, list[dict[str, float]]] = defaultdict(list)
-        # The first encoder (MiniLM, the slowest) runs here while a helper thread encodes
-        # with the others and queries the keyword index: on two cores a search then takes
-        # about MiniLM's time plus the fusion (docs/profiling.md). The computations are
+        # The first encoder (e5, the slowest: encoders.default_encoders) runs here while a
+        # helper thread encodes with the others and queries the keyword index: on two
+        # cores a search then takes about the slower side's time plus the fusion
+        # (docs/profiling.md). The computations are
         # the same and the evidence is assembled in the same order, so are the results.
-        first, *others = self.encoders
+        first, *others = encoders
         pending = self._helper().submit(self._encode_and_match, others, texts)
         query_vectors = [first.encode(texts)]
         other_vectors, lexical_hits = pending.result()
         query_vectors += other_vectors
-        for encoder, vectors in zip(self.encoders, query_vectors, strict=True):
+        for encoder, vectors in zip(encoders, query_vectors, strict=True):
             scores, ids = self._vectors.search(encoder.name, vectors, PHRASINGS_PER_RETRIEVER)
             # MiniLM only understands English well: compare it only with phrasings
             # in the customer's language, where its scores mean something.
@@ -437,7 +455,10 @@ class Searcher:
             self._classifier.trained and self._classifier.label_set == self._question_ids
         )
         if classifier_current:
-            probabilities = self._classifier.scores(np.hstack(query_vectors))
+            by_name = {e.name: v for e, v in zip(encoders, query_vectors, strict=True)}
+            probabilities = self._classifier.scores(
+                np.hstack([by_name[n] for n in self._classifier_encoders()])
+            )
             evidence["clf"] = [_top(p, CANDIDATES_PER_RETRIEVER) for p in probabilities]
         for kind, hits_per_text in lexical_hits.items():
             for hits in hits_per_text:
@@ -616,8 +637,13 @@ def _first_by_retriever(candidates: list[Candidate]) -> dict[str, int]:
 
 # The retrievers whose evidence _combine turns into the shipped features.
 _SHIPPED_RETRIEVERS = frozenset(
-    {"usem_q", "usem_a", "minilm_q", "minilm_a", "lex_q", "lex_a", "clf"}
+    {"usem_q", "usem_a", "minilm_q", "minilm_a", "e5_q", "e5_a", "lex_q", "lex_a", "clf"}
 )
+CLASSIFIER_ENCODERS = ("minilm", "usem")
+# Encoders a search leaves out when the model for the knowledge base's shape gives their
+# features no weight: e5 informs only the plain-FAQ model, and a knowledge base with many
+# phrasings per article then searches as fast, and ranks the same, as without it.
+OPTIONAL_ENCODERS = {"e5": E5_FEATURES}
 
 
 # ``clf_p_small`` is the classifier's probability in full up to this many articles and
@@ -670,6 +696,8 @@ def _combine(
             "usem_a": dense("usem_a", article_id),
             "mini_q": dense("minilm_q", article_id) if same_lang else 0.0,
             "mini_a": dense("minilm_a", article_id) if same_lang else 0.0,
+            "e5_q": dense("e5_q", article_id),
+            "e5_a": dense("e5_a", article_id),
             "lex_q": float(np.log1p(max(lex_q, 0.0))),
             "lex_a": float(np.log1p(max(lexical("lex_a", article_id), 0.0))),
             "lex_rel": lex_q / lex_max if lex_max > 0 else 0.0,

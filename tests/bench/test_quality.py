@@ -6,6 +6,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from bench import quality
 
 
@@ -144,3 +146,34 @@ def test_own_cut_offs_are_fitted_on_val_and_reported_on_test_per_faq() -> None:
     table = "\n".join(quality._own_cut_offs_table(own))
     assert "`sportello kb calibrate`" in table
     assert f"| {quality.TRANSIT_NAME} | {row['cut_offs'][0]:.3f} /" in table
+
+
+def test_only_plain_shaped_knowledge_bases_are_searched_with_e5(tmp_path):
+    rich = quality.Article(
+        id="a", lang="it", question="Q?", answer="A.", alt_questions=["B?", "C?", "D?", "E?"]
+    )
+    plain = [
+        quality.Article(id=i, lang=lang, question="Q?", answer="A.")
+        for i in "ab"
+        for lang in ("it", "en")
+    ]
+    assert quality.plain_shaped(plain) and not quality.plain_shaped([rich])
+    used: list[list[str]] = []
+
+    class Indexed(Exception):
+        pass
+
+    def searcher(encoders, **_):
+        used.append([e.name for e in encoders])
+        raise Indexed  # what it was given is all this test needs
+
+    class Encoder:
+        def __init__(self, name):
+            self.name, self.dim = name, 4
+
+    encoders = [Encoder("e5"), Encoder("minilm"), Encoder("usem")]
+    for articles in ([rich], plain):
+        with pytest.MonkeyPatch.context() as mp, pytest.raises(Indexed):
+            mp.setattr(quality, "Searcher", searcher)
+            quality.gather(quality.Dataset("x", articles), tmp_path, encoders)
+    assert used == [["minilm", "usem"], ["e5", "minilm", "usem"]]

@@ -243,3 +243,12 @@ def test_a_calibration_file_of_the_last_release_still_loads():
 
 def _sig(z: float) -> float:
     return 1.0 / (1.0 + np.exp(-z))
+
+
+def test_a_model_reads_a_feature_through_its_weights_or_the_retrievers_agreement():
+    model = Calibration({"usem_q": 1.0, "e5_q": 0.0}, 0.0, {"usem_q_gap": 2.0}, 0.0, 0.5)
+    assert model.reads(("usem_q",)) and model.reads(("usem_q_gap", "x"))
+    # A zero weight is no reading; agreement counts every retriever, e5 among them.
+    assert not model.reads(("e5_q", "e5_a"))
+    model.reach_weights = {"agree": 0.5}
+    assert model.reads(("e5_q", "e5_a")) and not model.reads(("inv_k",))

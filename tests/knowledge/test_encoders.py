@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from knowledge.encoders import BATCH_SIZE, FEW_TEXTS, _normalise, default_encoders
+from knowledge.encoders import (
+    BATCH_SIZE,
+    E5_MAX_CHARS,
+    FEW_TEXTS,
+    _normalise,
+    default_encoders,
+)
 
 QUESTIONS = [
     "Quanto costa la spedizione?",
@@ -69,3 +75,21 @@ def test_a_few_questions_get_exactly_the_vectors_sentence_transformers_gives(min
         )
     )
     assert np.array_equal(minilm.encode(texts), expected)
+
+
+def test_e5_ships_with_its_weights_and_puts_a_paraphrase_before_another_topic():
+    e5 = next(e for e in default_encoders() if e.name == "e5")
+    many = [f"domanda numero {i}" for i in range(BATCH_SIZE + 3)]
+    vectors = e5.encode(["quanto costa la spedizione?", "prezzo del corriere", *many])
+    assert vectors.shape == (BATCH_SIZE + 5, e5.dim) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    other = e5.encode(["come resetto la password?"])[0]
+    assert vectors[0] @ vectors[1] > vectors[0] @ other
+    assert e5.encode([]).shape == (0, e5.dim)
+
+
+def test_e5_reads_a_long_text_only_as_far_as_minilm_does():
+    e5 = next(e for e in default_encoders() if e.name == "e5")
+    head = "quanto costa la spedizione in Sardegna? " * 20
+    long, cut = e5.encode([head + "x" * 20_000, head[:E5_MAX_CHARS]])
+    assert np.allclose(long, cut, atol=1e-6)

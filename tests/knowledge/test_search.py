@@ -272,9 +272,10 @@ def test_a_new_article_wins_while_the_classifier_is_still_retraining(tmp_path, m
 def test_the_other_encoders_and_the_keyword_index_work_beside_the_first_encoder(
     shared_searcher, monkeypatch
 ):
-    first, second = shared_searcher.encoders
+    first, *others = shared_searcher.encoders
+    assert first.name == "e5" and others  # the slowest on the caller's thread
     threads: dict[str, str] = {}
-    for encoder in (first, second):
+    for encoder in (first, *others):
         original = encoder.encode
 
         def recording_encode(texts, encoder=encoder, original=original):
@@ -285,7 +286,7 @@ def test_the_other_encoders_and_the_keyword_index_work_beside_the_first_encoder(
     result = shared_searcher.search("how much is delivery?", "en")
     assert result.results[0].id == "shipping-cost"
     assert threads[first.name] == threading.current_thread().name
-    assert threads[second.name].startswith("search-helper")
+    assert all(threads[other.name].startswith("search-helper") for other in others)
 
 
 def test_a_failure_in_the_helper_thread_reaches_the_caller(fresh_searcher, monkeypatch):
@@ -388,13 +389,15 @@ def test_the_confidence_sees_how_many_retrievers_put_the_candidate_first():
     from knowledge.search import Candidate, rank_candidates
 
     def candidate(article_id: str, **scores: float) -> Candidate:
-        features = dict.fromkeys(("usem_q", "usem_a", "mini_q", "mini_a", "lex_q", "lex_a"), 0.1)
+        features = dict.fromkeys(
+            ("usem_q", "usem_a", "mini_q", "mini_a", "e5_q", "e5_a", "lex_q", "lex_a"), 0.1
+        )
         return Candidate(article_id, {**features, **scores, "inv_ppa": 1.0})
 
     ranked = rank_candidates(
         [
-            candidate("both", usem_q=0.9, mini_q=0.8, usem_a=0.7),
-            candidate("keywords", lex_q=2.0, lex_a=1.0),
+            candidate("both", usem_q=0.9, mini_q=0.8, usem_a=0.7, e5_q=0.8),
+            candidate("keywords", lex_q=2.0, lex_a=1.0, e5_a=0.6),
             # MiniLM had no phrasing in the customer's language: its zeros put nobody first.
             candidate("none", mini_a=0.0),
         ],
@@ -402,7 +405,43 @@ def test_the_confidence_sees_how_many_retrievers_put_the_candidate_first():
     )
     agree = {c.article_id: (c.conf_features["agree"], c.conf_features["agree_q"]) for c in ranked}
     # mini_a is 0.1 for the first two: the tie goes to the better-ranked candidate.
-    assert agree["both"] == (pytest.approx(4 / 6), pytest.approx(2 / 3))
-    assert agree["keywords"] == (pytest.approx(2 / 6), pytest.approx(1 / 3))
+    assert agree["both"] == (pytest.approx(5 / 8), pytest.approx(3 / 4))
+    assert agree["keywords"] == (pytest.approx(3 / 8), pytest.approx(1 / 4))
     assert agree["none"] == (0.0, 0.0)
     assert ranked[0].confidence > ranked[1].confidence
+
+
+def test_e5_is_asked_only_where_the_knowledge_bases_model_reads_it(fresh_searcher, tmp_path):
+    """A knowledge base with many phrasings per article searches without e5 (its model
+    gives e5 no weight: as fast, and ranked the same, as before e5 shipped); a plain FAQ,
+    whose model ranks with it, asks it every time."""
+    shipped = load_calibration()
+    assert shipped.plain is not None and shipped.plain.reads(("e5_q", "e5_a"))
+    assert not shipped.reads(("e5_q", "e5_a"))
+    asked: list[str] = []
+    rich = Searcher(db_path=fresh_searcher.db_path, index_dir=fresh_searcher.index_dir)
+    plain_articles = [
+        Article(id=a.id, lang=a.lang, question=a.question, answer=a.answer)
+        for a in FIXTURE_ARTICLES
+    ]
+    plain = build_kb(tmp_path / "plain", plain_articles)
+    for searcher in (rich, plain):
+        searcher.refresh()
+        searcher.encoders = [_Recorded(e, asked) for e in searcher.encoders]
+    rich.search("quanto costa la spedizione?")
+    assert sorted(asked) == ["minilm", "usem"]
+    asked.clear()
+    assert plain.search("quanto costa la spedizione?").results[0].id == "shipping-cost"
+    assert sorted(asked) == ["e5", "minilm", "usem"]
+
+
+class _Recorded:
+    """An encoder that notes its name each time it is asked, for the test above."""
+
+    def __init__(self, encoder, asked: list[str]) -> None:
+        self.encoder, self.asked = encoder, asked
+        self.name, self.dim = encoder.name, encoder.dim
+
+    def encode(self, texts):
+        self.asked.append(self.name)
+        return self.encoder.encode(texts)
