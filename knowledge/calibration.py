@@ -76,8 +76,8 @@ CONF_FEATURES = (
 # put the candidate first (``agree``: of ``AGREE_FEATURES``; ``agree_q``: of those
 # matching question phrasings). With one phrasing per article, agreement between
 # retrievers that fail differently is a sign of a right answer that no single score
-# gives (bench.plain_model: held-out plain FAQs' ROC AUC 0.77 -> 0.79, right answers
-# 29% -> 32% at the fitted cut-offs). The shared model does without it: there it cost
+# gives (bench.plain_model: held-out plain FAQs' ROC AUC 0.76 -> 0.82, right answers
+# 29% -> 36% at the fitted cut-offs, e5 in both). The shared model does without it: there it cost
 # the rich knowledge bases 1.5 to 4.4 points (xSID en->it, the demo cut to a few
 # articles), whose retrievers agree on most questions, right or wrong. ``inv_ppa`` is left
 # out: among plain FAQs it only told bilingual ones (0.5) from monolingual StackFAQ (1),
@@ -156,7 +156,7 @@ class Calibration:
         scores lower, and whether the retrievers agree says more than how high any one
         of them scores. Fitted together with the rich knowledge bases, a plain FAQ's
         right answers and wrong ones were told apart worse (held-out plain FAQs, ROC
-        AUC 0.781 against 0.790 with a model of its own: bench.plain_model).
+        AUC 0.789 against 0.816 with a model of its own: bench.plain_model).
         """
         if self.plain is not None and inv_ppa >= PLAIN_KB_MIN_INV_PPA:
             return self.plain
