@@ -7,20 +7,22 @@ import random
 import pytest
 
 from bench.plain_model import VARIANTS, leave_one_faq_out, separation, table
-from knowledge.calibration import RANK_FEATURES, Calibration
+from knowledge.calibration import PLAIN_RANK_FEATURES, RANK_FEATURES, Calibration
 from knowledge.fitting import Evidence, Query
 from knowledge.search import Candidate
 
 
 def _set(seed: int, inv_ppa: float, telling: str) -> list[Evidence]:
-    """Questions whose right article only ``telling`` picks out (a quarter unanswerable)."""
+    """Questions whose right article only ``telling`` picks out (a quarter unanswerable);
+    plain FAQs' evidence carries e5's scores too, as bench.quality gathers it."""
     rng = random.Random(seed)
+    names = PLAIN_RANK_FEATURES if inv_ppa >= 0.25 else RANK_FEATURES
     out = []
     for i in range(160):
         answerable = i % 4 != 0
         candidates = []
         for article_id in ("right", "b", "c"):
-            features = {name: rng.random() for name in RANK_FEATURES}
+            features = {name: rng.random() for name in names}
             features.update(inv_ppa=inv_ppa, inv_k=1 / 3, clf_p_small=features["clf_p"])
             features["clf_on"] = 1.0 if inv_ppa < 0.25 else 0.0  # as search._combine says
             if answerable and article_id == "right":
