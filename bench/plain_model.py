@@ -2,11 +2,11 @@
 
 The shipped calibration (knowledge.fitting.fit_calibration) gives knowledge bases with
 one question per article their own ranker, confidence and reach model, and its
-confidence sees how many retrievers put a candidate first (``agree``). Both choices
-were made here, on the val splits of our plain FAQs only: each FAQ is held out, the
-models are fitted on everything else, and the held-out FAQ's val questions judge them.
-A company's FAQ is never one we fitted on, so this is the honest comparison; test
-splits are not used.
+confidence sees how many retrievers put a candidate first (``agree``) and, for plain
+FAQs, the plain ranker's own logit and margin. These choices were made here, on the
+val splits of our plain FAQs only: each FAQ is held out, the models are fitted on
+everything else, and the held-out FAQ's val questions judge them. A company's FAQ is
+never one we fitted on, so this is the honest comparison; test splits are not used.
 
 Besides the rates at the fitted cut-offs, two figures do not depend on where the
 cut-offs fall: the ROC AUC of the confidence (right answer against wrong or
@@ -28,24 +28,30 @@ from knowledge.calibration import (
     PLAIN_CONF_FEATURES,
     PLAIN_RANK_FEATURES,
     RANK_FEATURES,
+    RANKER_FEATURES,
     Calibration,
 )
 from knowledge.fitting import Evidence, fit_calibration, measure, offered_ids, rank_evidence
 
 AGREEMENT = ("agree", "agree_q")
-# name -> (plain FAQs get their own model, the confidence sees agreement)
+# name -> (plain FAQs get their own model, the confidence sees agreement, the plain
+# model's confidence and reach see its ranker's logit and margin)
 VARIANTS = {
-    "one model for every knowledge base, no agreement": (False, False),
-    "one model for every knowledge base, with agreement": (False, True),
-    "plain FAQs' own model, no agreement": (True, False),
-    "plain FAQs' own model with agreement (shipped)": (True, True),
+    "one model for every knowledge base, no agreement": (False, False, False),
+    "one model for every knowledge base, with agreement": (False, True, False),
+    "plain FAQs' own model, no agreement": (True, False, False),
+    "plain FAQs' own model with agreement": (True, True, False),
+    "plain FAQs' own model with agreement and its ranker's margin (shipped)": (True, True, True),
 }
 MAX_WRONG_FOR_BEST = 0.05
 MAX_OUT_ANSWERED_FOR_BEST = 0.20
 
 
-def _fit(rest: list[tuple[float, list[Evidence]]], own_model: bool, agreement: bool) -> Calibration:
-    """One variant fitted on ``rest``; with its own model only the plain FAQs' sees agreement."""
+def _fit(
+    rest: list[tuple[float, list[Evidence]]], own_model: bool, agreement: bool, ranker: bool
+) -> Calibration:
+    """One variant fitted on ``rest``; with its own model only the plain FAQs' sees
+    agreement and its ranker's scores."""
     if not own_model:
         extra = AGREEMENT if agreement else ()
         return fit_calibration(
@@ -55,12 +61,13 @@ def _fit(rest: list[tuple[float, list[Evidence]]], own_model: bool, agreement: b
             (*CLF_CONF_FEATURES, *extra),
             own_plain_model=False,
         )
+    left_out = (() if agreement else AGREEMENT) + (() if ranker else RANKER_FEATURES)
     return fit_calibration(
         rest,
         RANK_FEATURES,
         CONF_FEATURES,
         CLF_CONF_FEATURES,
-        plain_conf_names=tuple(n for n in PLAIN_CONF_FEATURES if agreement or n not in AGREEMENT),
+        plain_conf_names=tuple(n for n in PLAIN_CONF_FEATURES if n not in left_out),
         plain_rank_names=PLAIN_RANK_FEATURES,
     )
 
@@ -104,11 +111,11 @@ def leave_one_faq_out(
     ``held_out`` names the plain FAQs' val evidence to leave out one at a time.
     """
     out: dict[str, dict[str, float]] = {}
-    for variant, (own_model, agreement) in VARIANTS.items():
+    for variant, flags in VARIANTS.items():
         rows = []
         for evidences in held_out.values():
             rest = [(w, e) for w, e in fit_sets if e is not evidences]
-            calibration = _fit(rest, own_model, agreement)
+            calibration = _fit(rest, *flags)
             rows.append({**measure(evidences, calibration), **separation(evidences, calibration)})
         keys = set.intersection(*(set(r) for r in rows))
         out[variant] = {k: float(np.mean([r[k] for r in rows])) for k in keys}

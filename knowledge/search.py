@@ -603,10 +603,12 @@ def rank_candidates(candidates: list[Candidate], calibration: Calibration) -> li
             other = best[1] if own >= best[0] and len(best) > 1 else best[0]
             conf_features[f"{name}_gap"] = own - other if len(candidates) > 1 else own
         conf_features["logit"] = candidate.logit
+        # A lone candidate leads nobody: no lead rather than an invented one (only the
+        # plain model reads this, fitted on FAQs of 31 articles and more).
         conf_features["margin"] = (
             candidate.logit - (candidates[1] if i == 0 else candidates[0]).logit
             if len(candidates) > 1
-            else 5.0
+            else 0.0
         )
         first_in = [name for name, index in firsts.items() if index == i]
         conf_features["agree"] = len(first_in) / len(AGREE_FEATURES)

@@ -421,6 +421,33 @@ def test_the_confidence_sees_how_many_retrievers_put_the_candidate_first():
     assert ranked[0].confidence > ranked[1].confidence
 
 
+def test_a_plain_faqs_confidence_sees_its_rankers_lead_and_the_shared_one_does_not():
+    """The plain model reads its ranker's logit and margin (calibration.RANKER_FEATURES):
+    the same best article is surer the further it leads the runner-up; the model shared
+    with rich knowledge bases, where those mix regimes, ignores them."""
+    from knowledge.calibration import RANKER_FEATURES, Calibration
+    from knowledge.search import Candidate, rank_candidates
+
+    shipped = load_calibration()
+    assert shipped.plain.reads(RANKER_FEATURES) and not shipped.reads(RANKER_FEATURES)
+    plain = Calibration({"usem_q": 10.0}, 0.0, {"margin": 1.0}, 0.0, 0.5)
+    calibration = Calibration({"usem_q": 10.0}, 0.0, {"usem_q": 1.0}, 0.0, 0.5, plain=plain)
+
+    def best_of(runner_up: float, inv_ppa: float) -> Candidate:
+        candidates = [
+            Candidate("best", {"usem_q": 0.8, "inv_ppa": inv_ppa}),
+            Candidate("other", {"usem_q": runner_up, "inv_ppa": inv_ppa}),
+        ]
+        return rank_candidates(candidates, calibration)[0]
+
+    near, far = best_of(0.75, 1.0), best_of(0.2, 1.0)
+    assert near.article_id == far.article_id == "best"
+    assert near.conf_features["margin"] == pytest.approx(0.5)
+    assert far.conf_features["margin"] == pytest.approx(6.0)
+    assert far.confidence > near.confidence
+    assert best_of(0.75, 0.05).confidence == best_of(0.2, 0.05).confidence
+
+
 def test_e5_is_asked_only_where_the_knowledge_bases_model_reads_it(fresh_searcher, tmp_path):
     """A knowledge base with many phrasings per article searches without e5 (its model
     gives e5 no weight: as fast, and ranked the same, as before e5 shipped); a plain FAQ,
@@ -455,3 +482,16 @@ class _Recorded:
     def encode(self, texts):
         self.asked.append(self.name)
         return self.encoder.encode(texts)
+
+
+def test_a_one_article_faq_does_not_answer_every_question_with_its_article(tmp_path):
+    """A company starting with a single article: the plain model (which reads how far
+    the best article leads the next, and there is no next) still gives no article to
+    questions off its topic."""
+    only = FIXTURE_ARTICLES[0]
+    searcher = build_kb(
+        tmp_path, [Article(id=only.id, lang=only.lang, question=only.question, answer=only.answer)]
+    )
+    for off_topic in ("che tempo fa domani a Milano?", "chi ha vinto la partita ieri sera?"):
+        result = searcher.search(off_topic, lang="it")
+        assert result.decision == "abstain", (off_topic, result.decision)
