@@ -7,7 +7,12 @@ import random
 import pytest
 
 from bench.plain_model import VARIANTS, leave_one_faq_out, separation, table
-from knowledge.calibration import PLAIN_RANK_FEATURES, RANK_FEATURES, Calibration
+from knowledge.calibration import (
+    PLAIN_KB_MIN_INV_PPA,
+    PLAIN_RANK_FEATURES,
+    RANK_FEATURES,
+    Calibration,
+)
 from knowledge.fitting import Evidence, Query
 from knowledge.search import Candidate
 
@@ -16,7 +21,7 @@ def _set(seed: int, inv_ppa: float, telling: str) -> list[Evidence]:
     """Questions whose right article only ``telling`` picks out (a quarter unanswerable);
     plain FAQs' evidence carries e5's scores too, as bench.quality gathers it."""
     rng = random.Random(seed)
-    names = PLAIN_RANK_FEATURES if inv_ppa >= 0.25 else RANK_FEATURES
+    names = PLAIN_RANK_FEATURES if inv_ppa >= PLAIN_KB_MIN_INV_PPA else RANK_FEATURES
     out = []
     for i in range(160):
         answerable = i % 4 != 0

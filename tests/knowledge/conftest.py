@@ -76,6 +76,11 @@ FIXTURE_ARTICLES = [
 ]
 
 
+def plain_copies(articles: list[Article]) -> list[Article]:
+    """The articles as a plain FAQ has them: question and answer, no other phrasings."""
+    return [Article(id=a.id, lang=a.lang, question=a.question, answer=a.answer) for a in articles]
+
+
 def build_kb(data_dir: Path, articles: list[Article] = FIXTURE_ARTICLES) -> Searcher:
     """A searcher over a fresh store in ``data_dir`` holding ``articles``."""
     db_path = data_dir / "sportello.db"

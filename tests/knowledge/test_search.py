@@ -15,7 +15,7 @@ from knowledge.search import MAX_SUGGESTIONS, Searcher, clean_query, get_searche
 from knowledge.store import Article, set_status, upsert_article
 from sportello.settings import get_settings
 from tests.databases import open_db
-from tests.knowledge.conftest import FIXTURE_ARTICLES, build_kb
+from tests.knowledge.conftest import FIXTURE_ARTICLES, build_kb, plain_copies
 
 
 @pytest.mark.parametrize(
@@ -276,11 +276,8 @@ def test_the_other_encoders_and_the_keyword_index_work_beside_the_first_encoder(
     """The slowest encoder the knowledge base's model reads runs on the caller's thread:
     e5 for a plain FAQ, MiniLM where e5 is not asked (many phrasings per article)."""
     if shape == "plain":
-        plain_articles = [
-            Article(id=a.id, lang=a.lang, question=a.question, answer=a.answer)
-            for a in FIXTURE_ARTICLES
-        ]
-        searcher, expected_first = build_kb(tmp_path / "plain", plain_articles), "e5"
+        searcher = build_kb(tmp_path / "plain", plain_copies(FIXTURE_ARTICLES))
+        expected_first = "e5"
     else:
         searcher, expected_first = shared_searcher, "minilm"
     threads: dict[str, str] = {}
@@ -369,7 +366,6 @@ def test_article_gives_the_customers_language_else_the_other(fresh_searcher):
 
 
 def test_a_plain_faq_gets_the_calibrations_plain_model(fresh_searcher, tmp_path):
-    from knowledge.store import Article
 
     shipped = load_calibration()
     calibration = replace(
@@ -384,11 +380,7 @@ def test_a_plain_faq_gets_the_calibrations_plain_model(fresh_searcher, tmp_path)
         calibration=calibration,
     )
     assert rich.search("quanto costa la spedizione?").decision == "answer"
-    plain_articles = [
-        Article(id=a.id, lang=a.lang, question=a.question, answer=a.answer)
-        for a in FIXTURE_ARTICLES
-    ]
-    plain = build_kb(tmp_path / "plain", plain_articles)
+    plain = build_kb(tmp_path / "plain", plain_copies(FIXTURE_ARTICLES))
     plain.calibration = calibration
     assert plain.search("quanto costa la spedizione?").decision == "clarify"
     assert (plain.threshold, plain.clarify_threshold) == (1.01, 0.0)
@@ -457,11 +449,7 @@ def test_e5_is_asked_only_where_the_knowledge_bases_model_reads_it(fresh_searche
     assert not shipped.reads(("e5_q", "e5_a"))
     asked: list[str] = []
     rich = Searcher(db_path=fresh_searcher.db_path, index_dir=fresh_searcher.index_dir)
-    plain_articles = [
-        Article(id=a.id, lang=a.lang, question=a.question, answer=a.answer)
-        for a in FIXTURE_ARTICLES
-    ]
-    plain = build_kb(tmp_path / "plain", plain_articles)
+    plain = build_kb(tmp_path / "plain", plain_copies(FIXTURE_ARTICLES))
     for searcher in (rich, plain):
         searcher.refresh()
         searcher.encoders = [_Recorded(e, asked) for e in searcher.encoders]
@@ -488,10 +476,7 @@ def test_a_one_article_faq_does_not_answer_every_question_with_its_article(tmp_p
     """A company starting with a single article: the plain model (which reads how far
     the best article leads the next, and there is no next) still gives no article to
     questions off its topic."""
-    only = FIXTURE_ARTICLES[0]
-    searcher = build_kb(
-        tmp_path, [Article(id=only.id, lang=only.lang, question=only.question, answer=only.answer)]
-    )
+    searcher = build_kb(tmp_path, plain_copies(FIXTURE_ARTICLES[:1]))
     for off_topic in ("che tempo fa domani a Milano?", "chi ha vinto la partita ieri sera?"):
         result = searcher.search(off_topic, lang="it")
         assert result.decision == "abstain", (off_topic, result.decision)
