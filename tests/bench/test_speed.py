@@ -242,3 +242,31 @@ def test_cpu_seconds_are_counted_per_service_with_its_workers(tmp_path: Path) ->
             started.wait()
     assert 0.4 <= used["busy"] < 5
     assert used["idle"] < 0.3
+
+
+def _one(p50_ms: float, p95_ms: float, kb_ms: float) -> load.Summary:
+    return load.Summary(
+        turns=50, errors=0, wall_s=5.0, p50_ms=p50_ms, p95_ms=p95_ms, p99_ms=p95_ms,
+        throughput=10.0, by_kind={"kb": kb_ms, "greet": 9.0},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("p50_ms", "p95_ms", "met"), [(24.0, 37.0, True), (41.0, 60.0, False), (30.0, 81.0, False)]
+)
+def test_the_plain_faq_turn_is_judged_against_issue_17s_latency_target(
+    p50_ms: float, p95_ms: float, met: bool
+) -> None:
+    stack = speed.StackResults(
+        plain_one=_one(p50_ms, p95_ms, 27.0),
+        plain_search=probes.Timings(110, 17.0, 22.0),
+        plain_screened={"sampled": 110, "kept": 54},
+    )
+    info = {"date": "d", "machine": "m", "seconds": 1.0, "load_before": "", "load_after": ""}
+    info["command"] = "c"
+    text = speed.render(stack, [], [], info)
+    [row] = [line for line in text.splitlines() if line.startswith("| one conversation on a plain")]
+    assert f"p50 {p50_ms:.1f} ms, p95 {p95_ms:.1f} ms; knowledge-base turns p50 27.0 ms" in row
+    assert row.endswith("✅ |" if met else "❌ |")
+    assert "| plain FAQ: knowledge-base search alone (e5 searched) | 17 | 22 | 110 |" in text
+    assert "(54 of 110:" in text
