@@ -14,9 +14,17 @@ unanswerable) and of the reach model (right article among the choices), and the 
 questions the confidence could answer right with at most 5% answered wrong and 20% of
 the unanswerable answered, cut-off chosen on the held-out set itself: how well the
 model *can* separate, not what the shipped cut-off does.
+
+A plain FAQ does not stay plain: every approved customer wording is one more phrasing,
+and past ``PLAIN_KB_MIN_INV_PPA`` (4 phrasings per article, both languages together)
+the knowledge base gets the shared model. Where that hand-over belongs is measured by
+``hand_over``: the demo with 0, 1, 2... of its written phrasings per article, its val
+questions judged by both models, each fitted without any of the demo's data.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
@@ -26,6 +34,7 @@ from knowledge.calibration import (
     CLF_CONF_FEATURES,
     CONF_FEATURES,
     PLAIN_CONF_FEATURES,
+    PLAIN_KB_MIN_INV_PPA,
     PLAIN_RANK_FEATURES,
     RANK_FEATURES,
     RANKER_FEATURES,
@@ -147,4 +156,76 @@ def table(results: dict[str, dict[str, float]], names: list[str]) -> list[str]:
             f" | {pct(m.get('no_article_out'))} | {m['auc_answer']:.3f} | {m['auc_reach']:.3f}"
             f" | {pct(m['best_right'])} |"
         )
+    return [*lines, ""]
+
+
+# Alternative phrasings kept per demo article (per language version) for the hand-over
+# table; None keeps every one (the demo as written, 12-14 per article).
+HAND_OVER_PHRASINGS = (0, 1, 2, 3, 4, 6, 9, None)
+
+
+def hand_over(
+    rest: list[tuple[float, list[Evidence]]], shapes: dict[int | None, list[Evidence]]
+) -> list[dict]:
+    """Per shape of the demo (``HAND_OVER_PHRASINGS`` -> its val evidence, searched with
+    every encoder), the plain model's and the shared model's figures.
+
+    ``rest`` must hold none of the demo's data (neither the demo nor its plain or small
+    cuts): the demo's val questions then judge two models that never saw them.
+    """
+    calibration = fit_calibration(
+        rest,
+        RANK_FEATURES,
+        CONF_FEATURES,
+        CLF_CONF_FEATURES,
+        plain_conf_names=PLAIN_CONF_FEATURES,
+        plain_rank_names=PLAIN_RANK_FEATURES,
+    )
+    if calibration.plain is None:
+        return []
+    models = {"plain": calibration.plain, "shared": replace(calibration, plain=None)}
+    rows = []
+    for kept, evidences in shapes.items():
+        firsts = [e.candidates[0].features.get("inv_ppa", 0.0) for e in evidences if e.candidates]
+        if not firsts:
+            continue
+        row: dict = {"kept": kept, "inv_ppa": firsts[0]}
+        for name, model in models.items():
+            row[name] = {**measure(evidences, model), **separation(evidences, model)}
+        row["shipped"] = "plain" if firsts[0] >= PLAIN_KB_MIN_INV_PPA else "shared"
+        rows.append(row)
+    return rows
+
+
+def hand_over_table(rows: list[dict]) -> list[str]:
+    """The hand-over's markdown lines."""
+    if not rows:
+        return []
+    lines = [
+        "### Where a plain FAQ becomes a rich one: plain model against shared model",
+        "",
+        "The demo knowledge base with only some of its written phrasings per article (per"
+        " language version), its val questions; both models fitted on every fit set"
+        " except the demo's own (the demo, its first-question cut and its small cuts), so"
+        " neither has seen these questions. A knowledge base gets the plain model while"
+        f" it has at most {round(1 / PLAIN_KB_MIN_INV_PPA)} phrasings per article, both"
+        " languages together (`PLAIN_KB_MIN_INV_PPA`); approved customer wordings add"
+        " phrasings, so a plain FAQ moves down this table as it learns.",
+        "",
+        "| alternative phrasings kept | phrasings per article | model | answered right"
+        " | answered wrong | reached within one clarification | unanswerable given no article"
+        " | AUC: right answer | best right at ≤ 5% wrong |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        kept = "all" if row["kept"] is None else str(row["kept"])
+        for name in ("plain", "shared"):
+            m = row[name]
+            label = f"**{name}** (used)" if row["shipped"] == name else name
+            lines.append(
+                f"| {kept} | {1 / row['inv_ppa']:.1f} | {label} | {pct(m.get('answered_right'))}"
+                f" | {pct(m.get('answered_wrong'))} | {pct(m.get('reached'))}"
+                f" | {pct(m.get('no_article_out'))} | {m['auc_answer']:.3f}"
+                f" | {pct(m['best_right'])} |"
+            )
     return [*lines, ""]

@@ -369,6 +369,19 @@ def load_demo(quick: bool) -> Dataset | None:
     )
 
 
+def demo_shapes(demo: Dataset) -> dict[int | None, Dataset]:
+    """The demo with at most k alternative phrasings per article version, its val
+    questions only (plain_model.HAND_OVER_PHRASINGS; None keeps every one)."""
+    return {
+        kept: Dataset(
+            f"{DEMO_NAME} {'all' if kept is None else kept} phrasings",
+            [replace(a, alt_questions=list(a.alt_questions[:kept])) for a in demo.articles],
+            fit={"val": demo.fit["val"]},
+        )
+        for kept in plain_model.HAND_OVER_PHRASINGS
+    }
+
+
 def demo_cuts(demo: Dataset) -> tuple[list[Dataset], list[Dataset]]:
     """Small knowledge bases cut from the demo: (fit cuts of val, report cuts of test)."""
     ids = sorted({a.id for a in demo.articles})
@@ -491,12 +504,15 @@ class CachedEncoder:
         return np.vstack([self._cache[t] for t in texts])
 
 
-def gather(dataset: Dataset, workdir: Path, encoders) -> tuple[dict[str, list[Evidence]], dict]:
+def gather(
+    dataset: Dataset, workdir: Path, encoders, every_encoder: bool = False
+) -> tuple[dict[str, list[Evidence]], dict]:
     """Index the data set's articles in a temporary store and collect evidence per query.
 
     A knowledge base with many phrasings per article is searched without the encoders
-    its model does not read (search.OPTIONAL_ENCODERS: e5), as the bot searches it."""
-    if not plain_shaped(dataset.articles):
+    its model does not read (search.OPTIONAL_ENCODERS: e5), as the bot searches it,
+    unless ``every_encoder`` (to judge the plain model on it too: plain_model.hand_over)."""
+    if not every_encoder and not plain_shaped(dataset.articles):
         encoders = [e for e in encoders if e.name not in OPTIONAL_ENCODERS]
     slug = slugify(dataset.name)
     searcher = Searcher(
@@ -700,6 +716,7 @@ def render(results: dict, notes: dict, calibration: Calibration, info: dict) -> 
         *_faq_table(fused, calibration),
         *_own_cut_offs_table(info.get("own_cut_offs") or {}),
         *plain_model.table(info.get("plain_model") or {}, PLAIN_FIT_NAMES),
+        *plain_model.hand_over_table(info.get("hand_over") or []),
         "### At the default cut-off (fused)",
         "",
         "| data set | split | queries | top-1 | answered right | abstained when unanswerable"
@@ -866,6 +883,13 @@ def main(argv: list[str] | None = None) -> int:
             for s in d.fit
             if evidence[d.name][s]
         ]
+        # Everything fitted on the demo's questions, left out to judge the hand-over.
+        demo_fit_sets = [
+            evidence[name][split]
+            for name in (DEMO_NAME, DEMO_PLAIN_NAME)
+            for split in evidence.get(name, {})
+            if split == "val"
+        ]
         demo = next((d for d in datasets if d.name == DEMO_NAME), None)
         if demo is not None:
             t0 = time.perf_counter()
@@ -874,6 +898,7 @@ def main(argv: list[str] | None = None) -> int:
             for cut in fit_cuts:
                 cut_evidence, _ = gather(cut, Path(tmp), cached)
                 fit_sets.append((1.0 / len(fit_cuts), cut_evidence["val"]))
+                demo_fit_sets.append(fit_sets[-1][1])
             small = Dataset(
                 SMALL_KB_NAME,
                 [],
@@ -930,6 +955,16 @@ def main(argv: list[str] | None = None) -> int:
         plain_choice = plain_model.leave_one_faq_out(fit_sets, held_out) if held_out else {}
         for variant, m in plain_choice.items():
             print(f"plain model, leave one out | {variant}: {m}", file=sys.stderr)
+        hand_over = []
+        if demo is not None:
+            shapes = {
+                kept: gather(shape, Path(tmp), cached, every_encoder=True)[0]["val"]
+                for kept, shape in demo_shapes(demo).items()
+            }
+            rest = [(w, e) for w, e in fit_sets if not any(e is d for d in demo_fit_sets)]
+            hand_over = plain_model.hand_over(rest, shapes)
+            for row in hand_over:
+                print(f"hand-over {row}", file=sys.stderr)
         sweep = cut_off_sweep(evidence, fitted["fused"])
         own = own_cut_offs(evidence, fitted["fused"])
         for name, row in own.items():
@@ -983,6 +1018,7 @@ def main(argv: list[str] | None = None) -> int:
         "sweep": sweep,
         "own_cut_offs": own,
         "plain_model": plain_choice,
+        "hand_over": hand_over,
         "followups": followup_results,
     }
     section = render(results, notes, calibration, info)

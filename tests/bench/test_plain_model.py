@@ -6,7 +6,14 @@ import random
 
 import pytest
 
-from bench.plain_model import VARIANTS, leave_one_faq_out, separation, table
+from bench.plain_model import (
+    VARIANTS,
+    hand_over,
+    hand_over_table,
+    leave_one_faq_out,
+    separation,
+    table,
+)
 from knowledge.calibration import (
     PLAIN_KB_MIN_INV_PPA,
     PLAIN_RANK_FEATURES,
@@ -63,3 +70,19 @@ def test_separation_is_perfect_when_the_confidence_is():
     figures = separation(evidences, model)
     assert figures["auc_answer"] == pytest.approx(1.0)
     assert figures["best_right"] == pytest.approx(1.0)
+
+
+def test_the_hand_over_judges_both_models_on_each_shape_and_marks_the_one_used():
+    # Rich knowledge bases: USE-m tells the right article; plain FAQs: the keyword index.
+    rest = [(1.0, _set(20, 0.05, "usem_q")), (1.0, _set(21, 0.05, "usem_q"))]
+    rest += [(1.0, _set(n, 1.0, "lex_q")) for n in (22, 23)]
+    shapes = {0: _set(30, 0.5, "lex_q"), None: _set(31, 0.05, "usem_q")}
+    rows = hand_over(rest, shapes)
+    assert [(row["kept"], row["shipped"]) for row in rows] == [(0, "plain"), (None, "shared")]
+    plain_shape, rich_shape = rows
+    assert plain_shape["plain"]["top1"] > plain_shape["shared"]["top1"] + 0.1
+    assert rich_shape["shared"]["top1"] > rich_shape["plain"]["top1"] + 0.1
+    lines = [line for line in hand_over_table(rows) if line.startswith("| ")]
+    assert len(lines) == 1 + 2 * len(rows)
+    assert lines[1].startswith("| 0 | 2.0 | **plain** (used) |")
+    assert lines[4].startswith("| all | 20.0 | **shared** (used) |")

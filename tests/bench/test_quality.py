@@ -104,6 +104,21 @@ def test_the_demo_plain_set_reuses_the_demo_questions_on_one_question_per_articl
     assert len(dataset.fit["val"]) == len(dataset.report["test"]) == 174
 
 
+def test_the_hand_over_shapes_keep_k_phrasings_of_the_demo_and_only_its_val_questions() -> None:
+    demo = quality.load_demo(quick=False)
+    assert demo is not None
+    shapes = quality.demo_shapes(demo)
+    assert list(shapes) == list(quality.plain_model.HAND_OVER_PHRASINGS)
+    for kept, shape in shapes.items():
+        assert shape.report == {} and shape.fit["val"] == demo.fit["val"]
+        for article, whole in zip(shape.articles, demo.articles, strict=True):
+            assert (article.id, article.question) == (whole.id, whole.question)
+            assert article.alt_questions == whole.alt_questions[:kept]
+    assert not quality.plain_shaped(shapes[None].articles)
+    assert quality.plain_shaped(shapes[0].articles)
+    assert demo.articles[0].alt_questions  # the shapes copied, never trimmed the demo
+
+
 def _evidence(seed: int, n_in: int, n_out: int) -> list:
     """Right articles score 0.55-0.95, unanswerable questions' best 0.05-0.45."""
     import random
