@@ -22,6 +22,14 @@ are offered. With the higher confidence instead, a fifth of the second turns got
 wrong answer through the whole bot (bench.faq_bot); on the val splits the lower one
 took the share of second turns that reach their article with at most one click from
 55% to 70% (demo) and from 65% to 85% (transit).
+
+Of the previous answer only its opening joins the context (``CONTEXT_ANSWER_CHARS``):
+the encoders' time grows with the text, and the whole answer made a follow-up search
+cost about four single searches (bench.speed: the action server's webhook 43 ms against
+a 12 ms search, and the one-customer p95 turn near the 80 ms target). On the follow-up
+val splits (demo and transit) the opening put the right article first as often as the
+whole answer did, cut anywhere from 80 to 400 characters (the previous question alone
+lost one transit conversation's reach); a follow-up turn took 99 -> 55 ms in the probe.
 """
 
 from __future__ import annotations
@@ -62,9 +70,17 @@ def is_follow_up(text: str) -> bool:
     return words[0] in _OPENERS or any(word in _POINTING_BACK for word in words)
 
 
+# Characters of the previous answer read as context (module notes), cut between words.
+CONTEXT_ANSWER_CHARS = 100
+
+
 def in_context(previous_question: str, previous_answer: str, text: str) -> str:
-    """The query that reads ``text`` after the article just given."""
-    return " ".join(part.strip() for part in (previous_question, previous_answer, text))
+    """The query that reads ``text`` after the article just given: its question, the
+    opening of its answer, then the message."""
+    opening = " ".join(previous_answer.split())
+    if len(opening) > CONTEXT_ANSWER_CHARS:
+        opening = opening[: CONTEXT_ANSWER_CHARS + 1].rsplit(" ", 1)[0]
+    return " ".join(part.strip() for part in (previous_question, opening, text))
 
 
 def search_in_context(

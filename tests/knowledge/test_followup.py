@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge.followup import combine, in_context, is_follow_up, search_in_context
+from knowledge.followup import (
+    CONTEXT_ANSWER_CHARS,
+    combine,
+    in_context,
+    is_follow_up,
+    search_in_context,
+)
 from knowledge.search import Candidate, Searcher
 from knowledge.store import Article
 from tests.knowledge.conftest import build_kb
@@ -77,6 +83,15 @@ def test_the_context_is_the_previous_article_then_the_message():
     assert in_context(" Come funziona? ", "Ogni mese. ", "quanto costa?") == (
         "Come funziona? Ogni mese. quanto costa?"
     )
+
+
+def test_only_the_opening_of_a_long_answer_joins_the_context_cut_between_words():
+    answer = "Ogni mese riceverai a casa   due pacchi di caffè. " * 10
+    context = in_context("Come funziona?", answer, "quanto costa?")
+    opening = context.removeprefix("Come funziona? ").removesuffix(" quanto costa?")
+    assert len(opening) <= CONTEXT_ANSWER_CHARS
+    assert opening.startswith("Ogni mese riceverai a casa due pacchi di caffè. Ogni mese")
+    assert " ".join(answer.split()).startswith(opening + " ")  # whole words only
 
 
 def test_a_price_question_after_the_subscription_is_about_the_subscription(searcher):
