@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 
+from actions.handoff import SLOT_ARTICLE_ID
 from bench.load import percentile
 from sportello.keys import rasa_token
 from sportello.settings import Settings
@@ -180,12 +181,17 @@ def parse_all(settings: Settings, texts: list[str]) -> list[Parsed]:
     return out
 
 
-def action_webhook(settings: Settings, question: str, repeats: int) -> Timings:
+def action_webhook(
+    settings: Settings, question: str, repeats: int, follow_up: bool = False
+) -> Timings:
     """The action server alone answering ``question`` with ``action_answer_from_kb``.
 
     The request is the one Rasa sends: the real tracker (a conversation that has just
     asked the question) and the real domain, fetched from Rasa's API, posted
-    ``repeats`` times to the action server's webhook.
+    ``repeats`` times to the action server's webhook. The tracker fetched after the turn
+    names the article just answered, which makes a short question a follow-up (searched
+    twice: knowledge.followup); unless ``follow_up``, that slot is emptied, as when a
+    conversation's first question arrives.
     """
     api = settings.rasa_url
     token = {"token": rasa_token(settings)}
@@ -196,10 +202,13 @@ def action_webhook(settings: Settings, question: str, repeats: int) -> Timings:
         ).raise_for_status()
         tracker = client.get(f"{api}/conversations/{sender}/tracker", params=token)
         domain = client.get(f"{api}/domain", params=token, headers={"Accept": "application/json"})
+        tracker_json = tracker.raise_for_status().json()
+        if not follow_up:
+            tracker_json["slots"][SLOT_ARTICLE_ID] = None
         payload = {
             "next_action": "action_answer_from_kb",
             "sender_id": sender,
-            "tracker": tracker.raise_for_status().json(),
+            "tracker": tracker_json,
             "domain": domain.raise_for_status().json(),
             "version": RASA_VERSION,
         }

@@ -258,6 +258,9 @@ def exercise(settings: Settings, services: list, plan: Plan) -> StackResults:
     results.profile["action_webhook"] = probes.action_webhook(
         settings, PROBE_QUESTION[0], plan.profile_repeats
     )
+    results.profile["action_follow_up"] = probes.action_webhook(
+        settings, PROBE_QUESTION[0], plan.profile_repeats, follow_up=True
+    )
     for name, timing in results.profile.items():
         print(f"  {name}: p50 {timing.p50_ms:.1f} ms, p95 {timing.p95_ms:.1f} ms", flush=True)
     stream = load.conversations(pools, SEED)
@@ -539,6 +542,10 @@ def _profile_table(stack: StackResults, one: load.Summary | None) -> list[str]:
     names = {
         "nlu_parse": "Rasa NLU alone (`/model/parse`)",
         "action_webhook": "action server alone (`action_answer_from_kb` webhook, real tracker)",
+        "action_follow_up": (
+            "action server alone, the same question as a follow-up of the answer just given"
+            " (searched alone and in its context: knowledge.followup)"
+        ),
         "kb_search": "knowledge-base search alone (`get_searcher().search`, in process)",
     }
     for key, label in names.items():
