@@ -16,7 +16,7 @@ the unanswerable answered, cut-off chosen on the held-out set itself: how well t
 model *can* separate, not what the shipped cut-off does.
 
 A plain FAQ does not stay plain: every approved customer wording is one more phrasing,
-and past ``PLAIN_KB_MIN_INV_PPA`` (4 phrasings per article, both languages together)
+and past ``PLAIN_KB_MIN_INV_PPA`` (8 phrasings per article, both languages together)
 the knowledge base gets the shared model. Where that hand-over belongs is measured by
 ``hand_over``: the demo with 0, 1, 2... of its written phrasings per article, its val
 questions judged by both models, each fitted without any of the demo's data.

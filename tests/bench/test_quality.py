@@ -164,8 +164,8 @@ def test_own_cut_offs_are_fitted_on_val_and_reported_on_test_per_faq() -> None:
 
 
 def test_only_plain_shaped_knowledge_bases_are_searched_with_e5(tmp_path):
-    rich = quality.Article(
-        id="a", lang="it", question="Q?", answer="A.", alt_questions=["B?", "C?", "D?", "E?"]
+    rich = quality.Article(  # 9 phrasings: past the plain bound of 8
+        id="a", lang="it", question="Q?", answer="A.", alt_questions=[f"{c}?" for c in "BCDEFGHI"]
     )
     plain = [
         quality.Article(id=i, lang=lang, question="Q?", answer="A.")

@@ -6,6 +6,7 @@ first search of the session. Every test that writes gets its own data directory.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,69 @@ FIXTURE_ARTICLES = [
         alt_questions=["Vendete il deca?", "C'è una miscela senza caffeina?"],
     ),
 ]
+
+
+# More phrasings per article version, as a knowledge base written for the bot has them:
+# with these the fixture has 11 per article (both languages), past the plain-FAQ bound
+# of 8 (calibration.PLAIN_KB_MIN_INV_PPA), so the shared model serves it.
+MORE_PHRASINGS = {
+    ("shipping-cost", "it"): [
+        "quanto si paga per la consegna?",
+        "costi di spedizione",
+        "la spedizione si paga?",
+        "da quanto la spedizione è gratis?",
+    ],
+    ("shipping-cost", "en"): [
+        "what does delivery cost?",
+        "shipping fees",
+        "do I pay for shipping?",
+        "when is shipping free?",
+    ],
+    ("opening-hours", "it"): [
+        "a che ora chiudete?",
+        "orari del negozio",
+        "quando siete aperti?",
+        "il sabato siete aperti?",
+    ],
+    ("returns", "it"): [
+        "come faccio un reso?",
+        "posso restituire un pacco?",
+        "entro quanti giorni si può rendere?",
+        "rimborso di un prodotto",
+    ],
+    ("returns", "en"): [
+        "how do I send a product back?",
+        "can I return an item?",
+        "how many days do I have to return?",
+        "refund for a product",
+    ],
+    ("payment-methods", "it"): [
+        "come posso pagare?",
+        "accettate la carta di credito?",
+        "si può pagare con bonifico?",
+        "metodi di pagamento",
+    ],
+    ("payment-methods", "en"): [
+        "how can I pay?",
+        "do you accept credit cards?",
+        "can I pay by bank transfer?",
+        "payment options",
+    ],
+    ("decaf", "it"): [
+        "avete il decaffeinato?",
+        "caffè senza caffeina",
+        "il deca com'è lavorato?",
+        "vendete caffè deca?",
+    ],
+}
+
+
+def rich_copies(articles: list[Article]) -> list[Article]:
+    """The articles with ``MORE_PHRASINGS``: a knowledge base the shared model serves."""
+    return [
+        replace(a, alt_questions=[*a.alt_questions, *MORE_PHRASINGS.get((a.id, a.lang), [])])
+        for a in articles
+    ]
 
 
 def plain_copies(articles: list[Article]) -> list[Article]:

@@ -15,7 +15,7 @@ from knowledge.search import MAX_SUGGESTIONS, Searcher, clean_query, get_searche
 from knowledge.store import Article, set_status, upsert_article
 from sportello.settings import get_settings
 from tests.databases import open_db
-from tests.knowledge.conftest import FIXTURE_ARTICLES, build_kb, plain_copies
+from tests.knowledge.conftest import FIXTURE_ARTICLES, build_kb, plain_copies, rich_copies
 
 
 @pytest.mark.parametrize(
@@ -271,7 +271,7 @@ def test_a_new_article_wins_while_the_classifier_is_still_retraining(tmp_path, m
 
 @pytest.mark.parametrize("shape", ["plain", "rich"])
 def test_the_other_encoders_and_the_keyword_index_work_beside_the_first_encoder(
-    shared_searcher, tmp_path, monkeypatch, shape
+    tmp_path, monkeypatch, shape
 ):
     """The slowest encoder the knowledge base's model reads runs on the caller's thread:
     e5 for a plain FAQ, MiniLM where e5 is not asked (many phrasings per article)."""
@@ -279,7 +279,9 @@ def test_the_other_encoders_and_the_keyword_index_work_beside_the_first_encoder(
         searcher = build_kb(tmp_path / "plain", plain_copies(FIXTURE_ARTICLES))
         expected_first = "e5"
     else:
-        searcher, expected_first = shared_searcher, "minilm"
+        searcher = build_kb(tmp_path / "rich", rich_copies(FIXTURE_ARTICLES))
+        expected_first = "minilm"
+    searcher.refresh()  # indexing embeds with every encoder, on this thread
     threads: dict[str, str] = {}
     for encoder in searcher.encoders:
         original = encoder.encode
@@ -365,8 +367,7 @@ def test_article_gives_the_customers_language_else_the_other(fresh_searcher):
     assert fresh_searcher.article("no-such-article", "it") is None
 
 
-def test_a_plain_faq_gets_the_calibrations_plain_model(fresh_searcher, tmp_path):
-
+def test_a_plain_faq_gets_the_calibrations_plain_model(tmp_path):
     shipped = load_calibration()
     calibration = replace(
         shipped,
@@ -374,11 +375,8 @@ def test_a_plain_faq_gets_the_calibrations_plain_model(fresh_searcher, tmp_path)
         clarify_threshold=None,
         plain=replace(shipped.plain or shipped, threshold=1.01, clarify_threshold=0.0, plain=None),
     )
-    rich = Searcher(
-        db_path=fresh_searcher.db_path,
-        index_dir=fresh_searcher.index_dir,
-        calibration=calibration,
-    )
+    rich = build_kb(tmp_path / "rich", rich_copies(FIXTURE_ARTICLES))
+    rich.calibration = calibration
     assert rich.search("quanto costa la spedizione?").decision == "answer"
     plain = build_kb(tmp_path / "plain", plain_copies(FIXTURE_ARTICLES))
     plain.calibration = calibration
@@ -440,7 +438,7 @@ def test_a_plain_faqs_confidence_sees_its_rankers_lead_and_the_shared_one_does_n
     assert best_of(0.75, 0.05).confidence == best_of(0.2, 0.05).confidence
 
 
-def test_e5_is_asked_only_where_the_knowledge_bases_model_reads_it(fresh_searcher, tmp_path):
+def test_e5_is_asked_only_where_the_knowledge_bases_model_reads_it(tmp_path):
     """A knowledge base with many phrasings per article searches without e5 (its model
     gives e5 no weight: as fast, and ranked the same, as before e5 shipped); a plain FAQ,
     whose model ranks with it, asks it every time."""
@@ -448,7 +446,7 @@ def test_e5_is_asked_only_where_the_knowledge_bases_model_reads_it(fresh_searche
     assert shipped.plain is not None and shipped.plain.reads(("e5_q", "e5_a"))
     assert not shipped.reads(("e5_q", "e5_a"))
     asked: list[str] = []
-    rich = Searcher(db_path=fresh_searcher.db_path, index_dir=fresh_searcher.index_dir)
+    rich = build_kb(tmp_path / "rich", rich_copies(FIXTURE_ARTICLES))
     plain = build_kb(tmp_path / "plain", plain_copies(FIXTURE_ARTICLES))
     for searcher in (rich, plain):
         searcher.refresh()
