@@ -192,7 +192,8 @@ def hand_over(
         row: dict = {"kept": kept, "inv_ppa": firsts[0]}
         for name, model in models.items():
             row[name] = {**measure(evidences, model), **separation(evidences, model)}
-        row["shipped"] = "plain" if firsts[0] >= PLAIN_KB_MIN_INV_PPA else "shared"
+        shipped = calibration.for_shape(firsts[0]) is calibration.plain
+        row["shipped"] = "plain" if shipped else "shared"
         rows.append(row)
     return rows
 

@@ -885,10 +885,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
         # Everything fitted on the demo's questions, left out to judge the hand-over.
         demo_fit_sets = [
-            evidence[name][split]
-            for name in (DEMO_NAME, DEMO_PLAIN_NAME)
-            for split in evidence.get(name, {})
-            if split == "val"
+            evidence[name]["val"] for name in (DEMO_NAME, DEMO_PLAIN_NAME) if name in evidence
         ]
         demo = next((d for d in datasets if d.name == DEMO_NAME), None)
         if demo is not None:

@@ -221,7 +221,6 @@ def plain_faq(model: Path, plan: Plan, results: StackResults) -> None:
     from knowledge.store import upsert_articles
     from stack.database import prepare
 
-    rows = [json.loads(line) for line in DEMO_ARTICLES.read_text("utf-8").splitlines() if line]
     dataset = quality.load_demo_plain(plan.quick)
     if dataset is None:  # bench/data/demo_questions.jsonl is part of the repository
         raise FileNotFoundError(quality.DEMO_QUESTIONS)
@@ -232,7 +231,7 @@ def plain_faq(model: Path, plan: Plan, results: StackResults) -> None:
     with tempfile.TemporaryDirectory(prefix="sportello-speed-plain-") as tmp:
         settings = new_settings(Path(tmp))
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        upsert_articles(prepare(settings.db_path), quality.plain_articles(rows))
+        upsert_articles(prepare(settings.db_path), dataset.articles)
         # Index here, as `sportello kb import` does: the action server then loads it.
         Searcher(db_path=settings.db_path, index_dir=settings.index_dir).refresh()
         with running_stack(settings, model):
