@@ -27,7 +27,6 @@ import argparse
 import json
 import random
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -37,12 +36,11 @@ import httpx
 
 from bench import quality
 from bench.sections import load_average, measured, pct, run_info, write_section
-from knowledge.search import Searcher
-from knowledge.store import Article, upsert_articles
+from bench.stacks import seeded_stack
+from knowledge.store import Article
 from sportello.keys import rasa_token
 from sportello.settings import PROJECT_ROOT, Settings
-from stack.database import prepare
-from stack.services import running_stack, train_model
+from stack.services import train_model
 
 BENCHMARKS = PROJECT_ROOT / "BENCHMARKS.md"
 SECTION = "faq-bot"
@@ -219,12 +217,6 @@ def _sample(queries: list[quality.Query], cap: int, salt: str) -> list[quality.Q
     return random.Random(f"{SEED}-{salt}").sample(queries, cap)
 
 
-def new_settings(data_dir: Path) -> Settings:
-    from bench.speed import new_settings as speed_settings
-
-    return speed_settings(data_dir)
-
-
 def run_set(
     model: Path,
     name: str,
@@ -233,23 +225,20 @@ def run_set(
     followups: list[FollowUp],
 ) -> tuple[Tally, Tally | None]:
     """One knowledge base on a fresh stack: its questions, then its follow-ups."""
-    with tempfile.TemporaryDirectory(prefix="sportello-faqbot-") as tmp:
-        settings = new_settings(Path(tmp))
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        upsert_articles(prepare(settings.db_path), articles)
-        # Index here, as `sportello kb import` does: the action server then loads it.
-        Searcher(db_path=settings.db_path, index_dir=settings.index_dir).refresh()
-        tally, follow = Tally(), Tally() if followups else None
-        with running_stack(settings, model), httpx.Client(timeout=120) as client:
-            # Not counted: the action server loads its models on its first search.
-            Customer(client, settings).say("informazioni sul servizio clienti")
-            for i, query in enumerate(queries, start=1):
-                ask(client, settings, query, tally)
-                if i % 50 == 0:
-                    print(f"  {name}: {i}/{len(queries)}", file=sys.stderr, flush=True)
-            tally.nlu_elsewhere = nlu_routing(client, settings, queries)
-            for conversation in followups:
-                ask_followup(client, settings, conversation, follow)
+    tally, follow = Tally(), Tally() if followups else None
+    with (
+        seeded_stack(model, articles, "sportello-faqbot-") as (settings, _),
+        httpx.Client(timeout=120) as client,
+    ):
+        # Not counted: the action server loads its models on its first search.
+        Customer(client, settings).say("informazioni sul servizio clienti")
+        for i, query in enumerate(queries, start=1):
+            ask(client, settings, query, tally)
+            if i % 50 == 0:
+                print(f"  {name}: {i}/{len(queries)}", file=sys.stderr, flush=True)
+        tally.nlu_elsewhere = nlu_routing(client, settings, queries)
+        for conversation in followups:
+            ask_followup(client, settings, conversation, follow)
     return tally, follow
 
 

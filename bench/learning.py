@@ -28,7 +28,6 @@ import argparse
 import json
 import re
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,14 +36,14 @@ import httpx
 
 from bench import faq_bot, quality
 from bench.sections import load_average, measured, pct, run_info, write_section
+from bench.stacks import seeded_stack
 from desk.tickets import get_open_ticket
 from desk.users import create_user
 from knowledge import phrasings
-from knowledge.search import Searcher
-from knowledge.store import get_article, upsert_articles
+from knowledge.store import get_article
 from sportello.settings import PROJECT_ROOT, Settings
 from stack.database import prepare
-from stack.services import running_stack, train_model
+from stack.services import train_model
 
 BENCHMARKS = PROJECT_ROOT / "BENCHMARKS.md"
 SECTION = "learning"
@@ -174,24 +173,21 @@ def run_set(model: Path, dataset: quality.Dataset, cap: int) -> tuple[dict, Week
     test = faq_bot._sample(next(iter(dataset.report.values())), cap, dataset.name)
     fit = faq_bot._sample(next(iter(dataset.fit.values())), cap, f"{dataset.name}-week")
     week = Week()
-    with tempfile.TemporaryDirectory(prefix="sportello-learning-") as tmp:
-        settings = faq_bot.new_settings(Path(tmp))
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        db = prepare(settings.db_path)
-        upsert_articles(db, list(dataset.articles))
+    with (
+        seeded_stack(model, dataset.articles, "sportello-learning-") as (settings, db),
+        httpx.Client(timeout=120) as client,
+    ):
         create_user(db, "operator", PASSWORD, "operator")
         create_user(db, "supervisor", PASSWORD, "supervisor")
-        Searcher(db_path=settings.db_path, index_dir=settings.index_dir).refresh()
-        with running_stack(settings, model), httpx.Client(timeout=120) as client:
-            faq_bot.Customer(client, settings).say("informazioni sul servizio clienti")
-            before = measure(client, settings, test)
-            print(f"  before: {before.rates()}", file=sys.stderr, flush=True)
-            refs = live_a_week(client, settings, Console(settings, "operator"), fit, week)
-            learned = [p.id for p in phrasings.list_proposals(db) if p.refs and set(p.refs) <= refs]
-            Console(settings, "supervisor").approve(learned)
-            week.approved = len(learned)
-            after = measure(client, settings, test)
-            print(f"  after: {after.rates()}", file=sys.stderr, flush=True)
+        faq_bot.Customer(client, settings).say("informazioni sul servizio clienti")
+        before = measure(client, settings, test)
+        print(f"  before: {before.rates()}", file=sys.stderr, flush=True)
+        refs = live_a_week(client, settings, Console(settings, "operator"), fit, week)
+        learned = [p.id for p in phrasings.list_proposals(db) if p.refs and set(p.refs) <= refs]
+        Console(settings, "supervisor").approve(learned)
+        week.approved = len(learned)
+        after = measure(client, settings, test)
+        print(f"  after: {after.rates()}", file=sys.stderr, flush=True)
     return {"before": before, "after": after, "test": len(test)}, week
 
 

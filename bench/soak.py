@@ -30,7 +30,8 @@ import httpx
 
 from bench import load
 from bench.sections import load_average, machine, write_section
-from bench.speed import new_settings, seed_demo
+from bench.speed import seed_demo
+from bench.stacks import new_settings
 from customerlog import schema, turns
 from sportello.settings import PROJECT_ROOT
 from stack.database import prepare

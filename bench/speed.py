@@ -38,7 +38,6 @@ import json
 import math
 import os
 import random
-import secrets
 import statistics
 import subprocess
 import sys
@@ -48,8 +47,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import baseline, load, probes, scale
-from bench.ports import free_port
 from bench.sections import load_average, run_info, write_section
+from bench.stacks import new_settings, seeded_stack
 from sportello.settings import PROJECT_ROOT, Settings
 from stack.services import app_env, running_stack, train_model
 
@@ -130,17 +129,6 @@ class StackResults:
 
 
 # ---- the stack ------------------------------------------------------------------------------
-def new_settings(data_dir: Path) -> Settings:
-    return Settings(
-        data_dir=data_dir,
-        rasa_port=free_port(),
-        action_port=free_port(),
-        web_port=free_port(),
-        console_port=free_port(),
-        rasa_token=secrets.token_hex(12),
-    )
-
-
 def seed_demo(settings: Settings) -> None:
     subprocess.run(
         [sys.executable, "-m", "cli", "kb", "seed-demo"],
@@ -217,9 +205,6 @@ def plain_faq(model: Path, plan: Plan, results: StackResults) -> None:
     script cannot follow.
     """
     from bench import quality
-    from knowledge.search import Searcher
-    from knowledge.store import upsert_articles
-    from stack.database import prepare
 
     dataset = quality.load_demo_plain(plan.quick)
     if dataset is None:  # bench/data/demo_questions.jsonl is part of the repository
@@ -228,18 +213,12 @@ def plain_faq(model: Path, plan: Plan, results: StackResults) -> None:
     for query in dataset.report["test"]:
         if query.gold and query.lang:
             sample.setdefault(query.lang, []).append(query.text)
-    with tempfile.TemporaryDirectory(prefix="sportello-speed-plain-") as tmp:
-        settings = new_settings(Path(tmp))
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        upsert_articles(prepare(settings.db_path), dataset.articles)
-        # Index here, as `sportello kb import` does: the action server then loads it.
-        Searcher(db_path=settings.db_path, index_dir=settings.index_dir).refresh()
-        with running_stack(settings, model):
-            # Not counted: the action server loads its models on its first search.
-            probes.first_answer_s(settings, *PLAIN_PROBE, time.monotonic())
-            kept, _, results.plain_search = screen(settings, sample)
-            stream = load.conversations(load.build_pools(kept), SEED)
-            run = asyncio.run(load.closed_loop(settings.rasa_url, stream, 1, plan.run_s, 10_000))
+    with seeded_stack(model, dataset.articles, "sportello-speed-plain-") as (settings, _):
+        # Not counted: the action server loads its models on its first search.
+        probes.first_answer_s(settings, *PLAIN_PROBE, time.monotonic())
+        kept, _, results.plain_search = screen(settings, sample)
+        stream = load.conversations(load.build_pools(kept), SEED)
+        run = asyncio.run(load.closed_loop(settings.rasa_url, stream, 1, plan.run_s, 10_000))
     results.plain_one = load.summarise(run.results, run.wall_s)
     results.plain_screened = {
         "sampled": sum(len(v) for v in sample.values()),
