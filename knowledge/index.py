@@ -3,7 +3,8 @@
 Derived from SQLite and safe to delete. Each phrasing gets a stable integer id: an
 article's question and each alternative question (kind ``q``), and each sentence of its
 answer (kind ``a``: customers often ask about a detail that only the answer mentions,
-"I live on Elba", "do you ship to Belgium"), per language version; the FAISS
+"I live on Elba", "do you ship to Belgium"; embedded as passages, which only e5
+tells apart: index.embed), per language version; the FAISS
 indexes are ``IndexIDMap2`` over exact inner-product search, so a changed article
 costs removing its old phrasings (``remove_ids``) and embedding only the new ones
 (``add_with_ids``) instead of a rebuild. A very big knowledge base (from
@@ -39,7 +40,7 @@ from knowledge.store import Article
 
 MANIFEST = "manifest.json"
 APPROX_SUFFIX = ".ivfpq.faiss"  # knowledge.ann's index beside <encoder>.faiss
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: e5 embeds answer sentences as passages
 QUESTION, ANSWER = "q", "a"
 MAX_ANSWER_SENTENCES = 8
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
@@ -78,6 +79,21 @@ def wanted_phrasings(articles: Iterable[Article]) -> set[tuple[str, str, str, st
         wanted.update((a.id, a.lang, QUESTION, text) for text in a.phrasings())
         wanted.update((a.id, a.lang, ANSWER, text) for text in answer_sentences(a.answer))
     return wanted
+
+
+def embed(encoder: Encoder, phrasings: list[Phrasing]) -> tuple[np.ndarray, np.ndarray]:
+    """Ids and vectors of ``phrasings``: questions as questions, answer sentences as
+    passages (what a customer's question is searched against: Encoder.encode_passages)."""
+    questions = [p for p in phrasings if p.kind != ANSWER]
+    answers = [p for p in phrasings if p.kind == ANSWER]
+    vectors = np.vstack(
+        [
+            encoder.encode([p.text for p in questions]),
+            encoder.encode_passages([p.text for p in answers]),
+        ]
+    ).astype(np.float32, copy=False)
+    ids = np.array([p.vid for p in [*questions, *answers]], dtype=np.int64)
+    return ids, vectors
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -145,8 +161,10 @@ class VectorIndex:
             with contextlib.suppress(OSError, RuntimeError):
                 approx = faiss.read_index(str(self.index_dir / f"{name}{APPROX_SUFFIX}"))
                 flat_ids = faiss.vector_to_array(index.id_map)
-                if approx.d == index.d and np.array_equal(
-                    np.sort(ann.stored_ids(approx)), np.sort(flat_ids)
+                if (
+                    approx.d == index.d
+                    and ann.current(approx)
+                    and np.array_equal(np.sort(ann.stored_ids(approx)), np.sort(flat_ids))
                 ):
                     self.approx[name] = approx  # else rebuilt from the flat index below
         self._follow_size()
@@ -204,10 +222,8 @@ class VectorIndex:
         batch = 256
         for start in range(0, len(added), batch):
             chunk = added[start : start + batch]
-            texts = [p.text for p in chunk]
-            ids = np.array([p.vid for p in chunk], dtype=np.int64)
             for name, encoder in self.encoders.items():
-                vectors = encoder.encode(texts)
+                ids, vectors = embed(encoder, chunk)
                 self.faiss[name].add_with_ids(vectors, ids)
                 if name in self.approx:
                     self.approx[name].add_with_ids(vectors, ids)

@@ -27,6 +27,18 @@ def clustered(n: int, dim: int, seed: int = 7) -> np.ndarray:
     return (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32)
 
 
+def cone(n: int, dim: int, seed: int = 7) -> np.ndarray:
+    """Clustered unit vectors that all lie near one direction (any two at cosine about
+    0.88), as e5's do: what the quantiser must resolve is only what they do not share."""
+    rng = np.random.default_rng(seed)
+    axis = rng.standard_normal(dim)
+    axis /= np.linalg.norm(axis)
+    centres = rng.standard_normal((max(1, n // 10), dim)) * (0.35 / np.sqrt(dim))
+    noise = rng.standard_normal((n, dim)) * (0.15 / np.sqrt(dim))
+    points = axis + centres[rng.integers(0, len(centres), n)] + noise
+    return (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32)
+
+
 def flat_of(vectors: np.ndarray, first_id: int = 1000) -> faiss.IndexIDMap2:
     flat = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
     flat.add_with_ids(vectors, np.arange(first_id, first_id + len(vectors), dtype=np.int64))
@@ -49,6 +61,20 @@ def test_candidates_are_rescored_exactly_and_find_what_exact_search_finds() -> N
         assert np.allclose(scores[row], stored @ queries[row], atol=1e-5)
         assert list(scores[row]) == sorted(scores[row], reverse=True)
     assert np.allclose(scores[:, 0], exact_scores[:, 0], atol=1e-5)  # the best is found
+
+
+def test_vectors_in_a_narrow_cone_are_told_apart() -> None:
+    """Coding vectors rather than their residuals from the list centres found a stored
+    vector's own exact match first for 56% of them here (recall@10 0.42)."""
+    vectors = cone(6000, 64)
+    assert float(np.mean(vectors[:300] @ vectors[:300].T)) > 0.8
+    flat = flat_of(vectors)
+    queries = vectors[::120]
+    _, exact_ids = flat.search(queries, 10)
+    _, ids = ann.search(ann.build(flat), flat, queries, 10)
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ids, exact_ids, strict=True)])
+    assert recall >= 0.85
+    assert np.mean(ids[:, 0] == np.arange(1000, 7000)[::120]) >= 0.95
 
 
 def test_the_approximate_index_holds_the_same_ids_as_the_flat_one() -> None:
@@ -150,3 +176,22 @@ def test_an_approximate_file_that_disagrees_is_rebuilt_on_load(
     again.save()
     assert not again.unsaved
     assert VectorIndex(default_encoders(), tmp_path).load()
+
+
+def test_an_approximate_file_coding_vectors_not_residuals_is_rebuilt_on_load(
+    tmp_path, low_threshold: int
+) -> None:
+    """Files written before knowledge.ann coded residuals are rebuilt, not kept."""
+    index = VectorIndex(default_encoders(), tmp_path)
+    index.sync(articles(130))
+    index.save()
+    name = next(iter(index.approx))
+    old = faiss.index_factory(index.faiss[name].d, "IVF64,PQ8x4fs", faiss.METRIC_INNER_PRODUCT)
+    ids, vectors = index.vectors(name)
+    old.train(vectors)
+    old.add_with_ids(vectors, ids)
+    assert not ann.current(old)
+    (tmp_path / f"{name}{APPROX_SUFFIX}").write_bytes(faiss.serialize_index(old).tobytes())
+    again = VectorIndex(default_encoders(), tmp_path)
+    assert again.load()
+    assert ann.current(again.approx[name]) and again.unsaved

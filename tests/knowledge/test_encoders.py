@@ -93,3 +93,18 @@ def test_e5_reads_a_long_text_only_as_far_as_minilm_does():
     head = "quanto costa la spedizione in Sardegna? " * 20
     long, cut = e5.encode([head + "x" * 20_000, head[:E5_MAX_CHARS]])
     assert np.allclose(long, cut, atol=1e-6)
+
+
+def test_only_e5_embeds_an_answer_sentence_as_a_passage():
+    """e5 was trained with ``passage: `` for what is searched for; the others have one form."""
+    sentence = "La spedizione in Sardegna costa 5,90 euro e arriva in tre giorni."
+    for encoder in default_encoders():
+        passage, query = encoder.encode_passages([sentence])[0], encoder.encode([sentence])[0]
+        assert np.isclose(np.linalg.norm(passage), 1.0, atol=1e-5)
+        assert encoder.encode_passages([]).shape == (0, encoder.dim)
+        if encoder.name == "e5":
+            assert passage @ query < 0.99
+            asked = encoder.encode(["quanto costa spedire in Sardegna?"])[0]
+            assert asked @ passage > asked @ encoder.encode_passages(["Il reso è gratuito."])[0]
+        else:
+            assert np.allclose(passage, query, atol=1e-6), encoder.name

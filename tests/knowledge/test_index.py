@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 from knowledge.encoders import default_encoders
 from knowledge.index import (
     ANSWER,
@@ -62,3 +64,14 @@ def test_saved_files_load_back_and_a_mismatch_is_refused(tmp_path):
     stale = VectorIndex(default_encoders(), tmp_path)
     assert not stale.load()
     assert len(stale) == 0
+
+
+def test_answer_sentences_are_stored_as_passages_and_questions_as_questions(tmp_path):
+    index = VectorIndex(default_encoders(), tmp_path)
+    index.sync([ARTICLE])
+    e5 = index.encoders["e5"]
+    ids, vectors = index.vectors("e5")
+    stored = dict(zip(ids.tolist(), vectors, strict=True))
+    for phrasing in index.phrasings.values():
+        embed = e5.encode_passages if phrasing.kind == ANSWER else e5.encode
+        assert np.allclose(stored[phrasing.vid], embed([phrasing.text])[0], atol=1e-5)

@@ -469,6 +469,9 @@ class _Recorded:
         self.asked.append(self.name)
         return self.encoder.encode(texts)
 
+    def encode_passages(self, texts):
+        return self.encoder.encode_passages(texts)  # indexing, not a search
+
 
 def test_a_one_article_faq_does_not_answer_every_question_with_its_article(tmp_path):
     """A company starting with a single article: the plain model (which reads how far
