@@ -158,40 +158,34 @@ def test_the_index_builds_follows_saves_and_drops_the_approximate_index(
     assert not list(tmp_path.glob(f"*{APPROX_SUFFIX}"))
 
 
-def test_an_approximate_file_that_disagrees_is_rebuilt_on_load(
-    tmp_path, low_threshold: int
+def _missing_one_id(index: VectorIndex, name: str) -> faiss.Index:
+    stale = index.approx[name]
+    stale.remove_ids(np.array([next(iter(index.phrasings))], dtype=np.int64))
+    return stale
+
+
+def _coding_vectors(index: VectorIndex, name: str) -> faiss.Index:
+    """As knowledge.ann built it before it coded residuals."""
+    old = ann.build(index.faiss[name], residuals=False)
+    assert not ann.current(old)
+    return old
+
+
+@pytest.mark.parametrize("stale", [_missing_one_id, _coding_vectors])
+def test_an_approximate_file_that_disagrees_or_is_outdated_is_rebuilt_on_load(
+    tmp_path, low_threshold: int, stale
 ) -> None:
     index = VectorIndex(default_encoders(), tmp_path)
     index.sync(articles(130))
     index.save()
     name = next(iter(index.approx))
-    stale = index.approx[name]
-    stale.remove_ids(np.array([next(iter(index.phrasings))], dtype=np.int64))
-    (tmp_path / f"{name}{APPROX_SUFFIX}").write_bytes(faiss.serialize_index(stale).tobytes())
+    written = stale(index, name)
+    (tmp_path / f"{name}{APPROX_SUFFIX}").write_bytes(faiss.serialize_index(written).tobytes())
     again = VectorIndex(default_encoders(), tmp_path)
     assert again.load()
     held = sorted(ann.stored_ids(again.approx[name]).tolist())
-    assert held == sorted(again.phrasings)
+    assert held == sorted(again.phrasings) and ann.current(again.approx[name])
     assert again.unsaved  # so the searcher writes the rebuilt file, not rebuild it each start
     again.save()
     assert not again.unsaved
     assert VectorIndex(default_encoders(), tmp_path).load()
-
-
-def test_an_approximate_file_coding_vectors_not_residuals_is_rebuilt_on_load(
-    tmp_path, low_threshold: int
-) -> None:
-    """Files written before knowledge.ann coded residuals are rebuilt, not kept."""
-    index = VectorIndex(default_encoders(), tmp_path)
-    index.sync(articles(130))
-    index.save()
-    name = next(iter(index.approx))
-    old = faiss.index_factory(index.faiss[name].d, "IVF64,PQ8x4fs", faiss.METRIC_INNER_PRODUCT)
-    ids, vectors = index.vectors(name)
-    old.train(vectors)
-    old.add_with_ids(vectors, ids)
-    assert not ann.current(old)
-    (tmp_path / f"{name}{APPROX_SUFFIX}").write_bytes(faiss.serialize_index(old).tobytes())
-    again = VectorIndex(default_encoders(), tmp_path)
-    assert again.load()
-    assert ann.current(again.approx[name]) and again.unsaved
