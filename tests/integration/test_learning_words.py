@@ -44,7 +44,7 @@ pytestmark = pytest.mark.integration
 PASSWORD = "integration-password-1"
 # Customer vocabulary the FAQ does not use; the search ranks the right article first
 # among the choices but is not sure enough to answer (checked by the first assertions).
-WORDING = "quanto si paga il corriere?"
+WORDING = "quanto si spende per la consegna?"
 STORE_WORDING = "dove vi trovo a Bologna?"
 
 
