@@ -44,7 +44,7 @@ from knowledge import ann
 from knowledge.calibration import E5_FEATURES, PLAIN_CONF_FEATURES, PLAIN_RANK_FEATURES
 from knowledge.encoders import default_encoders
 from knowledge.fitting import Evidence, fit_plain_model, measure
-from knowledge.index import ANSWER, QUESTION, wanted_phrasings
+from knowledge.index import Phrasing, embed, wanted_phrasings
 from knowledge.search import Candidate
 from knowledge.store import Article
 from sportello.clock import utc_now
@@ -136,25 +136,22 @@ APPROX_VARIANTS = {"residuals (shipped)": True, "vectors (before 2026-12-07)": F
 
 
 def approx_recall(
-    encoders, articles: list[Article], queries: list[str], k: int = APPROX_K
+    encoders, phrasings: list[Phrasing], queries: list[str], k: int = APPROX_K
 ) -> dict[str, dict[str, float]]:
     """Recall@10 of knowledge.ann against exact search, per encoder and variant, on the
-    real vectors of every indexed phrasing of these FAQs (questions as questions, answer
-    sentences as passages) and customer questions, fetching ``k``.
+    real vectors of ``phrasings`` (embedded as the index embeds them: index.embed) and
+    customer questions, fetching ``k``.
 
     The product only builds it from ann.APPROX_FROM phrasings, where a search's 64
     results (4 x 64 candidates) are about a thousandth of them. Here there are a few
     thousand, so 64 results would re-score a tenth of the knowledge base and hide any
     quantiser; fetching 10 keeps the candidates a small share. ``encoders`` are cached
     ones (bench.quality.CachedEncoder): nothing is embedded again."""
-    phrasings = _texts(articles)
     out: dict[str, dict[str, float]] = {}
     for encoder in encoders:
-        asked = [text for kind, text in phrasings if kind == QUESTION]
-        answers = [text for kind, text in phrasings if kind == ANSWER]
-        vectors = np.vstack([encoder.encode(asked), encoder.encode_passages(answers)])
+        ids, vectors = embed(encoder, phrasings)
         flat = ann.flat_index(encoder.dim, half_precision=True)
-        flat.add_with_ids(vectors, np.arange(len(vectors), dtype=np.int64))
+        flat.add_with_ids(vectors, ids)
         wanted = encoder.encode(queries)
         _, exact = flat.search(wanted, 10)
         for variant, residuals in APPROX_VARIANTS.items():
@@ -164,9 +161,10 @@ def approx_recall(
     return out
 
 
-def _texts(articles: list[Article]) -> list[tuple[str, str]]:
-    """(kind, text) of every distinct text the index would embed for ``articles``."""
-    return sorted({(kind, text) for _, _, kind, text in wanted_phrasings(articles)})
+def distinct_phrasings(articles: list[Article]) -> list[Phrasing]:
+    """Every distinct text the index would embed for ``articles``, once per kind."""
+    texts = sorted({(kind, text) for _, _, kind, text in wanted_phrasings(articles)})
+    return [Phrasing(vid, "", "", kind, text) for vid, (kind, text) in enumerate(texts)]
 
 
 def encode_times(encoders, texts: list[str]) -> dict[str, float]:
@@ -268,16 +266,16 @@ def main(argv: list[str] | None = None) -> int:
     demo = next((d for d in datasets if d.name == PLAIN_FIT_NAMES[0]), None)
     texts = [q.text for q in demo.report["test"]][:150] if demo else ["quanto costa?"]
     times = encode_times(encoders, texts)
-    articles = [a for d in datasets for a in d.articles]
+    phrasings = distinct_phrasings([a for d in datasets for a in d.articles])
     queries = sorted({q.text for d in datasets for split in d.fit.values() for q in split})
-    recall = approx_recall(cached, articles, queries)
+    recall = approx_recall(cached, phrasings, queries)
     info = {
         "date": utc_now().strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
         "seconds": time.perf_counter() - started,
         "command": ".venv/bin/python -m bench.encoders",
         "held_out": held_out,
-        "approx_phrasings": len(_texts(articles)),
+        "approx_phrasings": len(phrasings),
         "approx_queries": len(queries),
     }
     section = render(results, times, info, recall)

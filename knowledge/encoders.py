@@ -80,21 +80,20 @@ class _LazyEncoder:
         """Raw embeddings of non-empty answer sentences: as any text, unless overridden."""
         return self._vectors(model, texts)
 
-    def _loaded(self):
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return self._encode(self._vectors, texts)
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray:
+        return self._encode(self._passage_vectors, texts)
+
+    def _encode(self, vectors, texts: list[str]) -> np.ndarray:
+        """``vectors(model, texts)`` normalised, the model loaded on first use."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
             if self._model is None:
                 self._model = self._build()
-        return self._model
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return _normalise(self._vectors(self._loaded(), list(texts)))
-
-    def encode_passages(self, texts: list[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return _normalise(self._passage_vectors(self._loaded(), list(texts)))
+        return _normalise(vectors(self._model, list(texts)))
 
 
 class MiniLMEncoder(_LazyEncoder):
