@@ -52,33 +52,53 @@ from sportello.clock import utc_now
 SECTION = "encoders"
 
 
-def _without(prefix: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+# What a variant leaves out: an encoder (``e5``, ``mini``, ``usem``: its features start
+# so), the whole-article passages (``_p``: features ending so, and their places ``_p_rr``)
+# or the retrievers' places among the candidates (``_rr``).
+PASSAGE_KIND, PLACES = "_p", "_rr"
+
+
+def _dropped(name: str, drops: tuple[str, ...]) -> bool:
+    """Whether feature ``name`` belongs to what a variant leaves out (``drops``)."""
+    for drop in drops:
+        if drop == PLACES and name.endswith(PLACES):
+            return True
+        if drop == PASSAGE_KIND and name.removesuffix(PLACES).endswith(PASSAGE_KIND):
+            return True
+        if not drop.startswith("_") and name.startswith(drop):
+            return True
+    return False
+
+
+def _without(*drops: str) -> tuple[tuple[str, ...], ...]:
+    """Features zeroed, rank names and confidence names of a variant without ``drops``."""
     return (
-        tuple(n for n in PLAIN_RANK_FEATURES if not n.startswith(prefix)),
-        tuple(n for n in PLAIN_CONF_FEATURES if not n.startswith(prefix)),
+        drops,
+        tuple(n for n in PLAIN_RANK_FEATURES if not _dropped(n, drops)),
+        tuple(n for n in PLAIN_CONF_FEATURES if not _dropped(n, drops)),
     )
 
 
 # How the knowledge base's answer sentences were embedded: as e5 passages (shipped), or
 # with e5's ``query: `` prefix like every other text (shipped until 2026-12-07).
 PASSAGES, QUERY_FORM = "passages", "query"
+SHIPPED = ((), PLAIN_RANK_FEATURES, PLAIN_CONF_FEATURES)
 # name -> (answer sentences' form, features zeroed, rank names, confidence names)
 VARIANTS = {
-    "MiniLM + USE-m + keywords (without e5)": (PASSAGES, "e5", *_without("e5")),
-    "shipped: MiniLM + USE-m + e5 + keywords": (
+    "MiniLM + USE-m + keywords (without e5)": (PASSAGES, *_without("e5")),
+    "shipped: MiniLM + USE-m + e5 + keywords": (PASSAGES, *SHIPPED),
+    "the same without the retrievers' places among the candidates": (
         PASSAGES,
-        "-",
-        PLAIN_RANK_FEATURES,
-        PLAIN_CONF_FEATURES,
+        *_without(PLACES),
     ),
-    "the same, e5's answer sentences as queries, not passages": (
-        QUERY_FORM,
-        "-",
-        PLAIN_RANK_FEATURES,
-        PLAIN_CONF_FEATURES,
+    "the same without whole-article passages": (PASSAGES, *_without(PASSAGE_KIND)),
+    "the same without either (shipped until 2026-12-07)": (
+        PASSAGES,
+        *_without(PLACES, PASSAGE_KIND),
     ),
-    "e5 instead of MiniLM": (PASSAGES, "mini", *_without("mini")),
-    "e5 instead of USE-m": (PASSAGES, "usem", *_without("usem")),
+    "the same, e5's answer sentences as queries, not passages": (QUERY_FORM, *SHIPPED),
+    "e5 instead of MiniLM": (PASSAGES, *_without("mini")),
+    "e5 instead of USE-m": (PASSAGES, *_without("usem")),
 }
 assert all(n in PLAIN_RANK_FEATURES for n in E5_FEATURES)
 
@@ -97,13 +117,13 @@ class QueryForm:
         return self.encoder.encode(texts)
 
 
-def _zeroed(evidences: list[Evidence], prefix: str) -> list[Evidence]:
-    """The same evidence with every feature starting with ``prefix`` set to 0."""
+def _zeroed(evidences: list[Evidence], drops: tuple[str, ...]) -> list[Evidence]:
+    """The same evidence with every feature a variant leaves out (_dropped) set to 0."""
     out = []
     for e in evidences:
         candidates = []
         for c in e.candidates:
-            features = {k: (0.0 if k.startswith(prefix) else v) for k, v in c.features.items()}
+            features = {k: (0.0 if _dropped(k, drops) else v) for k, v in c.features.items()}
             candidates.append(Candidate(c.article_id, features))
         out.append(Evidence(copy(e.query), candidates))
     return out

@@ -43,7 +43,21 @@ CALIBRATION_PATH = Path(__file__).with_name("calibration.json")
 # the knowledge base's own article classifier gives it (knowledge.classifier). (How many
 # retrievers put an article first was tried and dropped: in a small knowledge base two
 # retrievers agree by chance on off-topic questions, and ranking got worse.)
-AGREE_FEATURES = ("usem_q", "usem_a", "mini_q", "mini_a", "e5_q", "e5_a", "lex_q", "lex_a")
+AGREE_FEATURES = (
+    "usem_q",
+    "usem_a",
+    "mini_q",
+    "mini_a",
+    "e5_q",
+    "e5_a",
+    "lex_q",
+    "lex_a",
+    # Whole articles (ARTICLE_FEATURES; MiniLM's left out, as in the probe that chose
+    # them, held out before POSITION_FEATURES: AUC 0.835 -> 0.841, best right at <= 5%
+    # wrong 45.2% -> 45.7%, bench.encoders' figures).
+    "usem_p",
+    "e5_p",
+)
 AGREE_Q_FEATURES = ("usem_q", "mini_q", "e5_q", "lex_q")
 RANK_FEATURES = (
     "usem_q",
@@ -90,8 +104,45 @@ CONF_FEATURES = (
 # adds less: ROC AUC 0.821 -> 0.828, reached 55.5% -> 58.1%, best right at 5% wrong
 # 40.6% -> 41.9%, at about 8 ms more per search. The shared model's weights were fitted
 # without them and keep the rich knowledge bases' figures.
-E5_FEATURES = ("e5_q", "e5_a")
-PLAIN_RANK_FEATURES = (*RANK_FEATURES, *E5_FEATURES)
+E5_FEATURES = ("e5_q", "e5_a", "e5_p")
+#
+# Each encoder also scores the whole article as one passage, question and answer
+# together (``_p``, index.ARTICLE): with one question per article, the answer's words
+# and the question's context in one text are what a customer's own wording is closest
+# to. e5 was trained to match questions against such passages; on the plain FAQs' val
+# questions e5 alone put the right article first for 57-73% against 55-63% with the
+# question only. Only the plain model reads them. Held out with the whole plain model
+# (bench.encoders), leaving them out costs top-1 73.0% -> 70.0% and the right answers
+# possible at <= 5% wrong 50.3% -> 48.0%.
+ARTICLE_FEATURES = ("usem_p", "mini_p", "e5_p")
+#
+# The plain model's ranker also reads where each retriever puts the article among this
+# question's candidates (``<score>_rr``: 1 for the retriever's first, 1/2 for its second,
+# ties sharing the better place; 0 where MiniLM or the keyword index have no opinion:
+# search._add_positions). A raw cosine means something else from one question to the
+# next (a vague question scores every article low, a precise one spreads them); its
+# place among the candidates does not. Held out on the plain FAQs (bench.encoders),
+# top-1 rose from 67.8% to 73.0% and the right answers possible at <= 5% wrong from
+# 45.7% to 50.3%. Scores standardised per question instead gave the same top-1 and
+# worse confidence; these positions in the confidence model, more wrong answers.
+POSITION_SOURCES = (
+    "usem_q",
+    "usem_a",
+    "usem_p",
+    "mini_q",
+    "mini_a",
+    "mini_p",
+    "e5_q",
+    "e5_a",
+    "e5_p",
+    "lex_q",
+    "lex_a",
+)
+# Sources whose every value is an opinion (a cosine over every phrasing); for the others
+# 0 means none (MiniLM across languages, no shared word).
+POSITION_SOURCES_ALWAYS = ("usem_", "e5_")
+POSITION_FEATURES = tuple(f"{name}_rr" for name in POSITION_SOURCES)
+PLAIN_RANK_FEATURES = (*RANK_FEATURES, *E5_FEATURES, "usem_p", "mini_p", *POSITION_FEATURES)
 #
 # The plain model's confidence and reach also read its own ranker's ``logit`` and
 # ``margin`` (the best article's logit less the runner-up's). Across every knowledge
@@ -103,6 +154,8 @@ RANKER_FEATURES = ("logit", "margin")
 PLAIN_CONF_FEATURES = (
     *(n for n in CONF_FEATURES if n != "inv_ppa"),
     *E5_FEATURES,
+    "usem_p",
+    "mini_p",
     "agree",
     "agree_q",
     *RANKER_FEATURES,
@@ -135,7 +188,11 @@ CLF_CONF_FEATURES = (*CONF_FEATURES, "clf_p", "inv_k", "clf_p_small")
 # and at its fitted cut-offs kept wrong answers at 2.7-4.5% where the shared model gave
 # 6.4-9.1%; from 10 the shared model separates better (72.7% against 70.0%). At 4 (the
 # previous bound) a week of learning could have moved a FAQ to the model that answers
-# wrongly twice as often.
+# wrongly twice as often. Since the plain ranker reads the retrievers' places
+# (POSITION_FEATURES) it leads further at 2 and 4 phrasings (56.4% and 60.0% at 5% wrong
+# against 30.9% and 48.2%), ties at 6 (60.9% against 61.8%) and trails at 8 (61.8%
+# against 70.9%); the bound stays, because at its fitted cut-offs the shared model still
+# answers 6.4-9.1% of these questions wrongly against the plain model's 2.7%.
 PLAIN_KB_MIN_INV_PPA = 0.125
 
 

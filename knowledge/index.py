@@ -4,7 +4,8 @@ Derived from SQLite and safe to delete. Each phrasing gets a stable integer id: 
 article's question and each alternative question (kind ``q``), and each sentence of its
 answer (kind ``a``: customers often ask about a detail that only the answer mentions,
 "I live on Elba", "do you ship to Belgium"; embedded as passages, which only e5
-tells apart: index.embed), per language version; the FAISS
+tells apart: index.embed), and the whole article, question and answer as one passage
+(kind ``p``: what e5 was trained to match questions against), per language version; the FAISS
 indexes are ``IndexIDMap2`` over exact inner-product search, so a changed article
 costs removing its old phrasings (``remove_ids``) and embedding only the new ones
 (``add_with_ids``) instead of a rebuild. A very big knowledge base (from
@@ -40,8 +41,8 @@ from knowledge.store import Article
 
 MANIFEST = "manifest.json"
 APPROX_SUFFIX = ".ivfpq.faiss"  # knowledge.ann's index beside <encoder>.faiss
-FORMAT_VERSION = 3  # 3: e5 embeds answer sentences as passages
-QUESTION, ANSWER = "q", "a"
+FORMAT_VERSION = 4  # 3: e5 embeds answer sentences as passages; 4: whole-article passages
+QUESTION, ANSWER, ARTICLE = "q", "a", "p"
 MAX_ANSWER_SENTENCES = 8
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
 _WORDS = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
@@ -72,20 +73,29 @@ def answer_sentences(answer: str) -> list[str]:
     return list(sentences)[:MAX_ANSWER_SENTENCES]
 
 
+def article_passage(article: Article) -> str:
+    """The article as one passage: its question, then its answer (the encoders keep the
+    first few hundred characters, e5 500: encoders.E5_MAX_CHARS)."""
+    return " ".join(f"{article.question} {article.answer}".split())
+
+
 def wanted_phrasings(articles: Iterable[Article]) -> set[tuple[str, str, str, str]]:
     """The (id, lang, kind, text) keys that the given articles should have in the index."""
     wanted = set()
     for a in articles:
         wanted.update((a.id, a.lang, QUESTION, text) for text in a.phrasings())
         wanted.update((a.id, a.lang, ANSWER, text) for text in answer_sentences(a.answer))
+        if a.answer.strip():  # without an answer the passage is the question again
+            wanted.add((a.id, a.lang, ARTICLE, article_passage(a)))
     return wanted
 
 
 def embed(encoder: Encoder, phrasings: list[Phrasing]) -> tuple[np.ndarray, np.ndarray]:
-    """Ids and vectors of ``phrasings``: questions as questions, answer sentences as
-    passages (what a customer's question is searched against: Encoder.encode_passages)."""
-    questions = [p for p in phrasings if p.kind != ANSWER]
-    answers = [p for p in phrasings if p.kind == ANSWER]
+    """Ids and vectors of ``phrasings``: questions as questions, answer sentences and
+    whole articles as passages (what a customer's question is searched against:
+    Encoder.encode_passages)."""
+    questions = [p for p in phrasings if p.kind == QUESTION]
+    answers = [p for p in phrasings if p.kind != QUESTION]
     vectors = np.vstack(
         [
             encoder.encode([p.text for p in questions]),

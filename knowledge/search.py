@@ -36,12 +36,14 @@ from knowledge.calibration import (
     AGREE_FEATURES,
     AGREE_Q_FEATURES,
     E5_FEATURES,
+    POSITION_SOURCES,
+    POSITION_SOURCES_ALWAYS,
     Calibration,
     load_calibration,
 )
 from knowledge.classifier import ArticleClassifier
 from knowledge.encoders import Encoder, default_encoders
-from knowledge.index import ANSWER, MANIFEST, QUESTION, VectorIndex
+from knowledge.index import ANSWER, ARTICLE, MANIFEST, QUESTION, VectorIndex
 from knowledge.language import detect_language
 from knowledge.lexical import LexicalHit, LexicalIndex
 from knowledge.store import LANGS, Article, kb_version, list_articles
@@ -442,7 +444,7 @@ class Searcher:
             # in the customer's language, where its scores mean something.
             same_lang_only = encoder.name == "minilm"
             for row, lang in enumerate(langs):
-                for kind in (QUESTION, ANSWER):
+                for kind in (QUESTION, ANSWER, ARTICLE):
                     evidence[f"{encoder.name}_{kind}"].append(
                         self._aggregate(
                             ids[row], scores[row], kind, lang if same_lang_only else None
@@ -639,7 +641,12 @@ def _first_by_retriever(candidates: list[Candidate]) -> dict[str, int]:
 
 # The retrievers whose evidence _combine turns into the shipped features.
 _SHIPPED_RETRIEVERS = frozenset(
-    {"usem_q", "usem_a", "minilm_q", "minilm_a", "e5_q", "e5_a", "lex_q", "lex_a", "clf"}
+    {
+        *(f"{encoder}_{kind}" for encoder in ("usem", "minilm", "e5") for kind in "qap"),
+        "lex_q",
+        "lex_a",
+        "clf",
+    }
 )
 CLASSIFIER_ENCODERS = ("minilm", "usem")
 # Encoders a search leaves out when the model for the knowledge base's shape gives their
@@ -700,6 +707,10 @@ def _combine(
             "mini_a": dense("minilm_a", article_id) if same_lang else 0.0,
             "e5_q": dense("e5_q", article_id),
             "e5_a": dense("e5_a", article_id),
+            # The whole article as one passage (index.ARTICLE); only the plain model reads it.
+            "usem_p": dense("usem_p", article_id),
+            "mini_p": dense("minilm_p", article_id) if same_lang else 0.0,
+            "e5_p": dense("e5_p", article_id),
             "lex_q": float(np.log1p(max(lex_q, 0.0))),
             "lex_a": float(np.log1p(max(lexical("lex_a", article_id), 0.0))),
             "lex_rel": lex_q / lex_max if lex_max > 0 else 0.0,
@@ -716,7 +727,23 @@ def _combine(
         for name in extra:
             features[name] = dense(name, article_id)
         candidates.append(Candidate(article_id=article_id, features=features))
+    _add_positions(candidates)
     return candidates
+
+
+def _add_positions(candidates: list[Candidate]) -> None:
+    """Give each candidate ``<score>_rr`` per POSITION_SOURCES: 1 / its place among the
+    candidates by that score, ties sharing the better place, so the order the retrievers
+    were read in changes nothing (calibration.POSITION_FEATURES says why)."""
+    if not candidates:
+        return
+    for name in POSITION_SOURCES:
+        values = np.array([c.features[name] for c in candidates])
+        above = (values[None, :] > values[:, None]).sum(axis=1)
+        always = name.startswith(POSITION_SOURCES_ALWAYS)
+        for candidate, value, higher in zip(candidates, values, above, strict=True):
+            opinion = always or value > 0
+            candidate.features[f"{name}_rr"] = 1.0 / (1 + int(higher)) if opinion else 0.0
 
 
 def _fitted_classifier(x: np.ndarray, labels: list[str]) -> ArticleClassifier:

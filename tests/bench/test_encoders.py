@@ -12,6 +12,7 @@ from bench.encoders import (
     QUERY_FORM,
     VARIANTS,
     QueryForm,
+    _dropped,
     _zeroed,
     approx_recall,
     distinct_phrasings,
@@ -27,7 +28,7 @@ def test_a_left_out_encoder_has_every_score_zeroed_and_the_original_is_kept():
         Query("quanto costa?", "it", frozenset({"a"})),
         [Candidate("a", {"mini_q": 0.7, "mini_a": 0.4, "usem_q": 0.6, "e5_q": 0.9})],
     )
-    (zeroed,) = _zeroed([evidence], "mini")
+    (zeroed,) = _zeroed([evidence], ("mini",))
     assert zeroed.candidates[0].features == {
         "mini_q": 0.0,
         "mini_a": 0.0,
@@ -41,7 +42,14 @@ def test_a_left_out_encoder_has_every_score_zeroed_and_the_original_is_kept():
 def test_every_variant_ranks_with_features_it_does_not_zero():
     for form, zeroed, rank_names, conf_names in VARIANTS.values():
         assert form in (PASSAGES, QUERY_FORM)
-        assert not [n for n in (*rank_names, *conf_names) if n.startswith(zeroed)]
+        assert not [n for n in (*rank_names, *conf_names) if _dropped(n, zeroed)]
+
+
+def test_passages_and_places_are_left_out_by_their_own_names():
+    names = ["e5_p", "e5_p_rr", "e5_q_rr", "e5_q", "clf_p_small", "mini_p", "usem_a_rr"]
+    assert [n for n in names if _dropped(n, ("_p",))] == ["e5_p", "e5_p_rr", "mini_p"]
+    assert [n for n in names if _dropped(n, ("_rr",))] == ["e5_p_rr", "e5_q_rr", "usem_a_rr"]
+    assert [n for n in names if _dropped(n, ("e5",))] == ["e5_p", "e5_p_rr", "e5_q_rr", "e5_q"]
 
 
 def test_the_query_form_embeds_answer_sentences_as_questions():

@@ -112,9 +112,10 @@ def test_the_index_builds_follows_saves_and_drops_the_approximate_index(
     tmp_path, low_threshold: int
 ) -> None:
     index = VectorIndex(default_encoders(), tmp_path)
-    index.sync(articles(90))  # 180 phrasings: exact search only
+    # Each article has 3 phrasings: its question, its answer's sentence, the whole article.
+    index.sync(articles(60))  # 180 phrasings: exact search only
     assert index.approx == {}
-    kb = articles(130)  # 260 phrasings: over the threshold
+    kb = articles(130)  # 390 phrasings: over the threshold
     exact = {n: e.encode(["Domanda 3 su garanzia numero 21?"]) for n, e in index.encoders.items()}
     before = {n: index.search(n, q, 5) for n, q in exact.items()}
     index.sync(kb)
@@ -151,7 +152,7 @@ def test_the_index_builds_follows_saves_and_drops_the_approximate_index(
     assert not again.unsaved  # loaded as saved: nothing was rebuilt
 
     # Shrinking below half the threshold drops it, and its files.
-    index.sync(kb[:40])
+    index.sync(kb[:30])  # 90 phrasings
     assert index.approx == {}
     assert not any(ann.is_half_precision(flat) for flat in index.faiss.values())
     index.save()

@@ -161,8 +161,8 @@ def test_a_new_searcher_reuses_the_saved_index_and_embeds_only_new_phrasings(fre
     second = Searcher(db_path=fresh_searcher.db_path, index_dir=fresh_searcher.index_dir)
     added = []
     second.refresh(progress=added.append)
-    # Only the new article's question and answer sentence were embedded.
-    assert sum(added) == len(wanted_phrasings([wifi])) == 2
+    # Only the new article's question, answer sentence and whole text were embedded.
+    assert sum(added) == len(wanted_phrasings([wifi])) == 3
     assert second.search("is there wifi?").results[0].id == "wifi"
 
 
@@ -397,7 +397,7 @@ def test_the_confidence_sees_how_many_retrievers_put_the_candidate_first():
     ranked = rank_candidates(
         [
             candidate("both", usem_q=0.9, mini_q=0.8, usem_a=0.7, e5_q=0.8),
-            candidate("keywords", lex_q=2.0, lex_a=1.0, e5_a=0.6),
+            candidate("keywords", lex_q=2.0, lex_a=1.0, e5_a=0.6, e5_p=0.5),
             # MiniLM had no phrasing in the customer's language: its zeros put nobody first.
             candidate("none", mini_a=0.0),
         ],
@@ -405,8 +405,10 @@ def test_the_confidence_sees_how_many_retrievers_put_the_candidate_first():
     )
     agree = {c.article_id: (c.conf_features["agree"], c.conf_features["agree_q"]) for c in ranked}
     # mini_a is 0.1 for the first two: the tie goes to the better-ranked candidate.
-    assert agree["both"] == (pytest.approx(5 / 8), pytest.approx(3 / 4))
-    assert agree["keywords"] == (pytest.approx(3 / 8), pytest.approx(1 / 4))
+    # Of the 10 retrievers: 8 scores of phrasings and usem_p, e5_p of whole articles
+    # (no one gave usem_p a score here, so it puts nobody first).
+    assert agree["both"] == (pytest.approx(5 / 10), pytest.approx(3 / 4))
+    assert agree["keywords"] == (pytest.approx(4 / 10), pytest.approx(1 / 4))
     assert agree["none"] == (0.0, 0.0)
     assert ranked[0].confidence > ranked[1].confidence
 
@@ -481,3 +483,32 @@ def test_a_one_article_faq_does_not_answer_every_question_with_its_article(tmp_p
     for off_topic in ("che tempo fa domani a Milano?", "chi ha vinto la partita ieri sera?"):
         result = searcher.search(off_topic, lang="it")
         assert result.decision == "abstain", (off_topic, result.decision)
+
+
+def test_each_candidate_gets_its_place_by_every_score_with_ties_sharing_the_better_one():
+    """calibration.POSITION_FEATURES: 1 / place among this question's candidates; where
+    MiniLM or the keyword index have no opinion (0), no place."""
+    from knowledge.calibration import PLAIN_RANK_FEATURES, POSITION_FEATURES
+    from knowledge.search import _combine
+
+    by_retriever = {
+        "usem_q": {"a": 0.9, "b": 0.5, "c": 0.5},
+        "e5_p": {"a": 0.2, "b": 0.8, "c": 0.4},
+        "lex_q": {"c": 3.0},
+        "minilm_q": {"a": 0.7, "b": 0.6},
+    }
+    languages = {"a": {"it"}, "b": {"it"}, "c": {"en"}}
+    candidates = {c.article_id: c.features for c in _combine(by_retriever, languages, "it")}
+    assert set(candidates) == {"a", "b", "c"}
+    assert [candidates[i]["usem_q_rr"] for i in "abc"] == [1.0, 0.5, 0.5]
+    assert [candidates[i]["e5_p_rr"] for i in "abc"] == [pytest.approx(1 / 3), 1.0, 0.5]
+    assert [candidates[i]["lex_q_rr"] for i in "abc"] == [0.0, 0.0, 1.0]
+    # c has no Italian version: MiniLM has no opinion on it (0), and gives it no place.
+    assert [candidates[i]["mini_q_rr"] for i in "abc"] == [1.0, 0.5, 0.0]
+    # The order the retrievers are read in changes nothing.
+    again = {
+        c.article_id: c.features
+        for c in _combine(dict(reversed(by_retriever.items())), languages, "it")
+    }
+    assert again == candidates
+    assert set(POSITION_FEATURES) <= set(PLAIN_RANK_FEATURES)
