@@ -10,7 +10,9 @@ them (knowledge.fitting.fit_plain_model): each of our plain FAQs is held out in 
 the plain-FAQ model is fitted on the other plain fit sets (StackFAQ's fit half among
 them), and the held-out FAQ's val questions judge it (bench.plain_model's figures). An
 encoder left out of a variant has its scores zeroed, so it neither ranks nor counts in
-the retrievers' agreement. The time of one question's encoding (1 thread, the demo's
+the retrievers' agreement. The same held-out comparison shows what the whole-article
+passages (index.ARTICLE) and the retrievers' places among the candidates
+(calibration.POSITION_FEATURES) add. The time of one question's encoding (1 thread, the demo's
 test questions one at a time) is given as a median and as a ratio to MiniLM's.
 """
 
@@ -92,7 +94,7 @@ VARIANTS = {
         *_without(PLACES),
     ),
     "the same without whole-article passages": (PASSAGES, *_without(PASSAGE_KIND)),
-    "the same without either (shipped until 2026-12-07)": (
+    "the same without either (the features shipped until 2026-12-07)": (
         PASSAGES,
         *_without(PLACES, PASSAGE_KIND),
     ),
