@@ -67,10 +67,6 @@ class Proposal:
     decided_at: str = ""
 
 
-def _key(text: str) -> str:
-    return _SPACES.sub(" ", text).strip().casefold().rstrip("?!. ")
-
-
 def clean_wording(text: object) -> str:
     """The customer's message as a phrasing, or "" when it cannot be one.
 
@@ -136,8 +132,8 @@ def propose(
     article = store.get_article(db, article_id, lang)
     if not clean or article is None or article.status != "published":
         return None
-    norm = _key(clean)
-    if norm in {_key(p) for p in article.phrasings()}:
+    norm = store.phrasing_key(clean)
+    if norm in {store.phrasing_key(p) for p in article.phrasings()}:
         return None
     stamp = now or format_time(utc_now())
     with db.atomic():
@@ -251,7 +247,9 @@ def approve(db: sqlite_utils.Database, ids: list[int], reviewer: str) -> int:
             article = store.get_article(db, proposal.article_id, proposal.lang)
             if article is None or article.status != "published":
                 continue
-            if _key(proposal.text) not in {_key(p) for p in article.phrasings()}:
+            if store.phrasing_key(proposal.text) not in {
+                store.phrasing_key(p) for p in article.phrasings()
+            }:
                 article.alt_questions = [*article.alt_questions, proposal.text]
                 article.updated_by = reviewer
                 store.upsert_article(db, article)

@@ -69,6 +69,12 @@ class Article:
         return list(seen)
 
 
+def phrasing_key(text: str) -> str:
+    """What two wordings share when they are the same phrasing: spaces, case and the
+    closing punctuation aside ("Quanto costa la spedizione?" = "quanto costa la spedizione")."""
+    return " ".join(text.split()).casefold().rstrip("?!. ")
+
+
 def _now() -> str:
     """Now, stored to the microsecond: two edits of an article within one second still
     show which came last."""

@@ -512,3 +512,27 @@ def test_each_candidate_gets_its_place_by_every_score_with_ties_sharing_the_bett
     }
     assert again == candidates
     assert set(POSITION_FEATURES) <= set(PLAIN_RANK_FEATURES)
+
+
+def test_a_message_that_is_one_articles_own_question_is_answered_with_it(tmp_path):
+    """search.EXACT: case, spaces and the closing "?" aside, whatever the cut-off."""
+    articles = plain_copies(FIXTURE_ARTICLES)
+    searcher = build_kb(tmp_path, articles)
+    searcher.threshold = 0.99  # no confidence model reaches it on its own
+    result = searcher.search("  quanto costa LA spedizione ")
+    assert result.decision == "answer"
+    assert (result.results[0].id, result.results[0].score) == ("shipping-cost", 1.0)
+    # Another wording, however close, is left to the models.
+    close = searcher.search("quanto costa la spedizione, per favore?")
+    assert close.decision != "answer" and close.results[0].score < 1.0
+
+
+def test_a_question_two_articles_share_is_left_to_the_models(tmp_path):
+    articles = plain_copies(FIXTURE_ARTICLES)
+    other = next(a for a in articles if a.id != "shipping-cost" and a.lang == "it")
+    shared = replace(other, alt_questions=["Quanto costa la spedizione?"])
+    searcher = build_kb(tmp_path, [*(a for a in articles if a != other), shared])
+    searcher.threshold = 0.99
+    result = searcher.search("Quanto costa la spedizione?")
+    assert result.decision != "answer"
+    assert all(hit.score < 1.0 for hit in result.results)
