@@ -121,6 +121,7 @@ SMALL_KB_FIT_SEEDS = (1, 2, 3)
 SMALL_KB_REPORT_SIZES = (3, 5, 10, 20, 30)
 SMALL_KB_REPORT_SEEDS = (7, 8)
 SMALL_KB_NAME = "Demo cut to 3-30 articles"
+PLAIN_SMALL_NAME = "Demo, first question only, cut to 3-30 articles"
 
 
 @dataclass
@@ -415,7 +416,14 @@ def demo_cuts(demo: Dataset) -> tuple[list[Dataset], list[Dataset]]:
 TRANSIT_DIR = PROJECT_ROOT / "bench" / "data" / "transit_faq"
 IMMUNI_QUESTIONS = PROJECT_ROOT / "bench" / "data" / "immuni_questions.jsonl"
 DEMO_FOLLOWUPS = PROJECT_ROOT / "bench" / "data" / "demo_followups.jsonl"
-FAQ_SHAPED = (DEMO_PLAIN_NAME, TRANSIT_NAME, IMMUNI_NAME, "StackFAQ", "QA4FAQ-it")
+FAQ_SHAPED = (
+    DEMO_PLAIN_NAME,
+    PLAIN_SMALL_NAME,
+    TRANSIT_NAME,
+    IMMUNI_NAME,
+    "StackFAQ",
+    "QA4FAQ-it",
+)
 # Our plain FAQs with customer-worded val questions: each is held out in turn to choose
 # the plain-FAQ model (bench.plain_model).
 PLAIN_FIT_NAMES = (DEMO_PLAIN_NAME, TRANSIT_NAME, IMMUNI_NAME)
@@ -894,6 +902,41 @@ def main(argv: list[str] | None = None) -> int:
         demo_fit_sets = [
             evidence[name]["val"] for name in (DEMO_NAME, DEMO_PLAIN_NAME) if name in evidence
         ]
+        # The demo's plain cut, cut again to a few articles: the plain model's fit data
+        # would otherwise hold no FAQ under 31 articles (PLAIN_SMALL_NAME).
+        plain_cut_sets: list[list[Evidence]] = []
+        demo_plain = next((d for d in datasets if d.name == DEMO_PLAIN_NAME), None)
+        if demo_plain is not None:
+            t0 = time.perf_counter()
+            fit_cuts, report_cuts = demo_cuts(demo_plain)
+            cached = [CachedEncoder(encoder) for encoder in encoders]
+            for cut in fit_cuts:
+                cut_evidence, _ = gather(cut, Path(tmp), cached)
+                fit_sets.append((1.0 / len(fit_cuts), cut_evidence["val"]))
+                plain_cut_sets.append(fit_sets[-1][1])
+                demo_fit_sets.append(fit_sets[-1][1])
+            small_plain = Dataset(
+                PLAIN_SMALL_NAME,
+                [],
+                report={"test": [q for cut in report_cuts for q in cut.report["test"]]},
+                note=f"{len(report_cuts)} knowledge bases of"
+                f" {', '.join(map(str, SMALL_KB_REPORT_SIZES))} random articles of the demo's"
+                " plain cut (first question and answer only) with the demo test questions"
+                " (those of removed articles are unanswerable); fit on"
+                f" {len(fit_cuts)} such cuts of the val questions",
+            )
+            evidence[small_plain.name] = {
+                "test": [
+                    e for cut in report_cuts for e in gather(cut, Path(tmp), cached)[0]["test"]
+                ]
+            }
+            datasets.append(small_plain)
+            notes[small_plain.name] = small_plain.note
+            print(
+                f"{small_plain.name}: {len(fit_cuts) + len(report_cuts)} knowledge bases in"
+                f" {time.perf_counter() - t0:.1f} s",
+                file=sys.stderr,
+            )
         demo = next((d for d in datasets if d.name == DEMO_NAME), None)
         if demo is not None:
             t0 = time.perf_counter()
@@ -956,7 +999,10 @@ def main(argv: list[str] | None = None) -> int:
             for name in PLAIN_FIT_NAMES
             if evidence.get(name, {}).get("val")
         }
-        plain_choice = plain_model.leave_one_faq_out(fit_sets, held_out) if held_out else {}
+        # The plain cuts hold the demo's val questions: left out of the choice, so that no
+        # held-out FAQ's questions are fitted on.
+        choice_sets = [(w, e) for w, e in fit_sets if not any(e is c for c in plain_cut_sets)]
+        plain_choice = plain_model.leave_one_faq_out(choice_sets, held_out) if held_out else {}
         for variant, m in plain_choice.items():
             print(f"plain model, leave one out | {variant}: {m}", file=sys.stderr)
         hand_over = []

@@ -56,6 +56,8 @@ from knowledge.search import (
 MIN_OUT_RECALL = 0.75
 MIN_OUT_NO_ARTICLE = 0.82
 MAX_WRONG = 0.04
+# Plain fit sets with fewer articles inform the plain model's weights, not its cut-offs.
+CUT_OFF_MIN_ARTICLES = 30
 
 Names = tuple[str, ...]
 
@@ -209,11 +211,23 @@ def fit_plain_model(
     weights, bias = _fit_reach(plain_sets, model, conf_names)
     model.reach_weights = dict(zip(conf_names, weights.tolist(), strict=True))
     model.reach_bias = bias
+    # The cut-offs are chosen on FAQs of a company's size; the few-article cuts among the
+    # fit sets teach the confidence model what a knowledge base's size does to it (inv_k),
+    # but their easy questions would buy the big FAQs' wrong answers.
+    sized = [(w, e) for w, e in plain_sets if _articles(e) >= CUT_OFF_MIN_ARTICLES]
     model.threshold, model.clarify_threshold, points = _fit_operating_points(
-        plain_sets, model, MIN_OUT_NO_ARTICLE, MAX_WRONG
+        sized or plain_sets, model, MIN_OUT_NO_ARTICLE, MAX_WRONG
     )
     model.provenance = {"operating_points": {k: round(v, 4) for k, v in points.items()}}
     return model
+
+
+def _articles(evidences: list[Evidence]) -> int:
+    """How many articles the knowledge base behind ``evidences`` has (feature inv_k)."""
+    for e in evidences:
+        if e.candidates and e.candidates[0].features.get("inv_k"):
+            return round(1 / e.candidates[0].features["inv_k"])
+    return 0
 
 
 def _of_shape(

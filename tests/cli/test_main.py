@@ -144,8 +144,9 @@ def test_kb_search_jsonl_answers_one_line_per_input_line(data_dir, faq_file, cap
 def test_kb_rebuild_recreates_the_index_files(data_dir, faq_file, capsys):
     main(["kb", "import", str(faq_file)])
     assert main(["kb", "rebuild", "--quiet"]) == 0
-    # 5 questions; the answers are too short to count as sentences worth embedding.
-    assert "indexed 5 phrasings" in capsys.readouterr().out
+    # 5 questions and the 3 articles whole; the answers are too short to count as
+    # sentences worth embedding.
+    assert "indexed 8 phrasings" in capsys.readouterr().out
     assert (data_dir / "index" / "manifest.json").exists()
     assert (data_dir / "index" / "usem.faiss").exists()
 

@@ -194,3 +194,37 @@ def test_plain_faqs_get_a_model_fitted_on_plain_faqs_alone() -> None:
 def test_without_plain_fit_data_there_is_no_plain_model() -> None:
     calibration = fit_calibration([(1.0, _shaped_set(1, 0.05, "a"))], ("a", "b"), ("a", "b"))
     assert calibration.plain is None
+
+
+def test_a_plain_models_cut_offs_come_from_faqs_of_a_companys_size(monkeypatch):
+    """fitting.CUT_OFF_MIN_ARTICLES: few-article cuts inform the weights, not the cut-offs."""
+    from knowledge import fitting
+    from knowledge.calibration import PLAIN_CONF_FEATURES, PLAIN_RANK_FEATURES
+    from knowledge.fitting import Evidence, Query
+
+    def faq(articles: int, seed: int) -> list[Evidence]:
+        rng = random.Random(seed)
+        out = []
+        for i in range(40):
+            candidates = []
+            for article_id in ("right", "b"):
+                features = {n: rng.random() for n in (*PLAIN_RANK_FEATURES, *PLAIN_CONF_FEATURES)}
+                features.update(inv_k=1 / articles, inv_ppa=1.0, margin=0.0, logit=0.0)
+                features["usem_q"] = 0.9 if article_id == "right" and i % 4 else 0.1
+                candidates.append(Candidate(article_id, features))
+            gold = frozenset({"right"}) if i % 4 else frozenset()
+            out.append(Evidence(Query("q", "it", gold), candidates))
+        return out
+
+    big, small = faq(80, 1), faq(3, 2)
+    seen = []
+    real = fitting._fit_operating_points
+
+    def spy(sets, *args, **kwargs):
+        seen.append([e for _, e in sets])
+        return real(sets, *args, **kwargs)
+
+    monkeypatch.setattr(fitting, "_fit_operating_points", spy)
+    fitting.fit_plain_model([(1.0, big), (1.0, small)], PLAIN_RANK_FEATURES, PLAIN_CONF_FEATURES)
+    assert seen == [[big]]
+    assert fitting._articles(small) == 3 and fitting._articles(big) == 80
