@@ -410,6 +410,47 @@ def demo_cuts(demo: Dataset) -> tuple[list[Dataset], list[Dataset]]:
     return fit, report
 
 
+# (source data set, name of its cuts, what the cuts hold): the rich demo's cuts teach the
+# shared model what a small knowledge base's classifier is worth; the plain cut's, the
+# plain model what a few articles do to the retrievers' places and agreement (the
+# plain fit data would otherwise hold no FAQ under 31 articles).
+SMALL_CUTS = (
+    (
+        DEMO_PLAIN_NAME,
+        PLAIN_SMALL_NAME,
+        "random articles of the demo's plain cut (first question and answer only)",
+    ),
+    (DEMO_NAME, SMALL_KB_NAME, "random demo articles"),
+)
+
+
+def small_cuts(
+    source: Dataset, name: str, what: str, encoders, workdir: Path
+) -> tuple[list[list[Evidence]], Dataset, list[Evidence]]:
+    """``source`` cut to a few articles (demo_cuts): each fit cut's val evidence, the
+    report cuts as one data set named ``name``, and its test evidence."""
+    t0 = time.perf_counter()
+    fit_cuts, report_cuts = demo_cuts(source)
+    cached = [CachedEncoder(encoder) for encoder in encoders]
+    cut_sets = [gather(cut, workdir, cached)[0]["val"] for cut in fit_cuts]
+    small = Dataset(
+        name,
+        [],
+        report={"test": [q for cut in report_cuts for q in cut.report["test"]]},
+        note=f"{len(report_cuts)} knowledge bases of"
+        f" {', '.join(map(str, SMALL_KB_REPORT_SIZES))} {what} with the demo"
+        " test questions (those of removed articles"
+        f" are unanswerable); fit on {len(fit_cuts)} such cuts of the val questions",
+    )
+    small_evidence = [e for cut in report_cuts for e in gather(cut, workdir, cached)[0]["test"]]
+    print(
+        f"{name}: {len(fit_cuts) + len(report_cuts)} knowledge bases in"
+        f" {time.perf_counter() - t0:.1f} s",
+        file=sys.stderr,
+    )
+    return cut_sets, small, small_evidence
+
+
 # ---- FAQ-shaped knowledge bases ---------------------------------------------------------------
 # One question and one answer per article, as a company imports the FAQ it already has;
 # customer questions written separately from the articles. These are the headline.
@@ -902,71 +943,22 @@ def main(argv: list[str] | None = None) -> int:
         demo_fit_sets = [
             evidence[name]["val"] for name in (DEMO_NAME, DEMO_PLAIN_NAME) if name in evidence
         ]
-        # The demo's plain cut, cut again to a few articles: the plain model's fit data
-        # would otherwise hold no FAQ under 31 articles (PLAIN_SMALL_NAME).
+        # Small knowledge bases cut from the demo and from its plain cut (SMALL_CUTS).
         plain_cut_sets: list[list[Evidence]] = []
-        demo_plain = next((d for d in datasets if d.name == DEMO_PLAIN_NAME), None)
-        if demo_plain is not None:
-            t0 = time.perf_counter()
-            fit_cuts, report_cuts = demo_cuts(demo_plain)
-            cached = [CachedEncoder(encoder) for encoder in encoders]
-            for cut in fit_cuts:
-                cut_evidence, _ = gather(cut, Path(tmp), cached)
-                fit_sets.append((1.0 / len(fit_cuts), cut_evidence["val"]))
-                plain_cut_sets.append(fit_sets[-1][1])
-                demo_fit_sets.append(fit_sets[-1][1])
-            small_plain = Dataset(
-                PLAIN_SMALL_NAME,
-                [],
-                report={"test": [q for cut in report_cuts for q in cut.report["test"]]},
-                note=f"{len(report_cuts)} knowledge bases of"
-                f" {', '.join(map(str, SMALL_KB_REPORT_SIZES))} random articles of the demo's"
-                " plain cut (first question and answer only) with the demo test questions"
-                " (those of removed articles are unanswerable); fit on"
-                f" {len(fit_cuts)} such cuts of the val questions",
-            )
-            evidence[small_plain.name] = {
-                "test": [
-                    e for cut in report_cuts for e in gather(cut, Path(tmp), cached)[0]["test"]
-                ]
-            }
-            datasets.append(small_plain)
-            notes[small_plain.name] = small_plain.note
-            print(
-                f"{small_plain.name}: {len(fit_cuts) + len(report_cuts)} knowledge bases in"
-                f" {time.perf_counter() - t0:.1f} s",
-                file=sys.stderr,
-            )
-        demo = next((d for d in datasets if d.name == DEMO_NAME), None)
-        if demo is not None:
-            t0 = time.perf_counter()
-            fit_cuts, report_cuts = demo_cuts(demo)
-            cached = [CachedEncoder(encoder) for encoder in encoders]
-            for cut in fit_cuts:
-                cut_evidence, _ = gather(cut, Path(tmp), cached)
-                fit_sets.append((1.0 / len(fit_cuts), cut_evidence["val"]))
-                demo_fit_sets.append(fit_sets[-1][1])
-            small = Dataset(
-                SMALL_KB_NAME,
-                [],
-                report={"test": [q for cut in report_cuts for q in cut.report["test"]]},
-                note=f"{len(report_cuts)} knowledge bases of"
-                f" {', '.join(map(str, SMALL_KB_REPORT_SIZES))} random demo articles with the demo"
-                " test questions (those of removed articles"
-                f" are unanswerable); fit on {len(fit_cuts)} such cuts of the val questions",
-            )
-            evidence[small.name] = {
-                "test": [
-                    e for cut in report_cuts for e in gather(cut, Path(tmp), cached)[0]["test"]
-                ]
-            }
+        for source_name, name, what in SMALL_CUTS:
+            source = next((d for d in datasets if d.name == source_name), None)
+            if source is None:
+                continue
+            cut_sets, small, small_evidence = small_cuts(source, name, what, encoders, Path(tmp))
+            fit_sets += [(1.0 / len(cut_sets), e) for e in cut_sets]
+            demo_fit_sets += cut_sets
+            if source_name == DEMO_PLAIN_NAME:
+                plain_cut_sets += cut_sets
+            evidence[small.name] = {"test": small_evidence}
             datasets.append(small)
             notes[small.name] = small.note
-            print(
-                f"{small.name}: {len(fit_cuts) + len(report_cuts)} knowledge bases in"
-                f" {time.perf_counter() - t0:.1f} s",
-                file=sys.stderr,
-            )
+        demo = next((d for d in datasets if d.name == DEMO_NAME), None)
+        cached = [CachedEncoder(encoder) for encoder in encoders]
         results: dict[str, dict] = {}
         fitted: dict[str, Calibration] = {}
         for variant, (rank_names, conf_names, clf_conf_names) in VARIANTS.items():
