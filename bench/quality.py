@@ -950,10 +950,11 @@ def main(argv: list[str] | None = None) -> int:
             if source is None:
                 continue
             cut_sets, small, small_evidence = small_cuts(source, name, what, encoders, Path(tmp))
-            fit_sets += [(1.0 / len(cut_sets), e) for e in cut_sets]
             demo_fit_sets += cut_sets
-            if source_name == DEMO_PLAIN_NAME:
+            if source_name == DEMO_PLAIN_NAME:  # the plain model's alone (fit_calibration)
                 plain_cut_sets += cut_sets
+            else:
+                fit_sets += [(1.0 / len(cut_sets), e) for e in cut_sets]
             evidence[small.name] = {"test": small_evidence}
             datasets.append(small)
             notes[small.name] = small.note
@@ -969,6 +970,7 @@ def main(argv: list[str] | None = None) -> int:
                 clf_conf_names,
                 plain_conf_names=PLAIN_CONF.get(variant),
                 plain_rank_names=PLAIN_RANK.get(variant),
+                plain_only=[(1.0 / len(plain_cut_sets), e) for e in plain_cut_sets],
             )
             fitted[variant] = calibration
             for d in datasets:
@@ -991,10 +993,9 @@ def main(argv: list[str] | None = None) -> int:
             for name in PLAIN_FIT_NAMES
             if evidence.get(name, {}).get("val")
         }
-        # The plain cuts hold the demo's val questions: left out of the choice, so that no
-        # held-out FAQ's questions are fitted on.
-        choice_sets = [(w, e) for w, e in fit_sets if not any(e is c for c in plain_cut_sets)]
-        plain_choice = plain_model.leave_one_faq_out(choice_sets, held_out) if held_out else {}
+        # The choice is made without the plain cuts (they hold the demo's val questions,
+        # and fit_sets never held them).
+        plain_choice = plain_model.leave_one_faq_out(fit_sets, held_out) if held_out else {}
         for variant, m in plain_choice.items():
             print(f"plain model, leave one out | {variant}: {m}", file=sys.stderr)
         hand_over = []
