@@ -50,6 +50,14 @@ def unsure(tmp_path_factory: pytest.TempPathFactory, rasa_bin: Path) -> Iterator
         env={**os.environ, **app_env(settings)},
         check=True,
     )
+    # Indexed before the stack starts, as bench.stacks does: building the demo's index
+    # (whole articles included) inside the first message's 60 s timed out on a busy CI.
+    subprocess.run(
+        [sys.executable, "-m", "cli", "kb", "rebuild", "--quiet"],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **app_env(settings)},
+        check=True,
+    )
     with running_stack(settings, train_model()):
         yield settings
 
