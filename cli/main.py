@@ -45,6 +45,8 @@ def _kb_import(args: argparse.Namespace) -> int:
         f"imported {report.imported}, skipped {report.skipped} / "
         f"importati {report.imported}, scartati {report.skipped}"
     )
+    if report.imported and not args.no_index:
+        _print_indexed(_index(args.quiet))
     if report.skipped:
         print(
             f"error / errore: {report.skipped} skipped, fix them and import the file again / "
@@ -84,19 +86,44 @@ def _kb_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def _kb_rebuild(args: argparse.Namespace) -> int:
+def _index(quiet: bool, rebuild: bool = False) -> int:
+    """Bring the search index up to date with SQLite now, with a progress bar; returns
+    the phrasings embedded (with ``rebuild``, all of them).
+
+    ``kb import`` and ``kb seed-demo`` call it, as ``rasa train`` follows new data: a
+    stack that starts (or a running one that next searches) then reads the index
+    instead of embedding a whole FAQ while its first customer waits (which took over
+    a minute for the demo on a busy machine).
+    """
     from tqdm import tqdm
 
+    from knowledge.index import wanted_phrasings
     from knowledge.search import Searcher
     from knowledge.store import list_articles
 
-    db = open_db()
-    total = sum(len(a.phrasings()) for a in list_articles(db))
     searcher = Searcher()
-    with tqdm(total=total, unit="phrasing", desc="indexing", disable=args.quiet) as bar:
-        count = searcher.rebuild(progress=bar.update)
+    if rebuild:
+        total = len(wanted_phrasings(list_articles(open_db(), status="published")))
+    else:
+        total = searcher.pending()
+    # No bar with --quiet, nor when stderr is not a terminal (logs, scripts): tqdm's None.
+    with tqdm(
+        total=total, unit="phrasing", desc="indexing", disable=True if quiet else None
+    ) as bar:
+        if rebuild:
+            return searcher.rebuild(progress=bar.update)
+        searcher.refresh(progress=bar.update)
+    return total
+
+
+def _kb_rebuild(args: argparse.Namespace) -> int:
+    count = _index(args.quiet, rebuild=True)
     print(f"indexed {count} phrasings / frasi indicizzate: {count}")
     return 0
+
+
+def _print_indexed(count: int) -> None:
+    print(f"indexed {count} new phrasings / nuove frasi indicizzate: {count}")
 
 
 def _kb_seed_demo(args: argparse.Namespace) -> int:
@@ -117,6 +144,8 @@ def _kb_seed_demo(args: argparse.Namespace) -> int:
     for error in report.errors:
         print(f"demo articles: {error}", file=sys.stderr)
     print(f"imported {report.imported} demo articles / articoli demo importati: {report.imported}")
+    if report.imported and not args.no_index:
+        _print_indexed(_index(args.quiet))
     return 1 if report.errors else 0
 
 
@@ -204,6 +233,15 @@ def _kb_phrasings(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_index_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--no-index",
+        action="store_true",
+        help="leave the search index to the next search (default: index the new articles now)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def _add_kb_commands(subparsers: argparse._SubParsersAction) -> None:
     from knowledge.importer import FORMATS
 
@@ -217,6 +255,7 @@ def _add_kb_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("file")
     p.add_argument("--format", choices=FORMATS, help="default: from the file name")
+    _add_index_options(p)
     p.set_defaults(handler=_kb_import)
 
     p = kb_sub.add_parser("search", help="search the knowledge base")
@@ -236,6 +275,7 @@ def _add_kb_commands(subparsers: argparse._SubParsersAction) -> None:
 
     p = kb_sub.add_parser("seed-demo", help="import the demo articles when the base is empty")
     p.add_argument("--force", action="store_true", help="import even if articles exist")
+    _add_index_options(p)
     p.set_defaults(handler=_kb_seed_demo)
 
     p = kb_sub.add_parser("stats", help="count articles by status and language")

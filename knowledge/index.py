@@ -203,6 +203,10 @@ class VectorIndex:
         self.unsaved = False
 
     # ---- updates -----------------------------------------------------------------
+    def missing(self, articles: Iterable[Article]) -> int:
+        """How many phrasings of ``articles`` ``sync`` would embed (a progress bar's total)."""
+        return len(wanted_phrasings(articles) - set(self._by_key))
+
     def sync(
         self,
         articles: Iterable[Article],

@@ -241,7 +241,7 @@ class Searcher:
             if version == self._version:
                 return False
             articles = list_articles(db, status="published")
-            if not self._loaded:
+            if not self._loaded and not len(self._vectors):  # pending() may have loaded it
                 self._vectors.load()
             added, removed = self._vectors.sync(articles, progress=progress)
             if not self._loaded:
@@ -275,6 +275,14 @@ class Searcher:
                 self._languages_by_id[article.id].add(article.lang)
             self._version = version
             return True
+
+    def pending(self) -> int:
+        """How many phrasings the next :meth:`refresh` embeds (a progress bar's total);
+        the index files are read now if they were not yet."""
+        with self._lock:
+            if not self._loaded and not len(self._vectors):
+                self._vectors.load()
+            return self._vectors.missing(list_articles(self._db(), status="published"))
 
     def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
         """Throw the derived indexes away and rebuild them from SQLite; returns phrasings."""

@@ -583,8 +583,9 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 def serve(settings: Settings) -> None:
     """Everything ``make run`` promises: train if stale, start, print the addresses, wait.
 
-    The demo knowledge base is loaded beforehand by ``sportello kb seed-demo``; the
-    action server builds the index from SQLite when it warms up.
+    The demo knowledge base is loaded and indexed beforehand by ``sportello kb
+    seed-demo``; the action server reads the index when it warms up (and builds it from
+    SQLite only if it is missing or stale).
     """
     # SIGTERM (a service manager, `kill`) must stop the children too, as Ctrl-C does:
     # they run in their own process groups and would otherwise outlive this process.

@@ -151,6 +151,29 @@ def test_kb_rebuild_recreates_the_index_files(data_dir, faq_file, capsys):
     assert (data_dir / "index" / "usem.faiss").exists()
 
 
+def test_kb_import_indexes_what_it_imported_so_that_no_customer_waits_for_it(
+    data_dir, faq_file, capsys
+):
+    from knowledge.search import Searcher
+
+    main(["kb", "import", str(faq_file), "--quiet"])
+    assert "indexed 8 new phrasings" in capsys.readouterr().out
+    assert (data_dir / "index" / "manifest.json").exists()
+    assert Searcher().pending() == 0
+    # The same file again: nothing new to embed.
+    main(["kb", "import", str(faq_file), "--quiet"])
+    assert "indexed 0 new phrasings" in capsys.readouterr().out
+
+
+def test_kb_import_no_index_leaves_the_index_to_the_next_search(data_dir, faq_file, capsys):
+    from knowledge.search import Searcher
+
+    main(["kb", "import", str(faq_file), "--no-index"])
+    assert "indexed" not in capsys.readouterr().out
+    assert not (data_dir / "index" / "manifest.json").exists()
+    assert Searcher().pending() == 8
+
+
 def test_kb_seed_demo_imports_only_into_an_empty_store(data_dir, faq_file, capsys):
     main(["kb", "import", str(faq_file)])
     capsys.readouterr()
@@ -166,8 +189,10 @@ def test_kb_seed_demo_fills_an_empty_store_with_both_languages(data_dir, capsys)
     from knowledge.store import list_articles
     from tests.databases import open_db
 
-    assert main(["kb", "seed-demo"]) == 0
-    assert "imported" in capsys.readouterr().out
+    assert main(["kb", "seed-demo", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "imported" in out
+    assert "new phrasings" in out
     langs = {a.lang for a in list_articles(open_db())}
     assert langs == {"it", "en"}
 

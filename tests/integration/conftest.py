@@ -124,7 +124,7 @@ def stack_services(stack_settings: Settings, rasa_bin: Path) -> Iterator[list[Se
     Rasa environment (``rasa_bin``): without it every test on the stack skips, or fails
     under ``make test``."""
     subprocess.run(
-        [sys.executable, "-m", "cli", "kb", "seed-demo"],
+        [sys.executable, "-m", "cli", "kb", "seed-demo", "--quiet"],  # indexes it too
         cwd=PROJECT_ROOT,
         env={**os.environ, **app_env(stack_settings)},
         check=True,

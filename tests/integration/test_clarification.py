@@ -45,15 +45,7 @@ def unsure(tmp_path_factory: pytest.TempPathFactory, rasa_bin: Path) -> Iterator
         kb_clarify_threshold=0.0,
     )
     subprocess.run(
-        [sys.executable, "-m", "cli", "kb", "seed-demo"],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, **app_env(settings)},
-        check=True,
-    )
-    # Indexed before the stack starts, as bench.stacks does: building the demo's index
-    # (whole articles included) inside the first message's 60 s timed out on a busy CI.
-    subprocess.run(
-        [sys.executable, "-m", "cli", "kb", "rebuild", "--quiet"],
+        [sys.executable, "-m", "cli", "kb", "seed-demo", "--quiet"],  # indexes it too
         cwd=PROJECT_ROOT,
         env={**os.environ, **app_env(settings)},
         check=True,
