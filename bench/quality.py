@@ -43,6 +43,7 @@ from knowledge.calibration import (
     PLAIN_KB_MIN_INV_PPA,
     PLAIN_RANK_FEATURES,
     RANK_FEATURES,
+    SMALL_PLAIN_KB_ARTICLES,
     UNFITTED,
     Calibration,
     save_calibration,
@@ -676,6 +677,7 @@ def _faq_table(fused: dict, calibration: Calibration) -> list[str]:
     if not rows:
         return []
     high, low = calibration.cut_offs(1.0)
+    small_high, small_low = calibration.cut_offs(1.0, SMALL_PLAIN_KB_ARTICLES - 1)
     lines = [
         "### Headline: FAQ-shaped knowledge bases (one question and answer per article)",
         "",
@@ -683,7 +685,10 @@ def _faq_table(fused: dict, calibration: Calibration) -> list[str]:
         f" {round(1 / PLAIN_KB_MIN_INV_PPA)} question phrasings per article): answer when the"
         f" best article's confidence reaches {high:.3f}; otherwise offer the likeliest"
         f' articles ("Forse cercavi…") when the reach model gives at least'
-        f" {low if low is not None else NO_CLARIFICATION:.3f}; otherwise no article."
+        f" {low if low is not None else NO_CLARIFICATION:.3f}; otherwise no article. A plain"
+        f" FAQ of fewer than {SMALL_PLAIN_KB_ARTICLES} articles has a variant of the model"
+        " of its own (`calibration.SMALL_PLAIN_KB_ARTICLES`), with cut-offs"
+        f" {small_high:.3f} / {small_low if small_low is not None else NO_CLARIFICATION:.3f}."
         " Through the whole bot (Rasa, actions, a conversation per question): the"
         " next section, from `bench.faq_bot`.",
         "",

@@ -31,6 +31,7 @@ import numpy as np
 from knowledge.calibration import (
     PLAIN_KB_MIN_INV_PPA,
     Calibration,
+    articles_of,
     choose_operating_points,
     choose_threshold,
     fit_logistic,
@@ -109,9 +110,10 @@ def fit_calibration(
 ) -> Calibration:
     """Fit ranker, then confidence, then the reach model, then both cut-offs.
 
-    ``plain_only`` are plain FAQs that only the plain model is fitted on (the demo's
-    plain cut cut again to a few articles: fitted on by the shared model too, they cost
-    xSID 4 points of right answers).
+    ``plain_only`` are small plain FAQs (the demo's plain cut cut again to a few
+    articles) that only the plain model's ``small`` variant is fitted on (fitted on by
+    the shared model too, they cost xSID 4 points of right answers; by the plain model,
+    its strictness on the big FAQs: calibration.SMALL_PLAIN_KB_ARTICLES).
 
     Plain FAQs among the fit sets get a model of their own (``fit_plain_model``, which
     ranks on ``plain_rank_names`` and whose confidence and reach see
@@ -138,7 +140,8 @@ def fit_calibration(
     # had (most answered right while abstaining on 75% of the unanswerable); plain FAQs
     # get cut-offs of their own below.
     rich_sets = _of_shape(fit_sets, plain=False)
-    plain_sets = _of_shape(fit_sets, plain=True) + _of_shape(plain_only or [], plain=True)
+    plain_sets = _of_shape(fit_sets, plain=True)
+    small_sets = _of_shape(plain_only or [], plain=True)
     threshold, stats = _fit_threshold(rich_sets, calibration)
     if clf_conf_names:
         weights, bias = _fit_confidence(fit_sets, ranker, clf_conf_names, clf_only=True)
@@ -159,9 +162,10 @@ def fit_calibration(
         "operating_points": {k: round(v, 4) for k, v in rich_points.items()},
     }
     if plain_sets and own_plain_model:
-        calibration.plain = fit_plain_model(
-            plain_sets, plain_rank_names or rank_names, plain_conf_names or conf_names
-        )
+        plain_names = (plain_rank_names or rank_names, plain_conf_names or conf_names)
+        calibration.plain = fit_plain_model(plain_sets, *plain_names)
+        if small_sets:
+            calibration.plain.small = fit_plain_model(plain_sets + small_sets, *plain_names)
     elif plain_sets:
         plain = replace(calibration, provenance={})
         plain.threshold, plain.clarify_threshold, points = _fit_operating_points(
@@ -217,8 +221,8 @@ def fit_plain_model(
     model.reach_weights = dict(zip(conf_names, weights.tolist(), strict=True))
     model.reach_bias = bias
     # The cut-offs are chosen on FAQs of a company's size; the few-article cuts among the
-    # fit sets teach the confidence model what a knowledge base's size does to it (inv_k),
-    # but their easy questions would buy the big FAQs' wrong answers.
+    # small variant's fit sets teach its confidence model what a knowledge base's size
+    # does to it (inv_k), but their easy questions would buy wrong answers elsewhere.
     sized = [(w, e) for w, e in plain_sets if _articles(e) >= CUT_OFF_MIN_ARTICLES]
     model.threshold, model.clarify_threshold, points = _fit_operating_points(
         sized or plain_sets, model, MIN_OUT_NO_ARTICLE, MAX_WRONG
@@ -392,7 +396,8 @@ def measure(evidences: list[Evidence], calibration: Calibration) -> dict[str, fl
     for e in evidences:
         ranked = rank_evidence(e, calibration)
         confidence = ranked[0].confidence if ranked else 0.0
-        high, low = calibration.cut_offs(ranked[0].features.get("inv_ppa", 0.0) if ranked else 0)
+        shape = ranked[0].features if ranked else {}
+        high, low = calibration.cut_offs(shape.get("inv_ppa", 0.0), articles_of(shape))
         low = NO_CLARIFICATION if low is None else low
         answers = bool(ranked) and confidence >= high
         clarifies = not answers and bool(ranked) and ranked[0].reach >= low
@@ -463,7 +468,10 @@ def with_cut_offs(calibration: Calibration, threshold: float, clarify: float) ->
     SPORTELLO_KB_CLARIFY_THRESHOLD do in the bot)."""
     plain = calibration.plain
     if plain is not None:
-        plain = replace(plain, threshold=threshold, clarify_threshold=clarify)
+        small = plain.small
+        if small is not None:
+            small = replace(small, threshold=threshold, clarify_threshold=clarify)
+        plain = replace(plain, threshold=threshold, clarify_threshold=clarify, small=small)
     return replace(calibration, threshold=threshold, clarify_threshold=clarify, plain=plain)
 
 

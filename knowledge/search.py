@@ -39,6 +39,7 @@ from knowledge.calibration import (
     POSITION_SOURCES,
     POSITION_SOURCES_ALWAYS,
     Calibration,
+    articles_of,
     load_calibration,
 )
 from knowledge.classifier import ArticleClassifier
@@ -200,7 +201,7 @@ class Searcher:
         """The answer cut-off: set, or the calibration's for this knowledge base's shape."""
         if self._threshold is not None:
             return self._threshold
-        return self.calibration.cut_offs(self._inv_ppa)[0]
+        return self.calibration.cut_offs(self._inv_ppa, len(self._languages_by_id))[0]
 
     @threshold.setter
     def threshold(self, value: float) -> None:
@@ -211,7 +212,7 @@ class Searcher:
         """The clarification cut-off (``NO_CLARIFICATION`` when none was fitted or set)."""
         if self._clarify_threshold is not None:
             return self._clarify_threshold
-        clarify = self.calibration.cut_offs(self._inv_ppa)[1]
+        clarify = self.calibration.cut_offs(self._inv_ppa, len(self._languages_by_id))[1]
         return NO_CLARIFICATION if clarify is None else clarify
 
     @clarify_threshold.setter
@@ -410,7 +411,7 @@ class Searcher:
 
     def _ranked(self, queries: list[str], query_langs: list[str]) -> list[list[Candidate]]:
         """:meth:`rank_many` for a caller that holds the lock and just refreshed."""
-        model = self.calibration.for_shape(self._inv_ppa)
+        model = self.calibration.for_shape(self._inv_ppa, len(self._languages_by_id))
         encoders = [
             e
             for e in self.encoders
@@ -605,7 +606,8 @@ def rank_candidates(candidates: list[Candidate], calibration: Calibration) -> li
     """
     if not candidates:
         return candidates
-    model = calibration.for_shape(candidates[0].features.get("inv_ppa", 0.0))
+    features = candidates[0].features
+    model = calibration.for_shape(features.get("inv_ppa", 0.0), articles_of(features))
     for candidate in candidates:
         candidate.logit = model.rank_logit(candidate.features)
     candidates.sort(key=lambda c: (c.features.get(EXACT, 0.0), c.logit), reverse=True)
