@@ -60,13 +60,15 @@ class Article:
     updated_by: str = ""
 
     def phrasings(self) -> list[str]:
-        """The question and its alternative phrasings, without duplicates, in order."""
-        seen: dict[str, None] = {}
+        """The question and its alternative phrasings, in order, each once: wordings that
+        differ only in spaces, case or closing punctuation are one phrasing
+        (``phrasing_key``, as for approved customer wordings and the exact-match rule)."""
+        seen: dict[str, str] = {}
         for text in [self.question, *self.alt_questions]:
             clean = text.strip()
-            if clean and clean.casefold() not in {s.casefold() for s in seen}:
-                seen[clean] = None
-        return list(seen)
+            if clean:
+                seen.setdefault(phrasing_key(clean), clean)
+        return list(seen.values())
 
 
 def phrasing_key(text: str) -> str:

@@ -10,6 +10,7 @@ import pytest
 from knowledge.calibration import (
     CALIBRATION_PATH,
     Calibration,
+    articles_of,
     choose_operating_points,
     choose_threshold,
     fit_logistic,
@@ -225,6 +226,20 @@ def test_plain_faqs_have_a_model_of_their_own():
     assert restored.for_shape(1.0).confidence({"agree": 1.0}) == pytest.approx(_sig(2.0))
     restored.plain = None
     assert restored.cut_offs(1.0) == (0.6, 0.7)
+
+
+def test_a_small_plain_faq_gets_the_plain_models_small_variant():
+    small = Calibration({"lex_q": 1.0}, 0.0, {"agree": 1.0}, 0.0, 0.7, clarify_threshold=0.6)
+    plain = Calibration({"lex_q": 2.0}, 0.0, {"agree": 3.0}, 0.0, 0.4, small=small)
+    calibration = Calibration({"usem_q": 1.0}, 0.0, {"usem_q": 1.0}, 0.0, 0.6, plain=plain)
+    restored = Calibration.from_json(json.loads(json.dumps(calibration.to_json())))
+    assert restored.for_shape(1.0, articles=3) == small
+    assert restored.cut_offs(1.0, 29) == (0.7, 0.6)
+    assert restored.for_shape(1.0, articles=30) == restored.plain
+    assert restored.for_shape(1.0) == restored.plain  # size unknown
+    assert restored.for_shape(0.08, articles=3).rank_weights == {"usem_q": 1.0}  # rich: shared
+    assert articles_of({"inv_k": 1 / 3}) == 3
+    assert articles_of({}) == 0
 
 
 def test_a_calibration_file_of_the_last_release_still_loads():

@@ -191,6 +191,26 @@ def test_plain_faqs_get_a_model_fitted_on_plain_faqs_alone() -> None:
     assert measure(fresh_rich, calibration) == measure(fresh_rich, replace(calibration, plain=None))
 
 
+def test_small_plain_faqs_fit_only_the_plain_models_small_variant() -> None:
+    # The small FAQs' telling feature is "a", the big ones' "b": the plain model must
+    # not learn from the small ones, its small variant must.
+    rich, plain = _shaped_set(1, 0.05, "a"), _shaped_set(2, 1.0, "b")
+    small = _shaped_set(5, 1.0, "a")
+    for evidence in small:
+        for candidate in evidence.candidates:
+            candidate.features["inv_k"] = 1 / 3
+    calibration = fit_calibration(
+        [(1.0, rich), (1.0, plain)], ("a", "b"), ("a", "b"), plain_only=[(3.0, small)]
+    )
+    alone = fit_calibration([(1.0, rich), (1.0, plain)], ("a", "b"), ("a", "b"))
+    assert calibration.plain is not None and calibration.plain.small is not None
+    assert calibration.plain.rank_weights == alone.plain.rank_weights
+    small_model = calibration.plain.small
+    assert small_model.rank_weights["a"] > calibration.plain.rank_weights["a"]
+    assert calibration.for_shape(1.0, articles=3) is small_model
+    assert alone.plain.small is None
+
+
 def test_without_plain_fit_data_there_is_no_plain_model() -> None:
     calibration = fit_calibration([(1.0, _shaped_set(1, 0.05, "a"))], ("a", "b"), ("a", "b"))
     assert calibration.plain is None

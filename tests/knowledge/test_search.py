@@ -373,7 +373,9 @@ def test_a_plain_faq_gets_the_calibrations_plain_model(tmp_path):
         shipped,
         threshold=0.0,
         clarify_threshold=None,
-        plain=replace(shipped.plain or shipped, threshold=1.01, clarify_threshold=0.0, plain=None),
+        plain=replace(
+            shipped.plain or shipped, threshold=1.01, clarify_threshold=0.0, plain=None, small=None
+        ),
     )
     rich = build_kb(tmp_path / "rich", rich_copies(FIXTURE_ARTICLES))
     rich.calibration = calibration

@@ -113,5 +113,13 @@ def test_every_write_moves_the_change_counter(db):
 
 
 def test_phrasings_lists_question_and_alternatives_without_duplicates():
-    article = _article(alt_questions=["spese di consegna", "Quanto costa la spedizione?", " "])
+    article = _article(
+        alt_questions=[
+            "spese di consegna",
+            "Quanto costa la spedizione?",
+            " ",
+            "quanto  costa la spedizione",  # other spaces, case, no question mark
+            "Spese di consegna?",
+        ]
+    )
     assert article.phrasings() == ["Quanto costa la spedizione?", "spese di consegna"]
