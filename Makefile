@@ -11,9 +11,11 @@ export RASA_TELEMETRY_ENABLED := false
 .PHONY: run test setup setup-test train lint bench bench-quick bench-speed bench-speed-quick bench-soak bench-soak-quick rasa-test clean-data
 
 ## make run: set up, load the demo knowledge base (and, on a fresh install, simulated
-## conversations for the insights page), train if stale, start everything
+## conversations for the insights page), bring the search index up to date (after an
+## upgrade that changed its format, say), train if stale, start everything
 run: setup
 	$(VENV)/sportello kb seed-demo
+	$(VENV)/sportello kb index
 	$(VENV)/sportello insights demo-data || echo "real conversations present: no simulated data added"
 	$(VENV)/sportello run
 

@@ -116,6 +116,11 @@ def _index(quiet: bool, rebuild: bool = False) -> int:
     return total
 
 
+def _kb_index(args: argparse.Namespace) -> int:
+    _print_indexed(_index(args.quiet))
+    return 0
+
+
 def _kb_rebuild(args: argparse.Namespace) -> int:
     count = _index(args.quiet, rebuild=True)
     print(f"indexed {count} phrasings / frasi indicizzate: {count}")
@@ -268,6 +273,12 @@ def _add_kb_commands(subparsers: argparse._SubParsersAction) -> None:
         "--jsonl", action="store_true", help="read questions from stdin, one per line"
     )
     p.set_defaults(handler=_kb_search)
+
+    p = kb_sub.add_parser(
+        "index", help="index what changed since the last indexing (quick when nothing did)"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_kb_index)
 
     p = kb_sub.add_parser("rebuild", help="rebuild the search index from the database")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

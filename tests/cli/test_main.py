@@ -174,6 +174,15 @@ def test_kb_import_no_index_leaves_the_index_to_the_next_search(data_dir, faq_fi
     assert Searcher().pending() == 8
 
 
+def test_kb_index_catches_up_with_what_was_imported_without_indexing(data_dir, faq_file, capsys):
+    main(["kb", "import", str(faq_file), "--no-index"])
+    capsys.readouterr()
+    assert main(["kb", "index", "--quiet"]) == 0
+    assert "indexed 8 new phrasings" in capsys.readouterr().out
+    assert main(["kb", "index", "--quiet"]) == 0
+    assert "indexed 0 new phrasings" in capsys.readouterr().out
+
+
 def test_kb_seed_demo_imports_only_into_an_empty_store(data_dir, faq_file, capsys):
     main(["kb", "import", str(faq_file)])
     capsys.readouterr()
