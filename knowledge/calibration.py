@@ -160,9 +160,10 @@ PLAIN_CONF_FEATURES = (
     "agree_q",
     *RANKER_FEATURES,
     # 1 / articles: in a FAQ of a few articles every retriever puts one of them first
-    # and they agree by chance, so the same places mean less (fitted on the demo's plain
-    # cut cut again to 3-20 articles, bench.quality; before, a three-article FAQ answered
-    # "qual è la capitale della Mongolia?" with its opening hours at 0.65).
+    # and they agree by chance, so the same places mean less. It matters in the plain
+    # model's small variant (SMALL_PLAIN_KB_ARTICLES), fitted on the demo's plain cut cut
+    # again to 3-20 articles (bench.quality); before, a three-article FAQ answered
+    # "qual è la capitale della Mongolia?" with its opening hours at 0.65.
     "inv_k",
 )
 # The model of "the right article is among the first few" (offer them as choices) sees

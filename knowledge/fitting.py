@@ -232,11 +232,8 @@ def fit_plain_model(
 
 
 def _articles(evidences: list[Evidence]) -> int:
-    """How many articles the knowledge base behind ``evidences`` has (feature inv_k)."""
-    for e in evidences:
-        if e.candidates and e.candidates[0].features.get("inv_k"):
-            return round(1 / e.candidates[0].features["inv_k"])
-    return 0
+    """How many articles the knowledge base behind ``evidences`` has (0: unknown)."""
+    return next((articles_of(e.candidates[0].features) for e in evidences if e.candidates), 0)
 
 
 def _of_shape(
