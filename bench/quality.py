@@ -466,6 +466,9 @@ FAQ_SHAPED = (
     "StackFAQ",
     "QA4FAQ-it",
 )
+# The FAQ-shaped sets held to issue 17's targets, each counting once in their mean
+# (QA4FAQ is reported but not held to them: its relevance lists miss right answers).
+HEADLINE_MEAN = (DEMO_PLAIN_NAME, TRANSIT_NAME, IMMUNI_NAME, "StackFAQ")
 # Our plain FAQs with customer-worded val questions: each is held out in turn to choose
 # the plain-FAQ model (bench.plain_model).
 PLAIN_FIT_NAMES = (DEMO_PLAIN_NAME, TRANSIT_NAME, IMMUNI_NAME)
@@ -693,17 +696,37 @@ def _faq_table(fused: dict, calibration: Calibration) -> list[str]:
         " next section, from `bench.faq_bot`.",
         "",
         "| data set | split | answerable | answered right | answered wrong"
-        " | reached within one clarification | right article in top 3"
+        " | reached within one clarification | right article first | right article in top 3"
         " | unanswerable | given no article |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (dataset, split), m in rows:
         lines.append(
             f"| {dataset} | {split} | {m.get('n_in', '–')} | {pct(m.get('answered_right'))}"
             f" | {pct(m.get('answered_wrong'))} | {pct(m.get('reached'))}"
-            f" | {pct(m.get('top3'))} | {m.get('n_out', '–')} | {pct(m.get('no_article_out'))} |"
+            f" | {pct(m.get('top1'))} | {pct(m.get('top3'))} | {m.get('n_out', '–')}"
+            f" | {pct(m.get('no_article_out'))} |"
         )
-    return [*lines, ""]
+    return [*lines, "", *_ceiling(rows)]
+
+
+def _ceiling(rows: list[tuple[tuple[str, str], dict]]) -> list[str]:
+    """What the ranking allows at best: a right answer needs the right article first, a
+    clarification that reaches it needs it among the three offered. Means over the sets
+    held to issue 17's targets, whatever the confidence and the cut-offs."""
+    held = [m for (dataset, _), m in rows if dataset in HEADLINE_MEAN and "top1" in m]
+    if not held:
+        return []
+    top1 = sum(m["top1"] for m in held) / len(held)
+    top3 = sum(m["top3"] for m in held) / len(held)
+    return [
+        f"The ranking's ceiling, mean over {', '.join(HEADLINE_MEAN)}: the right article"
+        f" comes first for **{pct(top1)}** of answerable questions and among the first"
+        f" three for **{pct(top3)}**. No confidence model or cut-off can answer right more"
+        " often than the first, or reach the right article with one clarification more"
+        " often than the second (issue 17's targets: 75% and 92%).",
+        "",
+    ]
 
 
 def own_cut_offs(evidence: dict, calibration: Calibration) -> dict[str, dict]:

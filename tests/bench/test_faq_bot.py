@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import faq_bot
+from bench import quality
 from bench.faq_bot import Tally, Turn, read_turn, render, score
 
 
@@ -67,7 +67,7 @@ def test_scoring_unanswerable_questions_counts_any_article_as_given():
 
 
 def test_the_report_averages_our_own_sets_against_the_targets():
-    own, other = faq_bot.OWN_HEADLINE[:2]
+    own, other = quality.HEADLINE_MEAN[:2]
     rows = {
         own: Tally(n_in=10, right=8, wrong=1, clarified=1, reached=9, n_out=5, no_article_out=4),
         other: Tally(n_in=100, right=80, wrong=10, clarified=10, reached=90),  # no oos

@@ -192,3 +192,18 @@ def test_only_plain_shaped_knowledge_bases_are_searched_with_e5(tmp_path):
             mp.setattr(quality, "Searcher", searcher)
             quality.gather(quality.Dataset("x", articles), tmp_path, encoders)
     assert used == [["minilm", "usem"], ["e5", "minilm", "usem"]]
+
+
+def test_the_headline_says_the_rankings_ceiling_over_the_sets_held_to_the_targets() -> None:
+    rates = {"n_in": 10, "answered_right": 0.5, "answered_wrong": 0.05, "reached": 0.6}
+    fused = {
+        (quality.DEMO_PLAIN_NAME, "test"): {**rates, "top1": 0.7, "top3": 0.9},
+        (quality.TRANSIT_NAME, "test"): {**rates, "top1": 0.6, "top3": 0.8},
+        ("QA4FAQ-it", "test"): {**rates, "top1": 0.1, "top3": 0.2},  # not held to them
+    }
+    from knowledge.calibration import UNFITTED
+
+    table = "\n".join(quality._faq_table(fused, UNFITTED))
+    assert f"| {quality.TRANSIT_NAME} | test | 10 | 50.0% | 5.0% | 60.0% | 60.0% | 80.0% |" in table
+    assert "first for **65.0%**" in table
+    assert "first three for **85.0%**" in table
