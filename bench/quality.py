@@ -64,6 +64,7 @@ from knowledge.fitting import (
 from knowledge.followup import search_in_context
 from knowledge.importer import slugify
 from knowledge.search import (
+    MAX_SUGGESTIONS,
     NO_CLARIFICATION,
     OPTIONAL_ENCODERS,
     Searcher,
@@ -714,17 +715,17 @@ def _ceiling(rows: list[tuple[tuple[str, str], dict]]) -> list[str]:
     """What the ranking allows at best: a right answer needs the right article first, a
     clarification that reaches it needs it among the three offered. Means over the sets
     held to issue 17's targets, whatever the confidence and the cut-offs."""
-    held = [m for (dataset, _), m in rows if dataset in HEADLINE_MEAN and "top1" in m]
+    held = {dataset: m for (dataset, _), m in rows if dataset in HEADLINE_MEAN and "top1" in m}
     if not held:
         return []
-    top1 = sum(m["top1"] for m in held) / len(held)
-    top3 = sum(m["top3"] for m in held) / len(held)
+    top1 = sum(m["top1"] for m in held.values()) / len(held)
+    top3 = sum(m["top3"] for m in held.values()) / len(held)
     return [
-        f"The ranking's ceiling, mean over {', '.join(HEADLINE_MEAN)}: the right article"
+        f"The ranking's ceiling, mean over {', '.join(held)}: the right article"
         f" comes first for **{pct(top1)}** of answerable questions and among the first"
-        f" three for **{pct(top3)}**. No confidence model or cut-off can answer right more"
-        " often than the first, or reach the right article with one clarification more"
-        " often than the second (issue 17's targets: 75% and 92%).",
+        f" {MAX_SUGGESTIONS} for **{pct(top3)}**. No confidence model or cut-off can"
+        " answer right more often than the first, or reach the right article with one"
+        " clarification more often than the second (issue 17's targets: 75% and 92%).",
         "",
     ]
 

@@ -206,4 +206,5 @@ def test_the_headline_says_the_rankings_ceiling_over_the_sets_held_to_the_target
     table = "\n".join(quality._faq_table(fused, UNFITTED))
     assert f"| {quality.TRANSIT_NAME} | test | 10 | 50.0% | 5.0% | 60.0% | 60.0% | 80.0% |" in table
     assert "first for **65.0%**" in table
-    assert "first three for **85.0%**" in table
+    assert "first 3 for **85.0%**" in table
+    assert f"mean over {quality.DEMO_PLAIN_NAME}, {quality.TRANSIT_NAME}:" in table
