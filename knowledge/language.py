@@ -56,11 +56,22 @@ _IT_ELISIONS = frozenset(
 )
 
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
+# E-mail addresses (well formed or not), web addresses and domains say nothing about
+# the language a customer writes in, and their parts would: "mario.64affefd@@example.it"
+# read as English ("it", "affefd" ending in a consonant) and switched an Italian
+# conversation to English while it asked for the customer's address.
+# Bare domains only with a common top-level domain: "grazie.come faccio" (a missing
+# space) keeps its words.
+_ADDRESS = re.compile(
+    r"\S*@\S*|(?:https?://|www\.)\S*"
+    r"|\b[\w-]+(?:\.[\w-]+)*\.(?:it|com|org|net|eu|io|info|biz|co|uk|de|fr|es|ch)\b",
+    re.IGNORECASE,
+)
 
 
 def _words(text: str) -> list[str]:
     normal = unicodedata.normalize("NFC", text).lower().replace("’", "'")
-    return _WORD.findall(normal)
+    return _WORD.findall(_ADDRESS.sub(" ", normal))
 
 
 def language_scores(text: str) -> dict[str, float]:

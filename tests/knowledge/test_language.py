@@ -49,6 +49,26 @@ def test_no_clue_gives_none(text: str) -> None:
     assert detect_language(text) is None
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mario.64affefd@@example.it",  # a mistyped address: its parts read as English
+        "mario.rossi@example.it",
+        "https://www.example.it/shipping-tracking",
+        "www.aurora-shop.com",
+        "mario.rossi@example.com example.it",
+    ],
+)
+def test_addresses_and_domains_give_no_clue(text: str) -> None:
+    assert detect_language(text) is None
+
+
+def test_words_around_an_address_still_count() -> None:
+    assert detect_language("allora scrivete a ghost.1234abcd@example.com") == "it"
+    assert detect_language("please write to mario.rossi@example.it") == "en"
+    assert detect_language("grazie.come faccio a cambiare l'indirizzo?") == "it"
+
+
 def test_unclear_message_keeps_the_conversation_language() -> None:
     assert resolve_language("ok", previous="en") == "en"
     assert resolve_language("ok", previous=None, default="it") == "it"
