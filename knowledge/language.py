@@ -62,6 +62,9 @@ _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
 # conversation to English while it asked for the customer's address.
 # Bare domains only with a common top-level domain: "grazie.come faccio" (a missing
 # space) keeps its words.
+# Looser than sportello.pii's e-mail pattern on purpose (a mistyped "@@" address counts
+# too), and not imported from it: pii needs phonenumbers, which the Rasa environment,
+# where this module also runs, does not have.
 _ADDRESS = re.compile(
     r"\S*@\S*|(?:https?://|www\.)\S*"
     r"|\b[\w-]+(?:\.[\w-]+)*\.(?:it|com|org|net|eu|io|info|biz|co|uk|de|fr|es|ch)\b",

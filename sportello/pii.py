@@ -335,8 +335,8 @@ def _group_spans(
 # --- e-mail addresses ---------------------------------------------------------------
 
 # The one e-mail address pattern of Sportello: what the scrubber removes, what the bot
-# takes as the address a customer typed, what a contact detail must be, and what the
-# FAQ importer leaves out when it tells a text's language.
+# takes as the address a customer typed and what a contact detail must be (telling a
+# text's language ignores anything e-mail-like: knowledge.language).
 _EMAIL = re.compile(
     r"(?=[\w.%+-])(?<![\w.%+-])[\w.%+-]+@(?:[^\W_][\w-]*\.)+[^\W\d_]{2,24}(?![\w-])"
 )

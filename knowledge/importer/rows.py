@@ -25,7 +25,6 @@ from knowledge.importer.columns import normalise_lang
 from knowledge.importer.report import RowError
 from knowledge.language import detect_language
 from knowledge.store import Article, ArticleError, validate_article
-from sportello.pii import without_emails
 
 
 @dataclass
@@ -51,19 +50,17 @@ def slugify(text: str, max_length: int = 60) -> str:
 
 _LINK_TARGET = re.compile(r"\]\([^)\s]*(?:\s+\"[^\"]*\")?\)")
 _ANGLE_LINK = re.compile(r"<(?:https?|mailto|tel):[^>\s]*>", re.IGNORECASE)
-_URL = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
 
 
 def without_links(text: str) -> str:
-    """``text`` without URLs, Markdown link targets and e-mail addresses.
+    """``text`` without Markdown link targets and angle-bracket links.
 
-    What is left is the prose a language can be told from: ``[resi](https://x.it/returns)``
-    keeps "resi", and a URL full of English path words says nothing of the answer.
+    What is left is the prose a language can be told from: ``[resi](/returns)`` keeps
+    "resi", and a link target full of English path words says nothing of the answer.
+    Web and e-mail addresses elsewhere in the text knowledge.language ignores itself.
     """
     text = _LINK_TARGET.sub("]", text)
-    text = _ANGLE_LINK.sub(" ", text)
-    text = _URL.sub(" ", text)
-    return without_emails(text)
+    return _ANGLE_LINK.sub(" ", text)
 
 
 def as_list(value: object, name: str) -> list[str]:
