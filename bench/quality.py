@@ -713,7 +713,7 @@ def _faq_table(fused: dict, calibration: Calibration) -> list[str]:
 
 def _ceiling(rows: list[tuple[tuple[str, str], dict]]) -> list[str]:
     """What the ranking allows at best: a right answer needs the right article first, a
-    clarification that reaches it needs it among the three offered. Means over the sets
+    clarification that reaches it needs it among those offered. Means over the sets
     held to issue 17's targets, whatever the confidence and the cut-offs."""
     held = {dataset: m for (dataset, _), m in rows if dataset in HEADLINE_MEAN and "top1" in m}
     if not held:

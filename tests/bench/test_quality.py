@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench import quality
+from knowledge.calibration import UNFITTED
 
 
 def _texts(queries: list[quality.Query]) -> set[str]:
@@ -201,8 +202,6 @@ def test_the_headline_says_the_rankings_ceiling_over_the_sets_held_to_the_target
         (quality.TRANSIT_NAME, "test"): {**rates, "top1": 0.6, "top3": 0.8},
         ("QA4FAQ-it", "test"): {**rates, "top1": 0.1, "top3": 0.2},  # not held to them
     }
-    from knowledge.calibration import UNFITTED
-
     table = "\n".join(quality._faq_table(fused, UNFITTED))
     assert f"| {quality.TRANSIT_NAME} | test | 10 | 50.0% | 5.0% | 60.0% | 60.0% | 80.0% |" in table
     assert "first for **65.0%**" in table
